@@ -1,0 +1,260 @@
+//! Control builtins: equality, booleans, procedures, multiple values, errors (`raise`,
+//! `error`, error objects), escape continuations, `dynamic-wind`, boxes and `exit`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{bool_value, proc_arg, type_error};
+use crate::lang::diagnostics::{Code, Control, LangError};
+use crate::lang::eval::Interp;
+use crate::lang::printer::write_short;
+use crate::lang::source::Span;
+use crate::lang::value::{ErrorObject, NativeProc, Primitive, Value};
+
+type R = Result<Value, LangError>;
+
+/// The value a handler sees for a caught error: the raised value itself, or an error
+/// object that remembers the original diagnostic (so re-raising keeps span and stack).
+pub fn error_to_value(e: LangError) -> Value {
+    match &e.payload {
+        Some(Value::Error(obj)) if obj.origin.is_none() => {
+            let mut origin = e.clone();
+            origin.payload = None;
+            Value::Error(Rc::new(ErrorObject {
+                message: obj.message.clone(),
+                irritants: obj.irritants.clone(),
+                origin: Some(Box::new(origin)),
+            }))
+        }
+        Some(v) => v.clone(),
+        None => Value::Error(Rc::new(ErrorObject {
+            message: format!("{}: {}", e.code.title(), e.message),
+            irritants: Vec::new(),
+            origin: Some(Box::new(e)),
+        })),
+    }
+}
+
+fn eq(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(a[0].is_eq(&a[1]))
+}
+fn eqv(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(a[0].is_eqv(&a[1]))
+}
+fn equal(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(a[0] == a[1])
+}
+fn not(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(!a[0].is_true())
+}
+fn is_boolean(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(matches!(a[0], Value::Bool(_)))
+}
+fn is_procedure(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(a[0].is_procedure())
+}
+fn void(_: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::Void)
+}
+fn is_void(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(matches!(a[0], Value::Void))
+}
+fn identity(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(a[0].clone())
+}
+fn values(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(if a.len() == 1 {
+        a[0].clone()
+    } else {
+        Value::Values(a.to_vec().into())
+    })
+}
+fn call_with_values(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let producer = proc_arg(a, 0, "call-with-values")?;
+    let consumer = proc_arg(a, 1, "call-with-values")?;
+    let args = match interp.apply(&producer, vec![], span)? {
+        Value::Values(vs) => vs.to_vec(),
+        v => vec![v],
+    };
+    interp.apply(&consumer, args, span)
+}
+fn raise(_: &mut Interp, a: &[Value], _: Span) -> R {
+    if let Value::Error(obj) = &a[0] {
+        if let Some(origin) = &obj.origin {
+            return Err((**origin).clone());
+        }
+    }
+    let mut e = LangError::new(
+        Code::User,
+        format!("uncaught exception: {}", write_short(&a[0])),
+    );
+    e.payload = Some(a[0].clone());
+    Err(e)
+}
+fn error(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let (message, irritants) = match (&a[0], a.get(1)) {
+        (Value::Symbol(who), Some(Value::Str(m))) => (format!("{who}: {m}"), a[2..].to_vec()),
+        (Value::Symbol(who), _) => (who.name().to_string(), a[1..].to_vec()),
+        (Value::Str(m), _) => (m.to_string(), a[1..].to_vec()),
+        (other, _) => (write_short(other), a[1..].to_vec()),
+    };
+    let mut text = message.clone();
+    for i in &irritants {
+        text.push(' ');
+        text.push_str(&write_short(i));
+    }
+    let mut e = LangError::new(Code::User, text);
+    e.payload = Some(Value::Error(Rc::new(ErrorObject {
+        message,
+        irritants,
+        origin: None,
+    })));
+    Err(e)
+}
+fn is_error(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(matches!(a[0], Value::Error(_)))
+}
+fn error_message(_: &mut Interp, a: &[Value], _: Span) -> R {
+    match &a[0] {
+        Value::Error(e) => Ok(Value::string(&e.message)),
+        v => Err(type_error("error-object-message", 0, "an error object", v)),
+    }
+}
+fn error_irritants(_: &mut Interp, a: &[Value], _: Span) -> R {
+    match &a[0] {
+        Value::Error(e) => Ok(Value::list(e.irritants.clone())),
+        v => Err(type_error(
+            "error-object-irritants",
+            0,
+            "an error object",
+            v,
+        )),
+    }
+}
+fn error_code(_: &mut Interp, a: &[Value], _: Span) -> R {
+    match &a[0] {
+        Value::Error(e) => Ok(Value::string(
+            e.origin.as_ref().map(|o| o.code.as_str()).unwrap_or("E007"),
+        )),
+        v => Err(type_error("error-object-code", 0, "an error object", v)),
+    }
+}
+fn always_true(_: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::Bool(true))
+}
+/// Escape-only continuations: `k` may be called while `f` is running, to return from it.
+fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let f = proc_arg(a, 0, "call/cc")?;
+    let id = interp.fresh_escape_id();
+    let k = Value::NativeProc(Rc::new(NativeProc {
+        name: "continuation".to_string(),
+        min_args: 0,
+        max_args: None,
+        func: Box::new(move |_, args, _| {
+            let v = if args.len() == 1 {
+                args[0].clone()
+            } else {
+                Value::Values(args.to_vec().into())
+            };
+            Err(LangError::control(Control::Escape(id), Some(v)))
+        }),
+    }));
+    let result = interp.apply(&f, vec![k], span);
+    interp.catch_escape(id, result)
+}
+fn dynamic_wind(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let before = proc_arg(a, 0, "dynamic-wind")?;
+    let thunk = proc_arg(a, 1, "dynamic-wind")?;
+    let after = proc_arg(a, 2, "dynamic-wind")?;
+    interp.apply(&before, vec![], span)?;
+    let result = interp.apply(&thunk, vec![], span);
+    interp.apply(&after, vec![], span)?;
+    result
+}
+fn make_box(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::MutableBox(Rc::new(RefCell::new(a[0].clone()))))
+}
+fn unbox(_: &mut Interp, a: &[Value], _: Span) -> R {
+    match &a[0] {
+        Value::MutableBox(b) => Ok(b.borrow().clone()),
+        v => Err(type_error("unbox", 0, "a box", v)),
+    }
+}
+fn set_box(_: &mut Interp, a: &[Value], _: Span) -> R {
+    match &a[0] {
+        Value::MutableBox(b) => {
+            *b.borrow_mut() = a[1].clone();
+            Ok(Value::Void)
+        }
+        v => Err(type_error("set-box!", 0, "a box", v)),
+    }
+}
+fn is_box(_: &mut Interp, a: &[Value], _: Span) -> R {
+    bool_value(matches!(a[0], Value::MutableBox(_)))
+}
+fn exit(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let code = match a.first() {
+        None | Some(Value::Bool(true)) => 0,
+        Some(Value::Int(n)) => i32::try_from(*n).unwrap_or(1),
+        Some(_) => 1,
+    };
+    Err(LangError::control(Control::Exit(code), None))
+}
+/// Builds the procedure for a `case-lambda` form: dispatches on the argument count.
+fn case_lambda(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let clauses: Vec<Value> = a.to_vec();
+    Ok(Value::NativeProc(Rc::new(NativeProc {
+        name: "case-lambda".to_string(),
+        min_args: 0,
+        max_args: None,
+        func: Box::new(move |interp, args, span| {
+            for c in &clauses {
+                if let Value::Procedure(clo) = c {
+                    let info = &clo.info;
+                    let n = args.len();
+                    if n >= info.required && (info.rest || n <= info.required + info.optional.len())
+                    {
+                        return interp.apply(c, args.to_vec(), span);
+                    }
+                }
+            }
+            Err(LangError::new(
+                Code::Arity,
+                format!("case-lambda: no clause accepts {} arguments", args.len()),
+            ))
+        }),
+    })))
+}
+
+pub static PRIMITIVES: &[Primitive] = crate::primitives![
+    "eq?", 2, Some(2), eq, "Identity (same object; small numbers, chars and symbols by value).", "(eq? 'a 'a) => #t";
+    "eqv?", 2, Some(2), eqv, "eq?, plus numbers of equal value and exactness.", "(eqv? 100000000000000000000 100000000000000000000) => #t";
+    "equal?", 2, Some(2), equal, "Structural equality.", "(equal? '(1 [2]) '(1 [2])) => #t";
+    "not", 1, Some(1), not, "#t for #f, else #f.", "(not #f) => #t";
+    "boolean?", 1, Some(1), is_boolean, "Is it #t or #f?", "(boolean? #f) => #t";
+    "procedure?", 1, Some(1), is_procedure, "Can it be called?", "(procedure? car) => #t";
+    "void", 0, None, void, "The value of forms evaluated for effect.", "(void? (void)) => #t";
+    "void?", 1, Some(1), is_void, "Is it the void value?", "(void? (void)) => #t";
+    "identity", 1, Some(1), identity, "Returns its argument.", "(identity 5) => 5";
+    "values", 0, None, values, "Returns several values at once.", "(call-with-values (lambda () (values 1 2)) +) => 3";
+    "call-with-values", 2, Some(2), call_with_values, "Calls a consumer with a producer's values.", "(call-with-values (lambda () (values 1 2)) list) => (1 2)";
+    "raise", 1, Some(1), raise, "Raises any value as an exception.", "(guard (e [#t e]) (raise 'oops)) => oops";
+    "error", 1, None, error, "Raises an error object with a message and irritants.", "(error \"bad amount:\" 5)";
+    "error-object?", 1, Some(1), is_error, "Is it an error object?", "(guard (e [#t (error-object? e)]) (error \"x\")) => #t";
+    "error?", 1, Some(1), is_error, "Same as error-object?.", "(guard (e [#t (error? e)]) (car 1)) => #t";
+    "exn:fail?", 1, Some(1), always_true, "Accepts every raised value (for with-handlers).", "(with-handlers ([exn:fail? (lambda (e) 0)]) (car 1)) => 0";
+    "error-object-message", 1, Some(1), error_message, "The message of an error object.", "(guard (e [#t (error-object-message e)]) (error \"boom\")) => \"boom\"";
+    "exn-message", 1, Some(1), error_message, "Same as error-object-message.", "(exn-message e)";
+    "error-object-irritants", 1, Some(1), error_irritants, "The irritants of an error object.", "(guard (e [#t (error-object-irritants e)]) (error \"x\" 1 2)) => (1 2)";
+    "error-object-code", 1, Some(1), error_code, "The stable code (E0xx) of an error object.", "(guard (e [#t (error-object-code e)]) (car 1)) => \"E004\"";
+    "call/cc", 1, Some(1), call_cc, "Calls f with an escape continuation (one-shot, upward only).", "(call/cc (lambda (k) (+ 1 (k 42)))) => 42";
+    "call-with-current-continuation", 1, Some(1), call_cc, "Same as call/cc (escape-only).", "(call-with-current-continuation (lambda (k) (k 1))) => 1";
+    "call/ec", 1, Some(1), call_cc, "Same as call/cc.", "(call/ec (lambda (k) (k 1))) => 1";
+    "dynamic-wind", 3, Some(3), dynamic_wind, "Runs before, thunk, after; after runs even on error.", "(dynamic-wind (lambda () 1) (lambda () 2) (lambda () 3)) => 2";
+    "box", 1, Some(1), make_box, "A mutable cell (the one mutable container).", "(unbox (box 5)) => 5";
+    "unbox", 1, Some(1), unbox, "The content of a box.", "(unbox (box 5)) => 5";
+    "set-box!", 2, Some(2), set_box, "Replaces a box's content.", "(set-box! b 6)";
+    "box?", 1, Some(1), is_box, "Is it a box?", "(box? (box 1)) => #t";
+    "exit", 0, Some(1), exit, "Ends the program with an exit code (default 0).", "(exit 3)";
+    "%case-lambda", 0, None, case_lambda, "Implementation of the case-lambda form.", "(case-lambda [(x) x] [(x y) y])";
+];

@@ -1,0 +1,163 @@
+//! Output and evaluation builtins: display/write/print, `format`/`printf`, string capture,
+//! `read` from a string, `eval`, `load`, and the script's command-line arguments.
+
+use super::{str_arg, value_error};
+use crate::lang::diagnostics::{Code, LangError};
+use crate::lang::eval::Interp;
+use crate::lang::printer::{display_string, write_string};
+use crate::lang::source::{self, Span};
+use crate::lang::syntax::Syntax;
+use crate::lang::value::{Primitive, Value};
+
+type R = Result<Value, LangError>;
+
+fn display(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    interp.out.write_str(&display_string(&a[0]));
+    Ok(Value::Void)
+}
+fn write(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    interp.out.write_str(&write_string(&a[0]));
+    Ok(Value::Void)
+}
+fn newline(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    interp.out.write_str("\n");
+    Ok(Value::Void)
+}
+fn displayln(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut s = a.iter().map(display_string).collect::<Vec<_>>().join(" ");
+    s.push('\n');
+    interp.out.write_str(&s);
+    Ok(Value::Void)
+}
+fn print(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut s = a.iter().map(write_string).collect::<Vec<_>>().join(" ");
+    s.push('\n');
+    interp.out.write_str(&s);
+    Ok(Value::Void)
+}
+
+/// Expands `~a` (display), `~s`/`~v` (write), `~%`/`~n` (newline), `~~` (tilde).
+pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<String, LangError> {
+    let mut out = String::new();
+    let mut it = template.chars();
+    let mut next = args.iter();
+    while let Some(c) = it.next() {
+        if c != '~' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('a') | Some('A') => out.push_str(&display_string(
+                next.next().ok_or_else(|| too_few(who, args.len()))?,
+            )),
+            Some('s') | Some('S') | Some('v') | Some('V') => out.push_str(&write_string(
+                next.next().ok_or_else(|| too_few(who, args.len()))?,
+            )),
+            Some('%') | Some('n') => out.push('\n'),
+            Some('~') => out.push('~'),
+            other => {
+                return Err(value_error(
+                    who,
+                    format!(
+                        "unknown directive ~{}",
+                        other.map(String::from).unwrap_or_default()
+                    ),
+                )
+                .with_hint("directives are ~a ~s ~v ~% ~n ~~"))
+            }
+        }
+    }
+    if next.next().is_some() {
+        return Err(value_error(
+            who,
+            format!("more arguments than directives ({} given)", args.len()),
+        ));
+    }
+    Ok(out)
+}
+fn too_few(who: &str, n: usize) -> LangError {
+    value_error(who, format!("more directives than arguments ({n} given)"))
+}
+fn format(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let t = str_arg(a, 0, "format")?;
+    Ok(Value::string(&format_directives("format", t, &a[1..])?))
+}
+fn printf(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let t = str_arg(a, 0, "printf")?;
+    let s = format_directives("printf", t, &a[1..])?;
+    interp.out.write_str(&s);
+    Ok(Value::Void)
+}
+fn eprintf(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let t = str_arg(a, 0, "eprintf")?;
+    eprint!("{}", format_directives("eprintf", t, &a[1..])?);
+    Ok(Value::Void)
+}
+fn with_output_to_string(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let thunk = super::proc_arg(a, 0, "with-output-to-string")?;
+    interp.out.push_capture();
+    let r = interp.apply(&thunk, vec![], span);
+    let text = interp.out.pop_capture();
+    r.map(|_| Value::string(&text))
+}
+fn value_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(&display_string(&a[0])))
+}
+fn value_to_written(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(&write_string(&a[0])))
+}
+fn read(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let text = str_arg(a, 0, "read")?;
+    let file = source::add_source("<read>", text);
+    match crate::lang::reader::read_one(text, file) {
+        Ok(s) => Ok(s.to_value()),
+        Err(mut errors) => Err(errors.remove(0)),
+    }
+}
+fn eval(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let form = Syntax::from_value(&a[0], span).map_err(|m| value_error("eval", m))?;
+    interp.eval_toplevel(&form)
+}
+fn load(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let path = str_arg(a, 0, "load")?;
+    let full = interp.module.dir().join(&**path);
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        LangError::new(
+            Code::Io,
+            format!("load: cannot read {}: {e}", full.display()),
+        )
+    })?;
+    interp.eval_source(&full.display().to_string(), &text)
+}
+fn command_line(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::list(
+        interp
+            .script_args
+            .iter()
+            .map(|s| Value::string(s))
+            .collect::<Vec<_>>(),
+    ))
+}
+fn flush(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    interp.out.flush();
+    Ok(Value::Void)
+}
+
+pub static PRIMITIVES: &[Primitive] = crate::primitives![
+    "display", 1, Some(1), display, "Prints a value for people (strings without quotes).", "(display \"hi\") prints hi";
+    "write", 1, Some(1), write, "Prints a value in a form `read` reads back.", "(write \"hi\") prints \"hi\"";
+    "newline", 0, Some(0), newline, "Prints a newline.", "(newline)";
+    "displayln", 0, None, displayln, "Displays its arguments separated by spaces, then a newline.", "(displayln \"a\" 1) prints a 1";
+    "print", 0, None, print, "Writes its arguments separated by spaces, then a newline.", "(print \"a\" 'b) prints \"a\" b";
+    "format", 1, None, format, "A string from a template: ~a display, ~s write, ~% newline, ~~ tilde.", "(format \"~a + ~s\" 1 \"x\") => \"1 + \\\"x\\\"\"";
+    "printf", 1, None, printf, "Prints a formatted string.", "(printf \"~a~%\" 42) prints 42";
+    "eprintf", 1, None, eprintf, "Prints a formatted string to standard error.", "(eprintf \"warning: ~a~%\" x)";
+    "with-output-to-string", 1, Some(1), with_output_to_string, "Runs a thunk and returns what it printed.", "(with-output-to-string (lambda () (display 42))) => \"42\"";
+    "->string", 1, Some(1), value_to_string, "The display form of a value as a string.", "(->string 'abc) => \"abc\"";
+    "->written", 1, Some(1), value_to_written, "The write form of a value as a string.", "(->written \"a\") => \"\\\"a\\\"\"";
+    "read", 1, Some(1), read, "Reads one datum from a string.", "(read \"(1 2)\") => (1 2)";
+    "eval", 1, Some(1), eval, "Evaluates a datum as code at the top level.", "(eval '(+ 1 2)) => 3";
+    "load", 1, Some(1), load, "Evaluates a file's forms in the current module.", "(load \"helpers.xln\")";
+    "command-line-arguments", 0, Some(0), command_line, "Arguments given after the script name.", "(command-line-arguments) => (\"a\" \"b\")";
+    "flush-output", 0, Some(0), flush, "Flushes standard output.", "(flush-output)";
+];

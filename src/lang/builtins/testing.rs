@@ -1,0 +1,103 @@
+//! The built-in test forms' runtime: `(test expected expr)` compares with `equal?`, counts
+//! passes and failures, and reports each failure with its source location.
+
+use std::rc::Rc;
+
+use super::str_arg;
+use crate::lang::diagnostics::LangError;
+use crate::lang::eval::{Expr, Frame, Interp};
+use crate::lang::printer::write_short;
+use crate::lang::source::{self, Span};
+use crate::lang::value::{Primitive, Value};
+
+type R = Result<Value, LangError>;
+
+/// Runs one `test` / `test-error`. A failure is counted and printed, not raised, so a
+/// script reports every failing test in one run.
+pub fn run_test(
+    interp: &mut Interp,
+    expected: &Rc<Expr>,
+    actual: &Rc<Expr>,
+    span: Span,
+    expect_error: bool,
+    env: &Rc<Frame>,
+) -> R {
+    let where_ = source::describe(span);
+    let text = source::snippet(span);
+    let failure = if expect_error {
+        match interp.eval(actual, env) {
+            Err(e) if e.is_catchable() => None,
+            Err(e) => return Err(e),
+            Ok(v) => Some(format!("expected an error, got {}", write_short(&v))),
+        }
+    } else {
+        let want = interp.eval(expected, env)?;
+        match interp.eval(actual, env) {
+            Ok(got) if got == want => None,
+            Ok(got) => Some(format!(
+                "expected {}\n    got      {}",
+                write_short(&want),
+                write_short(&got)
+            )),
+            Err(e) if e.is_catchable() => Some(format!(
+                "expected {}\n    raised   {}",
+                write_short(&want),
+                e.message
+            )),
+            Err(e) => return Err(e),
+        }
+    };
+    match failure {
+        None => {
+            interp.tests.passed += 1;
+            if let Some(g) = &mut interp.tests.group {
+                g.1 += 1;
+            }
+        }
+        Some(why) => {
+            interp.tests.failed += 1;
+            if let Some(g) = &mut interp.tests.group {
+                g.2 += 1;
+            }
+            let msg = format!("FAIL {where_}: {text}\n    {why}\n");
+            interp.tests.failures.push(msg.clone());
+            interp.out.write_str(&msg);
+        }
+    }
+    Ok(Value::Void)
+}
+
+fn test_begin(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let name = match a.first() {
+        Some(Value::Str(s)) => s.to_string(),
+        Some(v) => v.to_string(),
+        None => "tests".to_string(),
+    };
+    interp.tests.group = Some((name, 0, 0));
+    Ok(Value::Void)
+}
+fn test_end(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    if let Some((name, passed, failed)) = interp.tests.group.take() {
+        let line = format!("{name}: {passed} passed, {failed} failed\n");
+        interp.out.write_str(&line);
+    }
+    Ok(Value::Void)
+}
+fn test_counts(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::list(vec![
+        Value::Int(interp.tests.passed as i64),
+        Value::Int(interp.tests.failed as i64),
+    ]))
+}
+fn test_group_note(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let s = str_arg(a, 0, "test-note")?;
+    interp.out.write_str(&format!("  {s}\n"));
+    Ok(Value::Void)
+}
+
+pub static PRIMITIVES: &[Primitive] = crate::primitives![
+    "test-begin", 0, Some(1), test_begin, "Starts a named group of tests.", "(test-begin \"arithmetic\")";
+    "test-end", 0, Some(1), test_end, "Ends the group and prints `name: N passed, M failed`.", "(test-end)";
+    "test-counts", 0, Some(0), test_counts, "(passed failed) so far in this interpreter.", "(test-counts) => (3 0)";
+    "test-note", 1, Some(1), test_group_note, "Prints an indented note among test output.", "(test-note \"slow path\")";
+];

@@ -1,0 +1,414 @@
+//! Runtime values: exact numbers, text, bytes, symbols, persistent collections (cons lists,
+//! imbl vectors, ordered maps and sets), immutable structs, procedures and native handles.
+//! Maps and sets are *ordered* so iteration and printing are deterministic everywhere.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::fmt;
+use std::rc::Rc;
+
+use imbl::{OrdMap, OrdSet, Vector};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+
+use super::diagnostics::LangError;
+use super::eval::Closure;
+use super::source::Span;
+use super::symbol::Sym;
+
+/// A value of the language. Cloning is cheap (reference counts).
+#[derive(Clone)]
+pub enum Value {
+    /// The empty list `()`.
+    Nil,
+    /// The result of forms evaluated for effect; the REPL prints nothing for it.
+    Void,
+    /// Marks a variable declared but not yet given a value (letrec, forward globals).
+    Undefined,
+    Bool(bool),
+    /// Exact integer that fits in 64 bits; larger ones are `Big` (always normalised).
+    Int(i64),
+    Big(Rc<BigInt>),
+    /// Exact rational with denominator > 1 (integers are never stored here).
+    Rational(Rc<BigRational>),
+    /// Inexact real; only produced explicitly (`1.5`, `exact->inexact`, `sqrt` of non-squares).
+    Float(f64),
+    Char(char),
+    Str(Rc<str>),
+    Bytes(Rc<[u8]>),
+    Symbol(Sym),
+    Keyword(Sym),
+    Pair(Rc<(Value, Value)>),
+    Vector(Rc<Vector<Value>>),
+    Map(Rc<OrdMap<Value, Value>>),
+    Set(Rc<OrdSet<Value>>),
+    Struct(Rc<StructValue>),
+    StructType(Rc<StructType>),
+    Procedure(Rc<Closure>),
+    Primitive(&'static Primitive),
+    /// A procedure that closes over Rust state (escape continuations, struct accessors).
+    NativeProc(Rc<NativeProc>),
+    Error(Rc<ErrorObject>),
+    MutableBox(Rc<RefCell<Value>>),
+    /// Several values returned at once by `values` (count != 1).
+    Values(Rc<[Value]>),
+    /// A handle to a native object owned by another layer (accounts, entities, keys, ...).
+    Native(Rc<dyn NativeObject>),
+}
+
+/// The signature every builtin implements.
+pub type PrimFn = fn(&mut super::eval::Interp, &[Value], Span) -> Result<Value, LangError>;
+
+/// A builtin procedure with its documentation (the reference is checked against these).
+pub struct Primitive {
+    pub name: &'static str,
+    pub min_args: usize,
+    /// `None` means any number of extra arguments.
+    pub max_args: Option<usize>,
+    pub func: PrimFn,
+    pub doc: &'static str,
+    pub example: &'static str,
+}
+
+/// A procedure built at run time around Rust state.
+pub struct NativeProc {
+    pub name: String,
+    pub min_args: usize,
+    pub max_args: Option<usize>,
+    #[allow(clippy::type_complexity)]
+    pub func: Box<dyn Fn(&mut super::eval::Interp, &[Value], Span) -> Result<Value, LangError>>,
+}
+
+/// A struct type: its name and field names. Two types with the same name and fields are
+/// the same type, so a printed struct reads back `equal?` to the original.
+#[derive(Debug)]
+pub struct StructType {
+    pub name: Sym,
+    pub fields: Vec<Sym>,
+}
+
+/// Struct types are identified by name and arity (field names are for accessors only),
+/// so a printed `#s(point 1 2)` reads back equal to the `point` it came from.
+impl Ord for StructType {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.name
+            .cmp(&other.name)
+            .then(self.fields.len().cmp(&other.fields.len()))
+    }
+}
+impl PartialOrd for StructType {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for StructType {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for StructType {}
+
+/// An immutable struct instance.
+pub struct StructValue {
+    pub stype: Rc<StructType>,
+    pub fields: Vec<Value>,
+}
+
+/// A condition raised by `error` or by the runtime: message, irritants, stable code.
+pub struct ErrorObject {
+    pub message: String,
+    pub irritants: Vec<Value>,
+    /// The full diagnostic, so a caught and re-raised error keeps its span and stack.
+    pub origin: Option<Box<LangError>>,
+}
+
+/// Objects owned by native layers, exposed to scripts as opaque handles.
+pub trait NativeObject: Any {
+    fn type_name(&self) -> &'static str;
+    /// Printed form, `#<type ...>` by convention.
+    fn describe(&self) -> String;
+    fn as_any(&self) -> &dyn Any;
+    /// Structural equality with another native object; identity by default.
+    fn equal(&self, other: &dyn NativeObject) -> bool {
+        std::ptr::eq(
+            self.as_any() as *const dyn Any as *const u8,
+            other.as_any() as *const dyn Any as *const u8,
+        )
+    }
+}
+
+impl Value {
+    pub fn sym(name: &str) -> Value {
+        Value::Symbol(Sym::new(name))
+    }
+    pub fn string(s: &str) -> Value {
+        Value::Str(s.into())
+    }
+    pub fn bytes(b: &[u8]) -> Value {
+        Value::Bytes(b.into())
+    }
+    pub fn cons(a: Value, b: Value) -> Value {
+        Value::Pair(Rc::new((a, b)))
+    }
+    pub fn from_bigint(n: BigInt) -> Value {
+        use num_traits::ToPrimitive;
+        match n.to_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Big(Rc::new(n)),
+        }
+    }
+    pub fn vector(items: impl IntoIterator<Item = Value>) -> Value {
+        Value::Vector(Rc::new(items.into_iter().collect()))
+    }
+    /// A proper list of the items.
+    pub fn list(items: impl IntoIterator<Item = Value, IntoIter: DoubleEndedIterator>) -> Value {
+        Self::list_with_tail(items, Value::Nil)
+    }
+    pub fn list_with_tail(
+        items: impl IntoIterator<Item = Value, IntoIter: DoubleEndedIterator>,
+        tail: Value,
+    ) -> Value {
+        items
+            .into_iter()
+            .rev()
+            .fold(tail, |acc, v| Value::cons(v, acc))
+    }
+    pub fn is_true(&self) -> bool {
+        !matches!(self, Value::Bool(false))
+    }
+
+    /// The items of a proper list, or `None` for improper or cyclic-free non-lists.
+    pub fn list_to_vec(&self) -> Option<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut cur = self;
+        loop {
+            match cur {
+                Value::Nil => return Some(out),
+                Value::Pair(p) => {
+                    out.push(p.0.clone());
+                    cur = &p.1;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    pub fn is_list(&self) -> bool {
+        let mut cur = self;
+        loop {
+            match cur {
+                Value::Nil => return true,
+                Value::Pair(p) => cur = &p.1,
+                _ => return false,
+            }
+        }
+    }
+
+    pub fn is_procedure(&self) -> bool {
+        matches!(
+            self,
+            Value::Procedure(_) | Value::Primitive(_) | Value::NativeProc(_) | Value::StructType(_)
+        )
+    }
+
+    pub fn is_number(&self) -> bool {
+        matches!(
+            self,
+            Value::Int(_) | Value::Big(_) | Value::Rational(_) | Value::Float(_)
+        )
+    }
+
+    /// A short name for the value's type, used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "empty list",
+            Value::Void => "void",
+            Value::Undefined => "undefined",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::Big(_) => "integer",
+            Value::Rational(_) => "rational",
+            Value::Float(_) => "float",
+            Value::Char(_) => "char",
+            Value::Str(_) => "string",
+            Value::Bytes(_) => "bytes",
+            Value::Symbol(_) => "symbol",
+            Value::Keyword(_) => "keyword",
+            Value::Pair(_) => "pair",
+            Value::Vector(_) => "vector",
+            Value::Map(_) => "map",
+            Value::Set(_) => "set",
+            Value::Struct(_) => "struct",
+            Value::StructType(_) => "struct type",
+            Value::Procedure(_) | Value::Primitive(_) | Value::NativeProc(_) => "procedure",
+            Value::Error(_) => "error object",
+            Value::MutableBox(_) => "box",
+            Value::Values(_) => "multiple values",
+            Value::Native(n) => n.type_name(),
+        }
+    }
+
+    /// Rank of the value's type in the total order used by maps, sets and `sort`.
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Nil => 0,
+            Value::Void => 1,
+            Value::Undefined => 2,
+            Value::Bool(_) => 3,
+            Value::Int(_) | Value::Big(_) | Value::Rational(_) => 4,
+            Value::Float(_) => 5,
+            Value::Char(_) => 6,
+            Value::Str(_) => 7,
+            Value::Symbol(_) => 8,
+            Value::Keyword(_) => 9,
+            Value::Bytes(_) => 10,
+            Value::Pair(_) => 11,
+            Value::Vector(_) => 12,
+            Value::Map(_) => 13,
+            Value::Set(_) => 14,
+            Value::Struct(_) => 15,
+            Value::StructType(_) => 16,
+            Value::Error(_) => 17,
+            Value::MutableBox(_) => 18,
+            Value::Values(_) => 19,
+            Value::Procedure(_) | Value::Primitive(_) | Value::NativeProc(_) => 20,
+            Value::Native(_) => 21,
+        }
+    }
+
+    /// Identity of heap values (for `eq?` and the order of otherwise incomparable values).
+    fn address(&self) -> usize {
+        match self {
+            Value::Procedure(p) => Rc::as_ptr(p) as *const u8 as usize,
+            Value::Primitive(p) => *p as *const Primitive as usize,
+            Value::NativeProc(p) => Rc::as_ptr(p) as *const u8 as usize,
+            Value::MutableBox(b) => Rc::as_ptr(b) as *const u8 as usize,
+            Value::Native(n) => Rc::as_ptr(n) as *const u8 as usize,
+            Value::Error(e) => Rc::as_ptr(e) as *const u8 as usize,
+            Value::Pair(p) => Rc::as_ptr(p) as *const u8 as usize,
+            Value::Vector(v) => Rc::as_ptr(v) as *const u8 as usize,
+            Value::Map(m) => Rc::as_ptr(m) as *const u8 as usize,
+            Value::Set(s) => Rc::as_ptr(s) as *const u8 as usize,
+            Value::Struct(s) => Rc::as_ptr(s) as *const u8 as usize,
+            Value::Str(s) => Rc::as_ptr(s) as *const u8 as usize,
+            Value::Bytes(b) => Rc::as_ptr(b) as *const u8 as usize,
+            Value::Values(v) => Rc::as_ptr(v) as *const u8 as usize,
+            Value::StructType(t) => Rc::as_ptr(t) as *const u8 as usize,
+            _ => 0,
+        }
+    }
+
+    /// `eq?`: identity for heap values, value for immediates (small integers, chars, symbols).
+    pub fn is_eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) | (Value::Void, Value::Void) => true,
+            (Value::Undefined, Value::Undefined) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Char(a), Value::Char(b)) => a == b,
+            (Value::Symbol(a), Value::Symbol(b)) | (Value::Keyword(a), Value::Keyword(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a.is_empty() && b.is_empty() || Rc::ptr_eq(a, b),
+            _ => {
+                self.rank() == other.rank()
+                    && self.address() != 0
+                    && self.address() == other.address()
+            }
+        }
+    }
+
+    /// `eqv?`: `eq?` plus numbers compared by exact value and exactness.
+    pub fn is_eqv(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Big(a), Value::Big(b)) => a == b,
+            (Value::Rational(a), Value::Rational(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => self.is_eq(other),
+        }
+    }
+}
+
+/// `equal?`: structural equality; numbers by `eqv?` (so 1 and 1.0 differ).
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Value) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A total order over all values: by type rank, then by content. Numbers compare
+/// numerically; floats with `total_cmp`. Procedures and handles compare by identity.
+impl Ord for Value {
+    fn cmp(&self, other: &Value) -> Ordering {
+        let (ra, rb) = (self.rank(), other.rank());
+        if ra != rb {
+            return ra.cmp(&rb);
+        }
+        match (self, other) {
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            (Value::Int(a), Value::Int(b)) => a.cmp(b),
+            (a, b) if ra == 4 => super::number::compare_exact(a, b),
+            (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
+            (Value::Char(a), Value::Char(b)) => a.cmp(b),
+            (Value::Str(a), Value::Str(b)) => a.cmp(b),
+            (Value::Symbol(a), Value::Symbol(b)) | (Value::Keyword(a), Value::Keyword(b)) => {
+                a.cmp(b)
+            }
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (Value::Pair(_), Value::Pair(_)) => cmp_pairs(self, other),
+            (Value::Vector(a), Value::Vector(b)) => a.iter().cmp(b.iter()),
+            (Value::Map(a), Value::Map(b)) => a.iter().cmp(b.iter()),
+            (Value::Set(a), Value::Set(b)) => a.iter().cmp(b.iter()),
+            (Value::Struct(a), Value::Struct(b)) => {
+                a.stype.cmp(&b.stype).then_with(|| a.fields.cmp(&b.fields))
+            }
+            (Value::StructType(a), Value::StructType(b)) => a.cmp(b),
+            (Value::Values(a), Value::Values(b)) => a.iter().cmp(b.iter()),
+            (Value::Error(a), Value::Error(b)) => a
+                .message
+                .cmp(&b.message)
+                .then_with(|| a.irritants.cmp(&b.irritants)),
+            (Value::Native(a), Value::Native(b)) if a.equal(b.as_ref()) => Ordering::Equal,
+            _ => self.address().cmp(&other.address()),
+        }
+    }
+}
+
+/// Compares lists iteratively along the cdr chain so long lists cannot exhaust the stack.
+fn cmp_pairs(a: &Value, b: &Value) -> Ordering {
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a, b) {
+            (Value::Pair(x), Value::Pair(y)) => {
+                if Rc::ptr_eq(x, y) {
+                    return Ordering::Equal;
+                }
+                match x.0.cmp(&y.0) {
+                    Ordering::Equal => {
+                        a = &x.1;
+                        b = &y.1;
+                    }
+                    o => return o,
+                }
+            }
+            _ => return a.cmp(b),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", super::printer::write_string(self))
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", super::printer::display_string(self))
+    }
+}

@@ -1,0 +1,13 @@
+//! xln: the XLN payment network as a library. The `xln` binary (src/main.rs) is a thin
+//! shell over these layers; see README.md and lang/REFERENCE.md.
+//!
+//! Layers: `lang` (reader, expander, compiler, evaluator), `crypto` (hashes, keys,
+//! signatures, RLP, ABI, merkle, canonical encoding), `cli` and `repl` (the command line),
+//! `error` (host errors and the single reporting path), `bench` (median timing).
+
+pub mod bench;
+pub mod cli;
+pub mod crypto;
+pub mod error;
+pub mod lang;
+pub mod repl;
