@@ -21,8 +21,9 @@ use super::printer::write_short;
 use super::value::{Primitive, Value};
 
 /// Every builtin table, in the order the reference lists them.
-pub fn tables() -> [(&'static str, &'static [Primitive]); 9] {
-    [
+/// Native layers' bindings (crypto, accounts, ...) are listed by `crate::bindings::tables`.
+pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
+    let mut all = vec![
         ("Numbers", numbers::PRIMITIVES),
         ("Lists and higher-order procedures", lists::PRIMITIVES),
         ("Strings, characters and symbols", strings::PRIMITIVES),
@@ -32,7 +33,9 @@ pub fn tables() -> [(&'static str, &'static [Primitive]); 9] {
         ("Control, equality and errors", control::PRIMITIVES),
         ("Output and evaluation", io::PRIMITIVES),
         ("Testing", testing::PRIMITIVES),
-    ]
+    ];
+    all.extend(crate::bindings::tables());
+    all
 }
 
 /// Defines every builtin in the root module.

@@ -1,0 +1,10 @@
+//! Language bindings of the native layers: each file exposes one layer's public API to
+//! scripts as a table of documented primitives. The layers themselves never see the
+//! interpreter; only this module depends on both.
+
+use crate::lang::value::Primitive;
+
+/// Every binding table with its reference section title.
+pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
+    vec![]
+}
