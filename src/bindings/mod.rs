@@ -2,9 +2,11 @@
 //! scripts as a table of documented primitives. The layers themselves never see the
 //! interpreter; only this module depends on both.
 
+pub mod crypto;
+
 use crate::lang::value::Primitive;
 
 /// Every binding table with its reference section title.
 pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
-    vec![]
+    vec![("Crypto", crypto::PRIMITIVES)]
 }
