@@ -86,6 +86,7 @@ pub fn run(args: Vec<String>) -> i32 {
         }
     }
     let stack = crate::lang::eval::stack_bytes_for(&options.limits);
+    options.limits.stack_bytes = stack - (4 << 20);
     let worker = std::thread::Builder::new()
         .name("xln".into())
         .stack_size(stack)

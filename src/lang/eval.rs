@@ -23,6 +23,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Procedure calls allowed before E009; `None` is unlimited.
     pub step_budget: Option<u64>,
+    /// Bytes of Rust stack evaluation may use before E006 regardless of depth: a safety
+    /// net for threads with small stacks (debug builds use far more stack per level).
+    /// The CLI sets it from the stack it allocates, so there `max_depth` governs.
+    pub stack_bytes: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +34,7 @@ impl Default for Limits {
         Limits {
             max_depth: 10_000,
             step_budget: None,
+            stack_bytes: 1536 * 1024,
         }
     }
 }
@@ -265,6 +270,7 @@ pub struct Interp {
     pub depth: usize,
     pub stack: Vec<StackEntry>,
     pub steps: u64,
+    stack_base: usize,
     pub modules: ModuleRegistry,
     pub module: Rc<Module>,
     pub out: Output,
@@ -273,6 +279,12 @@ pub struct Interp {
     next_escape: u64,
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
+}
+
+/// What a call resolves to: a closure to enter (as a tail call), or the value of a builtin.
+enum Resolved {
+    Closure(Rc<Closure>, Vec<Value>),
+    Value(Value),
 }
 
 enum Step {
@@ -290,6 +302,7 @@ impl Interp {
             depth: 0,
             stack: Vec::new(),
             steps: 0,
+            stack_base: 0,
             modules,
             module,
             out,
@@ -328,7 +341,7 @@ impl Interp {
 
     /// Evaluates a compiled expression in `env` (non-tail: counts toward max depth).
     pub fn eval(&mut self, expr: &Rc<Expr>, env: &Rc<Frame>) -> Result<Value, LangError> {
-        if self.depth >= self.limits.max_depth {
+        if self.depth >= self.limits.max_depth || self.stack_exhausted() {
             return Err(self.depth_error());
         }
         self.depth += 1;
@@ -337,6 +350,18 @@ impl Interp {
         self.stack.truncate(base);
         self.depth -= 1;
         result
+    }
+
+    /// True when this thread has used more than `Limits::stack_bytes` since the outermost
+    /// evaluation began (measured by the address of a local; the stack grows downward).
+    fn stack_exhausted(&mut self) -> bool {
+        let marker = 0u8;
+        let here = std::ptr::addr_of!(marker) as usize;
+        if self.depth == 0 {
+            self.stack_base = here;
+            return false;
+        }
+        self.stack_base.saturating_sub(here) > self.limits.stack_bytes
     }
 
     fn depth_error(&self) -> LangError {
@@ -517,8 +542,8 @@ impl Interp {
                     for a in args {
                         argv.push(self.eval(a, &env)?);
                     }
-                    match f {
-                        Value::Procedure(clo) => {
+                    match self.resolve_call(f, argv, *span)? {
+                        Resolved::Closure(clo, argv) => {
                             self.count_step(*span)?;
                             let frame = self.bind_arguments(&clo, argv, *span)?;
                             self.stack.truncate(base);
@@ -528,7 +553,7 @@ impl Interp {
                             });
                             Step::TailIn(clo.info.body.clone(), frame)
                         }
-                        other => Step::Done(self.apply_other(&other, argv, *span)?),
+                        Resolved::Value(v) => Step::Done(v),
                     }
                 }
                 Expr::Guard { body, handler } => match self.eval(body, &env) {
@@ -803,11 +828,55 @@ impl Interp {
         Ok(frame)
     }
 
+    /// Follows `apply`, `call-with-values` and `case-lambda` to the closure they end up
+    /// calling, so a call through them in tail position is still a tail call (R7RS 3.5).
+    /// Any other procedure is applied here and its value returned.
+    fn resolve_call(
+        &mut self,
+        mut f: Value,
+        mut args: Vec<Value>,
+        span: Span,
+    ) -> Result<Resolved, LangError> {
+        loop {
+            let (next, next_args) = match &f {
+                Value::Procedure(clo) => return Ok(Resolved::Closure(clo.clone(), args)),
+                Value::Primitive(p) if p.name == "apply" && !args.is_empty() => {
+                    super::builtins::lists::apply_parts(&args)
+                        .map_err(|e| self.at_site(e, span))?
+                }
+                Value::Primitive(p) if p.name == "call-with-values" && args.len() == 2 => {
+                    super::builtins::control::call_with_values_parts(self, &args, span)
+                        .map_err(|e| self.at_site(e, span))?
+                }
+                Value::NativeProc(n) if n.case_lambda.is_some() => {
+                    let clauses = n.case_lambda.as_deref().unwrap_or(&[]);
+                    let clause = super::builtins::control::case_lambda_clause(clauses, args.len())
+                        .map_err(|e| self.at_site(e, span))?;
+                    (clause, args)
+                }
+                other => return Ok(Resolved::Value(self.apply_other(other, args, span)?)),
+            };
+            f = next;
+            args = next_args;
+        }
+    }
+
+    /// Gives an error from a builtin the call's span and stack, unless it has its own.
+    fn at_site(&self, mut e: LangError, span: Span) -> LangError {
+        if e.span.is_none() {
+            e = e.with_span(span);
+        }
+        if e.stack.is_empty() && e.is_catchable() {
+            e.stack = self.stack.clone();
+        }
+        e
+    }
+
     /// Applies any procedure to already-evaluated arguments.
     pub fn apply(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
         match f {
             Value::Procedure(clo) => {
-                if self.depth >= self.limits.max_depth {
+                if self.depth >= self.limits.max_depth || self.stack_exhausted() {
                     return Err(self.depth_error());
                 }
                 self.count_step(span)?;

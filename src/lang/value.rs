@@ -39,7 +39,7 @@ pub enum Value {
     Bytes(Rc<[u8]>),
     Symbol(Sym),
     Keyword(Sym),
-    Pair(Rc<(Value, Value)>),
+    Pair(Rc<Cons>),
     Vector(Rc<Vector<Value>>),
     Map(Rc<OrdMap<Value, Value>>),
     Set(Rc<OrdSet<Value>>),
@@ -55,6 +55,22 @@ pub enum Value {
     Values(Rc<[Value]>),
     /// A handle to a native object owned by another layer (accounts, entities, keys, ...).
     Native(Rc<dyn NativeObject>),
+}
+
+/// A cons cell: `.0` is the car, `.1` the cdr. Dropping a long list unlinks it
+/// iteratively, so a million-element list cannot overflow the stack when freed.
+pub struct Cons(pub Value, pub Value);
+
+impl Drop for Cons {
+    fn drop(&mut self) {
+        let mut next = std::mem::replace(&mut self.1, Value::Nil);
+        while let Value::Pair(rc) = next {
+            match Rc::try_unwrap(rc) {
+                Ok(mut cell) => next = std::mem::replace(&mut cell.1, Value::Nil),
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 /// The signature every builtin implements.
@@ -78,6 +94,9 @@ pub struct NativeProc {
     pub max_args: Option<usize>,
     #[allow(clippy::type_complexity)]
     pub func: Box<dyn Fn(&mut super::eval::Interp, &[Value], Span) -> Result<Value, LangError>>,
+    /// For a `case-lambda` procedure, its clauses: the evaluator picks one itself so a call
+    /// in tail position stays a tail call (`func` does the same for calls from builtins).
+    pub case_lambda: Option<std::rc::Rc<[Value]>>,
 }
 
 /// A struct type: its name and field names. Two types with the same name and fields are
@@ -149,7 +168,7 @@ impl Value {
         Value::Bytes(b.into())
     }
     pub fn cons(a: Value, b: Value) -> Value {
-        Value::Pair(Rc::new((a, b)))
+        Value::Pair(Rc::new(Cons(a, b)))
     }
     pub fn from_bigint(n: BigInt) -> Value {
         use num_traits::ToPrimitive;
