@@ -13,14 +13,18 @@ fn atom() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
         (any::<i64>(), any::<i64>()).prop_map(|(a, b)| {
-            let n = num_bigint::BigInt::from(a) * num_bigint::BigInt::from(b) * num_bigint::BigInt::from(u64::MAX);
+            let n = num_bigint::BigInt::from(a)
+                * num_bigint::BigInt::from(b)
+                * num_bigint::BigInt::from(u64::MAX);
             Value::from_bigint(n)
         }),
         (any::<i32>(), 1..1000i64).prop_map(|(n, d)| {
             let r = num_rational::BigRational::new(n.into(), d.into());
             xln::lang::number::from_rational(r)
         }),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::Float),
         any::<bool>().prop_map(Value::Bool),
         any::<char>().prop_map(Value::Char),
         ".*".prop_map(|s: String| Value::string(&s)),
@@ -36,13 +40,20 @@ fn datum() -> impl Strategy<Value = Value> {
     atom().prop_recursive(4, 64, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::list),
-            (proptest::collection::vec(inner.clone(), 1..4), inner.clone())
-                .prop_filter("improper tail", |(_, t)| !matches!(t, Value::Nil | Value::Pair(_)))
+            (
+                proptest::collection::vec(inner.clone(), 1..4),
+                inner.clone()
+            )
+                .prop_filter("improper tail", |(_, t)| !matches!(
+                    t,
+                    Value::Nil | Value::Pair(_)
+                ))
                 .prop_map(|(items, tail)| Value::list_with_tail(items, tail)),
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::vector),
             proptest::collection::vec((inner.clone(), inner.clone()), 0..4)
                 .prop_map(|kv| Value::Map(Rc::new(kv.into_iter().collect()))),
-            proptest::collection::vec(inner, 0..5).prop_map(|s| Value::Set(Rc::new(s.into_iter().collect()))),
+            proptest::collection::vec(inner, 0..5)
+                .prop_map(|s| Value::Set(Rc::new(s.into_iter().collect()))),
         ]
     })
 }
@@ -81,23 +92,108 @@ proptest! {
 }
 
 const HEADS: &[&str] = &[
-    "+", "-", "*", "/", "quotient", "modulo", "expt", "car", "cdr", "cons", "list", "vector", "vector-ref",
-    "vector-set", "hash", "hash-ref", "hash-set", "string-append", "substring", "string-ref", "bytes-ref",
-    "subbytes", "sort", "map", "foldl", "apply", "if", "let", "lambda", "define", "match", "length",
-    "list-ref", "take", "drop", "number->string", "string->number", "integer->char", "sqrt", "exact",
-    "inexact", "keccak256", "rlp-encode", "rlp-decode", "range", "iota", "make-vector", "arithmetic-shift",
-    "vector-slice", "set-add", "raise", "error", "guard", "cond", "case", "do", "quasiquote", "unquote",
-    "string-split", "format", "bytes->integer", "integer->bytes", "hex->bytes", "read", "eval", "assert",
+    "+",
+    "-",
+    "*",
+    "/",
+    "quotient",
+    "modulo",
+    "expt",
+    "car",
+    "cdr",
+    "cons",
+    "list",
+    "vector",
+    "vector-ref",
+    "vector-set",
+    "hash",
+    "hash-ref",
+    "hash-set",
+    "string-append",
+    "substring",
+    "string-ref",
+    "bytes-ref",
+    "subbytes",
+    "sort",
+    "map",
+    "foldl",
+    "apply",
+    "if",
+    "let",
+    "lambda",
+    "define",
+    "match",
+    "length",
+    "list-ref",
+    "take",
+    "drop",
+    "number->string",
+    "string->number",
+    "integer->char",
+    "sqrt",
+    "exact",
+    "inexact",
+    "keccak256",
+    "rlp-encode",
+    "rlp-decode",
+    "range",
+    "iota",
+    "make-vector",
+    "arithmetic-shift",
+    "vector-slice",
+    "set-add",
+    "raise",
+    "error",
+    "guard",
+    "cond",
+    "case",
+    "do",
+    "quasiquote",
+    "unquote",
+    "string-split",
+    "format",
+    "bytes->integer",
+    "integer->bytes",
+    "hex->bytes",
+    "read",
+    "eval",
+    "assert",
 ];
 const ATOMS: &[&str] = &[
-    "0", "1", "-1", "7", "1/3", "2.5", "99999999999999999999999", "\"abc\"", "\"\"", "#x\"00ff\"", "'a", "'()",
-    "#t", "#f", "#\\a", "[1 2 3]", "{'a 1}", "x", "f", "'(1 2 3)", "(lambda (x) x)", "car", "+", "-5", "1000000",
+    "0",
+    "1",
+    "-1",
+    "7",
+    "1/3",
+    "2.5",
+    "99999999999999999999999",
+    "\"abc\"",
+    "\"\"",
+    "#x\"00ff\"",
+    "'a",
+    "'()",
+    "#t",
+    "#f",
+    "#\\a",
+    "[1 2 3]",
+    "{'a 1}",
+    "x",
+    "f",
+    "'(1 2 3)",
+    "(lambda (x) x)",
+    "car",
+    "+",
+    "-5",
+    "1000000",
 ];
 
 fn form() -> impl Strategy<Value = String> {
     let leaf = proptest::sample::select(ATOMS).prop_map(str::to_string);
     leaf.prop_recursive(4, 40, 5, |inner| {
-        (proptest::sample::select(HEADS), proptest::collection::vec(inner, 0..4))
+        (
+            proptest::sample::select(HEADS),
+            proptest::collection::vec(inner, 0..4),
+        )
             .prop_map(|(head, args)| format!("({head} {})", args.join(" ")))
     })
 }

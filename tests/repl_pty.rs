@@ -8,7 +8,9 @@ use rexpect::session::{spawn_command, PtySession};
 
 fn start(history: &std::path::Path, color: bool) -> PtySession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xln"));
-    cmd.arg("repl").env("XLN_HISTORY", history).env("TERM", "xterm");
+    cmd.arg("repl")
+        .env("XLN_HISTORY", history)
+        .env("TERM", "xterm");
     if color {
         cmd.env_remove("NO_COLOR");
     } else {
@@ -51,7 +53,10 @@ fn readme_session_multiline_doc_and_history() {
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
     let saved = std::fs::read_to_string(&history).expect("history file written");
-    assert!(saved.contains("(square 12)"), "history has the session's lines: {saved}");
+    assert!(
+        saved.contains("(square 12)"),
+        "history has the session's lines: {saved}"
+    );
 }
 
 #[test]

@@ -23,11 +23,21 @@ fn every_script_runs_and_its_tests_pass() {
         let outcome = std::thread::Builder::new()
             .stack_size(256 << 20)
             .spawn(move || {
-                let limits = Limits { stack_bytes: 200 << 20, ..Limits::default() };
+                let limits = Limits {
+                    stack_bytes: 200 << 20,
+                    ..Limits::default()
+                };
                 let mut interp = Interp::new(limits, Output::captured());
                 interp.module = interp.modules.new_module("main", Some(path.clone()));
-                let result = interp.eval_source(&path.display().to_string(), &text).map_err(|e| e.render(false));
-                (result.map(|_| ()), interp.tests.passed, interp.tests.failed, interp.out.take_captured())
+                let result = interp
+                    .eval_source(&path.display().to_string(), &text)
+                    .map_err(|e| e.render(false));
+                (
+                    result.map(|_| ()),
+                    interp.tests.passed,
+                    interp.tests.failed,
+                    interp.out.take_captured(),
+                )
             })
             .expect("spawn")
             .join()
@@ -44,7 +54,11 @@ fn every_script_runs_and_its_tests_pass() {
         failed += f;
     }
     println!("{passed} passed, {failed} failed");
-    assert!(broken.is_empty(), "scripts stopped with errors:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "scripts stopped with errors:\n{}",
+        broken.join("\n")
+    );
     assert_eq!(failed, 0, "script tests failed");
     assert!(passed > 0, "the scripts asserted nothing");
 }

@@ -32,7 +32,10 @@ impl NativeObject for KeyHandle {
         self
     }
     fn equal(&self, other: &dyn NativeObject) -> bool {
-        other.as_any().downcast_ref::<KeyHandle>().is_some_and(|k| k.0.to_bytes() == self.0.to_bytes())
+        other
+            .as_any()
+            .downcast_ref::<KeyHandle>()
+            .is_some_and(|k| k.0.to_bytes() == self.0.to_bytes())
     }
 }
 
@@ -51,13 +54,19 @@ fn data_arg(a: &[Value], i: usize, who: &str) -> Result<Vec<u8>, LangError> {
 
 fn digest_arg(a: &[Value], i: usize, who: &str) -> Result<[u8; 32], LangError> {
     let b = bytes_arg(a, i, who)?;
-    <[u8; 32]>::try_from(&b[..])
-        .map_err(|_| value_error(who, format!("a digest is 32 bytes, got {}", b.len())).with_hint("hash the message first with keccak256"))
+    <[u8; 32]>::try_from(&b[..]).map_err(|_| {
+        value_error(who, format!("a digest is 32 bytes, got {}", b.len()))
+            .with_hint("hash the message first with keccak256")
+    })
 }
 
 fn key_arg<'v>(a: &'v [Value], i: usize, who: &str) -> Result<&'v SecretKey, LangError> {
     match &a[i] {
-        Value::Native(n) => n.as_any().downcast_ref::<KeyHandle>().map(|k| &k.0).ok_or_else(|| type_error(who, i, "a key", &a[i])),
+        Value::Native(n) => n
+            .as_any()
+            .downcast_ref::<KeyHandle>()
+            .map(|k| &k.0)
+            .ok_or_else(|| type_error(who, i, "a key", &a[i])),
         v => Err(type_error(who, i, "a key (from make-key)", v)),
     }
 }
@@ -67,7 +76,12 @@ fn address_arg(a: &[Value], i: usize, who: &str) -> Result<Address, LangError> {
         Value::Native(_) => Ok(key_arg(a, i, who)?.address()),
         Value::Bytes(b) => Address::from_slice(b).map_err(|e| crypto_error(who, e)),
         Value::Str(s) => Address::from_hex(s).map_err(|e| crypto_error(who, e)),
-        v => Err(type_error(who, i, "an address (20 bytes, hex text) or a key", v)),
+        v => Err(type_error(
+            who,
+            i,
+            "an address (20 bytes, hex text) or a key",
+            v,
+        )),
     }
 }
 
@@ -76,7 +90,11 @@ fn signature_arg(a: &[Value], i: usize, who: &str) -> Result<Signature, LangErro
 }
 
 fn keccak(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::bytes(&crypto::keccak256(&data_arg(a, 0, "keccak256")?)))
+    Ok(Value::bytes(&crypto::keccak256(&data_arg(
+        a,
+        0,
+        "keccak256",
+    )?)))
 }
 fn sha(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::bytes(&crypto::sha256(&data_arg(a, 0, "sha256")?)))
@@ -85,23 +103,38 @@ fn make_key(_: &mut Interp, a: &[Value], _: Span) -> R {
     let key = match &a[0] {
         Value::Str(seed) => SecretKey::from_seed(seed.as_bytes()),
         Value::Bytes(raw) => SecretKey::from_bytes(raw).map_err(|e| crypto_error("make-key", e))?,
-        v => return Err(type_error("make-key", 0, "a seed string or 32 secret-key bytes", v)),
+        v => {
+            return Err(type_error(
+                "make-key",
+                0,
+                "a seed string or 32 secret-key bytes",
+                v,
+            ))
+        }
     };
     Ok(Value::Native(Rc::new(KeyHandle(key))))
 }
 fn key_address(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::bytes(key_arg(a, 0, "key-address")?.address().as_bytes()))
+    Ok(Value::bytes(
+        key_arg(a, 0, "key-address")?.address().as_bytes(),
+    ))
 }
 fn key_public(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::bytes(&key_arg(a, 0, "key-public")?.public_key().to_uncompressed()))
+    Ok(Value::bytes(
+        &key_arg(a, 0, "key-public")?.public_key().to_uncompressed(),
+    ))
 }
 fn address_checksum(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(&address_arg(a, 0, "address->string")?.to_checksum()))
+    Ok(Value::string(
+        &address_arg(a, 0, "address->string")?.to_checksum(),
+    ))
 }
 fn sign(_: &mut Interp, a: &[Value], _: Span) -> R {
     let key = key_arg(a, 0, "sign")?;
     let digest = digest_arg(a, 1, "sign")?;
-    let sig = key.sign_digest(&digest).map_err(|e| crypto_error("sign", e))?;
+    let sig = key
+        .sign_digest(&digest)
+        .map_err(|e| crypto_error("sign", e))?;
     Ok(Value::bytes(&sig.to_bytes()))
 }
 fn verify(_: &mut Interp, a: &[Value], _: Span) -> R {
@@ -110,7 +143,9 @@ fn verify(_: &mut Interp, a: &[Value], _: Span) -> R {
     let sig = signature_arg(a, 2, "verify")?;
     match crypto::verify_address(&address, &digest, &sig) {
         Ok(()) => Ok(Value::Bool(true)),
-        Err(CryptoError::VerificationFailed | CryptoError::RecoveryFailed) => Ok(Value::Bool(false)),
+        Err(CryptoError::VerificationFailed | CryptoError::RecoveryFailed) => {
+            Ok(Value::Bool(false))
+        }
         Err(e) => Err(crypto_error("verify", e)),
     }
 }
@@ -124,7 +159,10 @@ fn recover(_: &mut Interp, a: &[Value], _: Span) -> R {
 /// Script value to RLP: bytes, strings (UTF-8), non-negative integers, lists and vectors.
 pub fn value_to_rlp(v: &Value, depth: usize) -> Result<RlpItem, LangError> {
     if depth > crypto::MAX_RLP_DEPTH {
-        return Err(value_error("rlp-encode", format!("nesting deeper than {}", crypto::MAX_RLP_DEPTH)));
+        return Err(value_error(
+            "rlp-encode",
+            format!("nesting deeper than {}", crypto::MAX_RLP_DEPTH),
+        ));
     }
     match v {
         Value::Bytes(b) => Ok(RlpItem::Bytes(b.to_vec())),
@@ -140,12 +178,22 @@ pub fn value_to_rlp(v: &Value, depth: usize) -> Result<RlpItem, LangError> {
         Value::Nil | Value::Pair(_) | Value::Vector(_) => {
             let items: Vec<Value> = match v {
                 Value::Vector(items) => items.iter().cloned().collect(),
-                other => other.list_to_vec().ok_or_else(|| value_error("rlp-encode", "an improper list cannot be encoded"))?,
+                other => other.list_to_vec().ok_or_else(|| {
+                    value_error("rlp-encode", "an improper list cannot be encoded")
+                })?,
             };
-            Ok(RlpItem::List(items.iter().map(|x| value_to_rlp(x, depth + 1)).collect::<Result<_, _>>()?))
+            Ok(RlpItem::List(
+                items
+                    .iter()
+                    .map(|x| value_to_rlp(x, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ))
         }
-        other => Err(value_error("rlp-encode", format!("cannot encode a {}", other.type_name()))
-            .with_hint("RLP holds bytes, strings, non-negative integers and lists of them")),
+        other => Err(value_error(
+            "rlp-encode",
+            format!("cannot encode a {}", other.type_name()),
+        )
+        .with_hint("RLP holds bytes, strings, non-negative integers and lists of them")),
     }
 }
 
@@ -159,24 +207,34 @@ fn rlp_encode(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::bytes(&value_to_rlp(&a[0], 0)?.encode()))
 }
 fn rlp_decode(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let item = RlpItem::decode(bytes_arg(a, 0, "rlp-decode")?).map_err(|e| crypto_error("rlp-decode", e))?;
+    let item = RlpItem::decode(bytes_arg(a, 0, "rlp-decode")?)
+        .map_err(|e| crypto_error("rlp-decode", e))?;
     Ok(rlp_to_value(&item))
 }
 
 fn abi_arg(v: &Value) -> Result<AbiArg, LangError> {
     Ok(match v {
         Value::Bool(b) => AbiArg::Bool(*b),
-        Value::Int(_) | Value::Big(_) => AbiArg::Int(to_bigint(v).unwrap_or_else(|| BigInt::from(0))),
+        Value::Int(_) | Value::Big(_) => {
+            AbiArg::Int(to_bigint(v).unwrap_or_else(|| BigInt::from(0)))
+        }
         Value::Str(s) => AbiArg::Str(s.to_string()),
         Value::Bytes(b) => AbiArg::Bytes(b.to_vec()),
         Value::Nil | Value::Pair(_) | Value::Vector(_) => {
             let items: Vec<Value> = match v {
                 Value::Vector(items) => items.iter().cloned().collect(),
-                other => other.list_to_vec().ok_or_else(|| value_error("abi-encode", "an improper list"))?,
+                other => other
+                    .list_to_vec()
+                    .ok_or_else(|| value_error("abi-encode", "an improper list"))?,
             };
             AbiArg::List(items.iter().map(abi_arg).collect::<Result<_, _>>()?)
         }
-        other => return Err(value_error("abi-encode", format!("cannot encode a {}", other.type_name()))),
+        other => {
+            return Err(value_error(
+                "abi-encode",
+                format!("cannot encode a {}", other.type_name()),
+            ))
+        }
     })
 }
 fn abi_encode(_: &mut Interp, a: &[Value], _: Span) -> R {
@@ -187,12 +245,22 @@ fn abi_encode(_: &mut Interp, a: &[Value], _: Span) -> R {
         .map(|(i, t)| match t {
             Value::Str(s) => Ok(s.to_string()),
             Value::Symbol(s) => Ok(s.name().to_string()),
-            v => Err(type_error("abi-encode", i, "a type name like \"uint256\"", v)),
+            v => Err(type_error(
+                "abi-encode",
+                i,
+                "a type name like \"uint256\"",
+                v,
+            )),
         })
         .collect::<Result<_, _>>()?;
-    let args = list_arg(a, 1, "abi-encode")?.iter().map(abi_arg).collect::<Result<Vec<_>, _>>()?;
+    let args = list_arg(a, 1, "abi-encode")?
+        .iter()
+        .map(abi_arg)
+        .collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&str> = types.iter().map(String::as_str).collect();
-    crypto::abi_encode_args(&refs, &args).map(|b| Value::bytes(&b)).map_err(|e| crypto_error("abi-encode", e))
+    crypto::abi_encode_args(&refs, &args)
+        .map(|b| Value::bytes(&b))
+        .map_err(|e| crypto_error("abi-encode", e))
 }
 
 fn leaves_arg(a: &[Value], i: usize, who: &str) -> Result<Vec<[u8; 32]>, LangError> {
@@ -200,19 +268,34 @@ fn leaves_arg(a: &[Value], i: usize, who: &str) -> Result<Vec<[u8; 32]>, LangErr
         .iter()
         .enumerate()
         .map(|(k, v)| match v {
-            Value::Bytes(b) => <[u8; 32]>::try_from(&b[..]).map_err(|_| value_error(who, format!("leaf {k} is {} bytes, not 32", b.len()))),
+            Value::Bytes(b) => <[u8; 32]>::try_from(&b[..])
+                .map_err(|_| value_error(who, format!("leaf {k} is {} bytes, not 32", b.len()))),
             v => Err(type_error(who, i, "a list of 32-byte leaves", v)),
         })
         .collect()
 }
 fn merkle_root(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::bytes(&crypto::merkle_root(&leaves_arg(a, 0, "merkle-root")?)))
+    Ok(Value::bytes(&crypto::merkle_root(&leaves_arg(
+        a,
+        0,
+        "merkle-root",
+    )?)))
 }
 fn merkle_proof(_: &mut Interp, a: &[Value], _: Span) -> R {
     let leaves = leaves_arg(a, 0, "merkle-proof")?;
     let index = crate::lang::builtins::index_arg(a, 1, "merkle-proof")?;
-    let proof = crypto::merkle_proof(&leaves, index).map_err(|e| crypto_error("merkle-proof", e))?;
-    let path = proof.path.iter().map(|s| Value::list(vec![Value::bytes(&s.sibling), Value::Bool(s.sibling_is_left)])).collect::<Vec<_>>();
+    let proof =
+        crypto::merkle_proof(&leaves, index).map_err(|e| crypto_error("merkle-proof", e))?;
+    let path = proof
+        .path
+        .iter()
+        .map(|s| {
+            Value::list(vec![
+                Value::bytes(&s.sibling),
+                Value::Bool(s.sibling_is_left),
+            ])
+        })
+        .collect::<Vec<_>>();
     let k = |n: &str| Value::Keyword(Sym::new(n));
     Ok(Value::Map(Rc::new(
         [
@@ -227,25 +310,53 @@ fn merkle_proof(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn merkle_verify(_: &mut Interp, a: &[Value], _: Span) -> R {
     let root = digest_arg(a, 0, "merkle-verify")?;
     let leaf = digest_arg(a, 1, "merkle-verify")?;
-    let Value::Map(m) = &a[2] else { return Err(type_error("merkle-verify", 2, "a proof from merkle-proof", &a[2])) };
+    let Value::Map(m) = &a[2] else {
+        return Err(type_error(
+            "merkle-verify",
+            2,
+            "a proof from merkle-proof",
+            &a[2],
+        ));
+    };
     let get = |name: &str| m.get(&Value::Keyword(Sym::new(name))).cloned();
     let number = |v: Option<Value>| match v {
         Some(Value::Int(n)) if n >= 0 => Ok(n as usize),
-        _ => Err(value_error("merkle-verify", "the proof needs #:index and #:count")),
+        _ => Err(value_error(
+            "merkle-verify",
+            "the proof needs #:index and #:count",
+        )),
     };
     let mut path = Vec::new();
-    for step in get("path").and_then(|p| p.list_to_vec()).unwrap_or_default() {
+    for step in get("path")
+        .and_then(|p| p.list_to_vec())
+        .unwrap_or_default()
+    {
         match step.list_to_vec().as_deref() {
             Some([Value::Bytes(s), Value::Bool(left)]) if s.len() == 32 => {
                 let mut sibling = [0u8; 32];
                 sibling.copy_from_slice(s);
-                path.push(crypto::ProofStep { sibling, sibling_is_left: *left });
+                path.push(crypto::ProofStep {
+                    sibling,
+                    sibling_is_left: *left,
+                });
             }
-            _ => return Err(value_error("merkle-verify", "each path step is (sibling-32-bytes left?)")),
+            _ => {
+                return Err(value_error(
+                    "merkle-verify",
+                    "each path step is (sibling-32-bytes left?)",
+                ))
+            }
         }
     }
-    let proof = crypto::MerkleProof { leaf_index: number(get("index"))?, leaf_count: number(get("count"))?, path };
-    proof.verify(&root, &leaf).map(Value::Bool).map_err(|e| crypto_error("merkle-verify", e))
+    let proof = crypto::MerkleProof {
+        leaf_index: number(get("index"))?,
+        leaf_count: number(get("count"))?,
+        path,
+    };
+    proof
+        .verify(&root, &leaf)
+        .map(Value::Bool)
+        .map_err(|e| crypto_error("merkle-verify", e))
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![

@@ -65,6 +65,8 @@ struct Scope {
 pub struct Compiler<'a> {
     pub interp: &'a mut Interp,
     scopes: Vec<Scope>,
+    /// Nesting of `(or ...)` patterns being compiled: alternatives bind the same variables.
+    pattern_or_depth: usize,
 }
 
 fn bad(form: &Syntax, message: impl Into<String>) -> LangError {
@@ -88,6 +90,7 @@ impl<'a> Compiler<'a> {
         Compiler {
             interp,
             scopes: Vec::new(),
+            pattern_or_depth: 0,
         }
     }
 
@@ -189,10 +192,28 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|i| self.compile(i))
             .collect::<Result<Vec<_>, _>>()?;
-        if exprs.iter().all(|e| matches!(**e, Expr::Const(_))) {
-            return Ok(constant(form.to_value()));
+        // Constant elements fold into one value, built from the *evaluated* constants
+        // (so `['a]` holds the symbol a, not the list (quote a)).
+        let consts: Option<Vec<Value>> = exprs
+            .iter()
+            .map(|e| match &**e {
+                Expr::Const(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        match (consts, &form.datum) {
+            (Some(vals), Datum::Vector(_)) => Ok(constant(Value::vector(vals))),
+            (Some(vals), Datum::Map(_)) => Ok(constant(Value::Map(Rc::new(
+                vals.chunks(2)
+                    .filter(|c| c.len() == 2)
+                    .map(|c| (c[0].clone(), c[1].clone()))
+                    .collect(),
+            )))),
+            (Some(vals), Datum::Set(_)) => {
+                Ok(constant(Value::Set(Rc::new(vals.into_iter().collect()))))
+            }
+            _ => Ok(Rc::new(make(exprs))),
         }
-        Ok(Rc::new(make(exprs)))
     }
 
     fn compile_ref(&mut self, name: Sym, span: Span) -> Result<Rc<Expr>, LangError> {
@@ -431,9 +452,10 @@ impl<'a> Compiler<'a> {
     fn compile_toplevel_define(&mut self, form: &Syntax) -> Result<Rc<Expr>, LangError> {
         match self.classify_definition(form)? {
             BodyItem::Define(name, value_form) => {
+                // The cell first, so a recursive definition refers to itself.
+                let cell = self.interp.module.definition_cell(name);
                 let value = self.compile_named(name, &value_form)?;
                 self.interp.module.defined.borrow_mut().push(name);
-                let cell = self.interp.module.cell(name);
                 Ok(Rc::new(Expr::SetGlobal {
                     cell,
                     value,
@@ -444,7 +466,7 @@ impl<'a> Compiler<'a> {
                 let mut exprs = Vec::new();
                 for (name, value) in defs {
                     self.interp.module.defined.borrow_mut().push(name);
-                    let cell = self.interp.module.cell(name);
+                    let cell = self.interp.module.definition_cell(name);
                     exprs.push(Rc::new(Expr::SetGlobal {
                         cell,
                         value: constant(value),
@@ -457,7 +479,7 @@ impl<'a> Compiler<'a> {
                 let mut exprs = Vec::new();
                 for name in &names {
                     self.interp.module.defined.borrow_mut().push(*name);
-                    let cell = self.interp.module.cell(*name);
+                    let cell = self.interp.module.definition_cell(*name);
                     exprs.push(Rc::new(Expr::SetGlobal {
                         cell,
                         value: constant(Value::Void),
@@ -758,16 +780,20 @@ impl<'a> Compiler<'a> {
                 format!("{what}: expected ({what} ([name value] ...) body ...)"),
             )
         })?;
-        list.iter()
-            .map(|b| match b.list_like() {
-                Some([name, value]) => Ok((
-                    name.symbol()
-                        .ok_or_else(|| bad(name, "a binding name must be a symbol"))?,
-                    value,
-                )),
-                _ => Err(bad(b, format!("{what}: each binding is [name value]"))),
-            })
-            .collect()
+        let mut out: Vec<(Sym, &'s Syntax)> = Vec::with_capacity(list.len());
+        for b in list {
+            let Some([name, value]) = b.list_like() else {
+                return Err(bad(b, format!("{what}: each binding is [name value]")));
+            };
+            let sym = name
+                .symbol()
+                .ok_or_else(|| bad(name, "a binding name must be a symbol"))?;
+            if out.iter().any(|(n, _)| *n == sym) {
+                return Err(bad(name, format!("{what}: `{sym}` is bound twice")));
+            }
+            out.push((sym, value));
+        }
+        Ok(out)
     }
 
     fn compile_let(&mut self, items: &[Syntax], form: &Syntax) -> Result<Rc<Expr>, LangError> {
@@ -1059,10 +1085,16 @@ impl<'a> Compiler<'a> {
             Datum::Symbol(s) => match &*s.name() {
                 "_" => Ok(Pattern::Wild),
                 "..." => Err(bad(pat, "`...` must follow a pattern inside (list ...)")),
-                _ => {
-                    vars.push(*s);
-                    Ok(Pattern::Bind(vars.len() - 1))
-                }
+                _ => match vars.iter().position(|v| v == s) {
+                    // A variable used twice must match equal values (Racket); the
+                    // alternatives of an `or` instead bind the same variable each.
+                    Some(i) if self.pattern_or_depth == 0 => Ok(Pattern::Same(i)),
+                    Some(i) => Ok(Pattern::Bind(i)),
+                    None => {
+                        vars.push(*s);
+                        Ok(Pattern::Bind(vars.len() - 1))
+                    }
+                },
             },
             Datum::Atom(v) => Ok(Pattern::Literal(v.clone())),
             Datum::Vector(items) | Datum::ConstVector(items) => Ok(Pattern::Vector(
@@ -1114,7 +1146,12 @@ impl<'a> Compiler<'a> {
                         Ok(Pattern::Predicate(pred, sub(self, &args[1..], vars)?))
                     }
                     Some("and") => Ok(Pattern::And(sub(self, args, vars)?)),
-                    Some("or") => Ok(Pattern::Or(sub(self, args, vars)?)),
+                    Some("or") => {
+                        self.pattern_or_depth += 1;
+                        let alternatives = sub(self, args, vars);
+                        self.pattern_or_depth -= 1;
+                        Ok(Pattern::Or(alternatives?))
+                    }
                     Some("not") => match args {
                         [p] => Ok(Pattern::Not(Box::new(self.compile_pattern(p, vars)?))),
                         _ => Err(bad(pat, "(not pattern)")),

@@ -109,6 +109,10 @@ pub struct ErrorData {
     /// The raised value for `raise` of a non-error value, or an escape's value.
     pub payload: Option<Value>,
     pub control: Control,
+    /// Set when the error escaped a `with-exception-handler` handler called by
+    /// `raise-continuable`: handlers from this index of the handler stack up have already
+    /// seen the condition and must not handle what their own handler raised.
+    pub handled_from: Option<usize>,
 }
 
 /// A script error: read, expand or runtime. Renders as a labelled source excerpt.
@@ -138,6 +142,7 @@ impl LangError {
             stack: Vec::new(),
             payload: None,
             control: Control::None,
+            handled_from: None,
         }))
     }
     pub fn with_span(mut self, span: Span) -> Self {

@@ -276,6 +276,8 @@ pub struct Interp {
     pub out: Output,
     pub tests: TestStats,
     pub script_args: Vec<String>,
+    /// Handlers installed by `with-exception-handler`, innermost last.
+    pub exception_handlers: Vec<Value>,
     next_escape: u64,
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
@@ -308,6 +310,7 @@ impl Interp {
             out,
             tests: TestStats::default(),
             script_args: Vec::new(),
+            exception_handlers: Vec::new(),
             next_escape: 0,
             extensions: std::collections::HashMap::new(),
         };
@@ -774,7 +777,11 @@ impl Interp {
             } else {
                 format!("{} to {}", info.required, max)
             };
-            let plural = if expected == "1" { "" } else { "s" };
+            let plural = if matches!(expected.as_str(), "1" | "at least 1") {
+                ""
+            } else {
+                "s"
+            };
             return Err(LangError::new(
                 Code::Arity,
                 format!(
@@ -841,8 +848,7 @@ impl Interp {
             let (next, next_args) = match &f {
                 Value::Procedure(clo) => return Ok(Resolved::Closure(clo.clone(), args)),
                 Value::Primitive(p) if p.name == "apply" && !args.is_empty() => {
-                    super::builtins::lists::apply_parts(&args)
-                        .map_err(|e| self.at_site(e, span))?
+                    super::builtins::lists::apply_parts(&args).map_err(|e| self.at_site(e, span))?
                 }
                 Value::Primitive(p) if p.name == "call-with-values" && args.len() == 2 => {
                     super::builtins::control::call_with_values_parts(self, &args, span)
@@ -966,7 +972,11 @@ pub fn arity_error(name: &str, min: usize, max: Option<usize>, got: usize) -> La
         Some(m) => format!("{min} to {m}"),
         None => format!("at least {min}"),
     };
-    let plural = if expected == "1" { "" } else { "s" };
+    let plural = if matches!(expected.as_str(), "1" | "at least 1") {
+        ""
+    } else {
+        "s"
+    };
     LangError::new(
         Code::Arity,
         format!("{name} expects {expected} argument{plural}, got {got}"),

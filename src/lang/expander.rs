@@ -3,8 +3,9 @@
 //! `let-values`) rewritten into core forms. Expansion keeps use-site spans for diagnostics.
 //!
 //! Hygiene, as far as it goes: identifiers a template introduces in *binding positions*
-//! (lambda parameters, let/let*/letrec/do variables, named-let names) are renamed to fresh
-//! symbols on every expansion, so a macro's temporaries never capture the user's variables.
+//! (lambda and case-lambda parameters, let/let*/letrec/do/let-values/receive variables,
+//! named-let names, guard variables, match pattern variables) are renamed to fresh symbols on
+//! every expansion, so a macro's temporaries never capture the user's variables.
 //! Free identifiers in templates refer to whatever is bound where the macro is used.
 
 use std::collections::HashMap;
@@ -262,10 +263,10 @@ impl Macro {
 
     fn collect_vars(&self, pat: &Syntax, out: &mut Vec<Sym>) {
         match &pat.datum {
-            Datum::Symbol(s) => {
-                if *s != self.ellipsis && &*s.name() != "_" && !self.literals.contains(s) {
-                    out.push(*s);
-                }
+            Datum::Symbol(s)
+                if *s != self.ellipsis && &*s.name() != "_" && !self.literals.contains(s) =>
+            {
+                out.push(*s);
             }
             Datum::List(items) | Datum::Vector(items) | Datum::ConstVector(items) => {
                 items.iter().for_each(|i| self.collect_vars(i, out))
@@ -513,9 +514,72 @@ fn collect_binders(template: &Syntax, out: &mut Vec<Sym>) {
                 binding_names(b, out);
             }
         }
+        Some("case-lambda") => {
+            for clause in &items[1..] {
+                if let Some(formals) = clause.list_like().and_then(|c| c.first()) {
+                    formal_symbols(formals, out);
+                }
+            }
+        }
+        Some("let-values" | "let*-values") => {
+            for b in items.get(1).and_then(Syntax::list_like).unwrap_or(&[]) {
+                if let Some(formals) = b.list_like().and_then(|b| b.first()) {
+                    formal_symbols(formals, out);
+                }
+            }
+        }
+        Some("receive") => {
+            if let Some(formals) = items.get(1) {
+                formal_symbols(formals, out);
+            }
+        }
+        Some("guard") => {
+            if let Some(var) = items
+                .get(1)
+                .and_then(Syntax::list_like)
+                .and_then(|spec| spec.first())
+                .and_then(Syntax::symbol)
+            {
+                out.push(var);
+            }
+        }
+        Some("match") => {
+            for clause in items.get(2..).unwrap_or(&[]) {
+                if let Some(pattern) = clause.list_like().and_then(|c| c.first()) {
+                    pattern_binders(pattern, out);
+                }
+            }
+        }
         _ => {}
     }
     items.iter().for_each(|i| collect_binders(i, out));
+}
+
+/// The variables a `match` pattern binds (see `compiler::compile_pattern`).
+fn pattern_binders(pattern: &Syntax, out: &mut Vec<Sym>) {
+    match &pattern.datum {
+        Datum::Symbol(s) if !matches!(&*s.name(), "_" | "...") => out.push(*s),
+        Datum::List(items) => {
+            let head = items.first().and_then(Syntax::symbol).map(|h| h.name());
+            let args = match head.as_deref() {
+                Some("quote") => &[][..],
+                // (? predicate pattern ...): the predicate is an expression.
+                Some("?") => items.get(2..).unwrap_or(&[]),
+                _ => items.get(1..).unwrap_or(&[]),
+            };
+            args.iter().for_each(|p| pattern_binders(p, out));
+        }
+        Datum::Vector(items) | Datum::ConstVector(items) => {
+            items.iter().for_each(|p| pattern_binders(p, out))
+        }
+        // {key pattern ...}: keys are data.
+        Datum::Map(items) => items
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .for_each(|p| pattern_binders(p, out)),
+        _ => {}
+    }
 }
 
 /// Expands a derived form into core forms, or `None` if `name` is not one.

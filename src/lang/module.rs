@@ -3,7 +3,7 @@
 //! detects cycles, and imports what it `provide`s (everything it defines if it provides nothing).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -27,6 +27,8 @@ pub struct Module {
     pub exports: RefCell<Option<Vec<Sym>>>,
     /// Names this module defined itself (as opposed to imported or builtin).
     pub defined: RefCell<Vec<Sym>>,
+    /// Names whose cell was imported from another module (shared with it).
+    pub imported: RefCell<HashSet<Sym>>,
     builtins: Option<Rc<Module>>,
 }
 
@@ -52,6 +54,21 @@ impl Module {
         });
         self.globals.borrow_mut().insert(name, cell.clone());
         cell
+    }
+
+    /// The cell a top-level `define` of `name` assigns. Defining an imported name shadows
+    /// the import with a cell of this module's own (as a Racket module-level definition
+    /// does), instead of overwriting the exporting module's variable.
+    pub fn definition_cell(&self, name: Sym) -> Rc<Global> {
+        if self.imported.borrow_mut().remove(&name) {
+            let cell = Rc::new(Global {
+                name,
+                value: RefCell::new(Value::Undefined),
+            });
+            self.globals.borrow_mut().insert(name, cell.clone());
+            return cell;
+        }
+        self.cell(name)
     }
 
     /// Defines `name` (for builtins and imports).
@@ -140,6 +157,7 @@ impl ModuleRegistry {
             macros: RefCell::new(HashMap::new()),
             exports: RefCell::new(None),
             defined: RefCell::new(Vec::new()),
+            imported: RefCell::new(HashSet::new()),
             builtins: None,
         });
         super::builtins::install(&builtins);
@@ -158,6 +176,7 @@ impl ModuleRegistry {
             macros: RefCell::new(HashMap::new()),
             exports: RefCell::new(None),
             defined: RefCell::new(Vec::new()),
+            imported: RefCell::new(HashSet::new()),
             builtins: Some(self.builtins.clone()),
         })
     }
@@ -167,6 +186,9 @@ impl ModuleRegistry {
 pub const STDLIB: &[(&str, &str)] = &[
     ("prelude", include_str!("../../stdlib/prelude.xln")),
     ("test", include_str!("../../stdlib/test.xln")),
+    ("subcontract", include_str!("../../stdlib/subcontract.xln")),
+    ("htlc", include_str!("../../stdlib/htlc.xln")),
+    ("limit-order", include_str!("../../stdlib/limit-order.xln")),
 ];
 
 /// Finds a stdlib module's source: `XLN_STDLIB` dir first (for development), then embedded.

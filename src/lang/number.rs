@@ -85,9 +85,31 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, String> {
     if is_exact(a) && is_exact(b) {
         return Ok(compare_exact(a, b));
     }
-    let (x, y) = (to_f64(a).unwrap_or(f64::NAN), to_f64(b).unwrap_or(f64::NAN));
-    x.partial_cmp(&y)
-        .ok_or_else(|| "cannot compare NaN".to_string())
+    if let (Value::Float(x), Value::Float(y)) = (a, b) {
+        return x
+            .partial_cmp(y)
+            .ok_or_else(|| "cannot compare NaN".to_string());
+    }
+    // Exact against inexact: compare exactly (a float is an exact binary fraction), so
+    // (= 1/3 (inexact 1/3)) is #f and a huge integer is below +inf.0, as in Racket.
+    let (exact, float, flipped) = match (a, b) {
+        (Value::Float(f), e) => (e, *f, true),
+        (e, Value::Float(f)) => (e, *f, false),
+        _ => return Err(not_number(a)),
+    };
+    let ord = if float.is_nan() {
+        return Err("cannot compare NaN".to_string());
+    } else if float.is_infinite() {
+        if float > 0.0 {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        }
+    } else {
+        let f = BigRational::from_float(float).ok_or_else(|| not_number(b))?;
+        to_rational(exact).ok_or_else(|| not_number(exact))?.cmp(&f)
+    };
+    Ok(if flipped { ord.reverse() } else { ord })
 }
 
 pub fn not_number(v: &Value) -> String {
@@ -198,15 +220,38 @@ pub fn div(a: &Value, b: &Value) -> NumResult {
     check_size(from_rational(x / y))
 }
 
-fn integers(a: &Value, b: &Value, op: &str) -> Result<(BigInt, BigInt), String> {
-    let x =
-        to_bigint(a).ok_or_else(|| format!("{op}: expected an integer, got {}", a.type_name()))?;
-    let y =
-        to_bigint(b).ok_or_else(|| format!("{op}: expected an integer, got {}", b.type_name()))?;
+/// The operands of an integer division. (The caller's name is added by the builtin.)
+fn integers(a: &Value, b: &Value) -> Result<(BigInt, BigInt), String> {
+    let x = to_bigint(a).ok_or_else(|| format!("expected an integer, got {}", a.type_name()))?;
+    let y = to_bigint(b).ok_or_else(|| format!("expected an integer, got {}", b.type_name()))?;
     if y.is_zero() {
-        return Err(format!("{op}: division by zero"));
+        return Err("division by zero".to_string());
     }
     Ok((x, y))
+}
+
+/// Integer division where an operand is an integral float (R7RS: `(quotient 7.0 2)` is 3.0):
+/// `None` when neither is a float.
+fn float_division(a: &Value, b: &Value, op: fn(f64, f64) -> f64) -> Option<NumResult> {
+    if !matches!(a, Value::Float(_)) && !matches!(b, Value::Float(_)) {
+        return None;
+    }
+    let integral = |v: &Value| match v {
+        Value::Float(f) if f.is_finite() && f.fract() == 0.0 => Some(*f),
+        Value::Float(_) => None,
+        other => to_bigint(other).and_then(|n| n.to_f64()),
+    };
+    Some(match (integral(a), integral(b)) {
+        (Some(x), Some(y)) => {
+            if y == 0.0 {
+                Err("division by zero".to_string())
+            } else {
+                Ok(Value::Float(op(x, y)))
+            }
+        }
+        (None, _) => Err(format!("expected an integer, got {}", a.type_name())),
+        (_, None) => Err(format!("expected an integer, got {}", b.type_name())),
+    })
 }
 
 /// Truncating quotient (R7RS `quotient` / `truncate-quotient`).
@@ -218,7 +263,10 @@ pub fn quotient(a: &Value, b: &Value) -> NumResult {
             }
         }
     }
-    let (x, y) = integers(a, b, "quotient")?;
+    if let Some(r) = float_division(a, b, |x, y| (x / y).trunc()) {
+        return r;
+    }
+    let (x, y) = integers(a, b)?;
     Ok(Value::from_bigint(x / y))
 }
 
@@ -231,7 +279,10 @@ pub fn remainder(a: &Value, b: &Value) -> NumResult {
             }
         }
     }
-    let (x, y) = integers(a, b, "remainder")?;
+    if let Some(r) = float_division(a, b, |x, y| x % y) {
+        return r;
+    }
+    let (x, y) = integers(a, b)?;
     Ok(Value::from_bigint(x % y))
 }
 
@@ -246,12 +297,33 @@ pub fn modulo(a: &Value, b: &Value) -> NumResult {
             }
         }
     }
-    let (x, y) = integers(a, b, "modulo")?;
+    if let Some(r) = float_division(a, b, |x, y| x - y * (x / y).floor()) {
+        return r;
+    }
+    let (x, y) = integers(a, b)?;
     Ok(Value::from_bigint(x.mod_floor(&y)))
 }
 
+/// Quotient rounded toward negative infinity (R7RS `floor-quotient`).
+pub fn floor_quotient(a: &Value, b: &Value) -> NumResult {
+    if let (Value::Int(x), Value::Int(y)) = (a, b) {
+        if *y != 0 && !(*x == i64::MIN && *y == -1) {
+            return Ok(Value::Int(x.div_floor(y)));
+        }
+    }
+    if let Some(r) = float_division(a, b, |x, y| (x / y).floor()) {
+        return r;
+    }
+    let (x, y) = integers(a, b)?;
+    check_size(Value::from_bigint(x.div_floor(&y)))
+}
+
 pub fn negate(a: &Value) -> NumResult {
-    sub(&Value::Int(0), a)
+    match a {
+        // 0 - x would turn 0.0 into 0.0 instead of -0.0.
+        Value::Float(f) => Ok(Value::Float(-f)),
+        _ => sub(&Value::Int(0), a),
+    }
 }
 
 pub fn abs(a: &Value) -> NumResult {
@@ -275,23 +347,31 @@ pub fn expt(base: &Value, exp: &Value) -> NumResult {
             let magnitude = e.unsigned_abs();
             let base_bits = r.numer().bits().max(r.denom().bits());
             if base_bits > 1 && base_bits.saturating_mul(magnitude) > MAX_INTEGER_BITS {
-                return Err(format!("expt: result would exceed {MAX_INTEGER_BITS} bits"));
+                return Err(format!("result would exceed {MAX_INTEGER_BITS} bits"));
             }
             if *e < 0 && r.is_zero() {
-                return Err("expt: zero to a negative power".to_string());
+                return Err("division by zero: zero to a negative power".to_string());
             }
             let Ok(m) = u32::try_from(magnitude) else {
-                return Err("expt: exponent too large".to_string());
+                return Err(
+                    "exponent too large: result would exceed the integer size limit".to_string(),
+                );
             };
             let p = num_traits::pow::Pow::pow(&r, m);
             Ok(from_rational(if *e < 0 { p.recip() } else { p }))
         }
         (_, Value::Big(_)) => match base {
             Value::Int(0) | Value::Int(1) => Ok(base.clone()),
-            _ => Err(format!("expt: result would exceed {MAX_INTEGER_BITS} bits")),
+            _ => Err(format!("result would exceed {MAX_INTEGER_BITS} bits")),
         },
+        (_, Value::Rational(_)) => {
+            // A fractional power is irrational in general: computed as a float.
+            let b = to_f64(base).ok_or_else(|| not_number(base))?;
+            let e = to_f64(exp).ok_or_else(|| not_number(exp))?;
+            Ok(Value::Float(b.powf(e)))
+        }
         _ => Err(format!(
-            "expt: exponent must be an integer or float, got {}",
+            "exponent must be a number, got {}",
             exp.type_name()
         )),
     }
@@ -316,6 +396,13 @@ pub fn sqrt(n: &Value) -> NumResult {
         }
     }
     let f = to_f64(n).ok_or_else(|| not_number(n))?;
+    if f.is_infinite() {
+        // An integer too large for a float: its integer square root is, to float
+        // precision, the answer.
+        if let Some(b) = to_bigint(n).filter(|b| !b.is_negative()) {
+            return Ok(Value::Float(b.sqrt().to_f64().unwrap_or(f64::INFINITY)));
+        }
+    }
     Ok(Value::Float(f.sqrt()))
 }
 
@@ -370,6 +457,9 @@ pub fn float_to_exact(f: f64) -> NumResult {
 /// Parses a numeric literal: `42`, `-7`, `0xff`, `-0x10`, `#x1f`, `3/4`, `1.5`, `1e3`,
 /// `+inf.0`, `-inf.0`, `+nan.0`. Returns `Ok(None)` when the text is not numeric at all.
 pub fn parse_number(text: &str) -> Result<Option<Value>, String> {
+    if let Some(prefixed) = parse_prefixed(text) {
+        return prefixed.map(Some);
+    }
     match text {
         "+inf.0" => return Ok(Some(Value::Float(f64::INFINITY))),
         "-inf.0" => return Ok(Some(Value::Float(f64::NEG_INFINITY))),
@@ -390,7 +480,13 @@ pub fn parse_number(text: &str) -> Result<Option<Value>, String> {
             .ok_or_else(|| format!("malformed hex integer `{text}`"))?;
         return Ok(Some(Value::from_bigint(if negative { -n } else { n })));
     }
-    if body.is_empty() || !body.as_bytes()[0].is_ascii_digit() {
+    // A number starts with a digit, or with `.` and a digit (`.5`, R7RS).
+    let starts_numeric = match body.as_bytes() {
+        [d, ..] if d.is_ascii_digit() => true,
+        [b'.', d, ..] => d.is_ascii_digit(),
+        _ => false,
+    };
+    if !starts_numeric {
         return Ok(None);
     }
     if let Some((num, den)) = body.split_once('/') {
@@ -422,6 +518,59 @@ pub fn parse_number(text: &str) -> Result<Option<Value>, String> {
         }
     }
     Err(format!("malformed number `{text}`"))
+}
+
+/// R7RS number prefixes, in any order: a radix (`#x`, `#o`, `#b`, `#d`; integers in radix
+/// 16, 8 or 2) and an exactness (`#e` exact, `#i` inexact). `None` when `text` has none.
+fn parse_prefixed(text: &str) -> Option<Result<Value, String>> {
+    let mut radix = None;
+    let mut exactness = None;
+    let mut rest = text;
+    while let Some(r) = rest.strip_prefix('#') {
+        let mut chars = r.chars();
+        match chars.next().map(|c| c.to_ascii_lowercase()) {
+            Some('x') if radix.is_none() => radix = Some(16),
+            Some('o') if radix.is_none() => radix = Some(8),
+            Some('b') if radix.is_none() => radix = Some(2),
+            Some('d') if radix.is_none() => radix = Some(10),
+            Some(e @ ('e' | 'i')) if exactness.is_none() => exactness = Some(e),
+            _ => return None,
+        }
+        rest = chars.as_str();
+    }
+    if rest.len() == text.len() {
+        return None;
+    }
+    let malformed = || format!("malformed number `{text}`");
+    let value = match radix {
+        Some(r) if r != 10 => {
+            let (negative, digits) = match rest.as_bytes().first() {
+                Some(b'-') => (true, &rest[1..]),
+                Some(b'+') => (false, &rest[1..]),
+                _ => (false, rest),
+            };
+            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(r)) {
+                return Some(Err(malformed()));
+            }
+            match BigInt::parse_bytes(digits.as_bytes(), r) {
+                Some(n) => Value::from_bigint(if negative { -n } else { n }),
+                None => return Some(Err(malformed())),
+            }
+        }
+        _ => match parse_number(rest) {
+            Ok(Some(v)) if v.is_number() => v,
+            Ok(_) => return Some(Err(malformed())),
+            Err(e) => return Some(Err(e)),
+        },
+    };
+    Some(match exactness {
+        Some('e') => match value {
+            Value::Float(f) => float_to_exact(f),
+            v => Ok(v),
+        },
+        Some(_) => to_f64(&value).map(Value::Float).ok_or_else(malformed),
+        None => Ok(value),
+    })
 }
 
 /// Writes a number in a form `parse_number` reads back to an equal value.

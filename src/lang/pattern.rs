@@ -12,6 +12,8 @@ use super::value::Value;
 pub enum Pattern {
     Wild,
     Bind(usize),
+    /// A variable seen earlier in the same pattern: the value must be `equal?` to it.
+    Same(usize),
     /// Compared with `equal?`.
     Literal(Value),
     /// Fixed elements, then optionally a repeated element (`p ...`) and the variables it binds
@@ -51,6 +53,7 @@ impl Pattern {
                 frame.slots.borrow_mut()[*i] = v.clone();
                 true
             }
+            Pattern::Same(i) => frame.slots.borrow().get(*i) == Some(v),
             Pattern::Literal(lit) => lit == v,
             Pattern::Cons(a, d) => match v {
                 Value::Pair(p) => {

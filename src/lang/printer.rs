@@ -43,7 +43,7 @@ fn symbol_needs_bars(name: &str) -> bool {
     name.is_empty()
         || name
             .chars()
-            .any(|c| c.is_whitespace() || "()[]{}\";'`,|".contains(c))
+            .any(|c| c.is_whitespace() || c.is_control() || "()[]{}\";'`,|\\".contains(c))
         || name.starts_with('#')
         || name == "."
         || matches!(super::number::parse_number(name), Ok(Some(_)) | Err(_))
@@ -98,7 +98,18 @@ fn print(v: &Value, write: bool, out: &mut String) {
         Value::Symbol(s) => {
             let name = s.name();
             if write && symbol_needs_bars(&name) {
-                let _ = write!(out, "|{name}|");
+                out.push('|');
+                for c in name.chars() {
+                    match c {
+                        '|' => out.push_str("\\|"),
+                        '\\' => out.push_str("\\\\"),
+                        c if c.is_control() => {
+                            let _ = write!(out, "\\x{:x};", c as u32);
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out.push('|');
             } else {
                 out.push_str(&name);
             }

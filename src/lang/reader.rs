@@ -165,6 +165,13 @@ pub fn scan_brackets(text: &str) -> BracketScan {
                     scan.unclosed.push(open);
                 }
             }
+            b'|' if i == 0 || is_delimiter(bytes[i - 1] as char) => {
+                // A `|...|` symbol: brackets inside it are text.
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'|' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
             b'#' if bytes.get(i + 1) == Some(&b'\\') => {
                 i += 2; // the next character is literal, even a bracket
             }
@@ -196,7 +203,8 @@ pub fn scan_brackets(text: &str) -> BracketScan {
                 }
             }
             b')' | b']' | b'}' => {
-                if scan.unclosed.pop().is_none() && !scan.unmatched_close {
+                let matched = scan.unclosed.pop().is_some();
+                if !matched && !scan.unmatched_close {
                     scan.unmatched_close = true;
                     scan.unmatched_close_at = Some(i);
                 }
@@ -247,8 +255,12 @@ fn atmosphere<'a>(
         .then(any().and_is(just('\n').not()).repeated())
         .ignored();
     let space = any().filter(|c: &char| c.is_whitespace()).ignored();
-    let simple = choice((space, line_comment.clone(), block_comment.clone())).repeated();
-    let datum_comment = just("#;").then(simple.clone()).then(datum).ignored();
+    // `#;` skips the next datum; the space before that datum may hold more comments,
+    // including datum comments (R7RS: `#; #; a b` skips both a and b).
+    let datum_comment = recursive(|datum_comment| {
+        let gap = choice((space, line_comment, block_comment.clone(), datum_comment)).repeated();
+        just("#;").then(gap).then(datum).ignored()
+    });
     choice((space, line_comment, block_comment, datum_comment))
         .repeated()
         .boxed()
@@ -332,6 +344,7 @@ fn datum<'a>(file: FileId) -> impl Parser<'a, &'a str, Syntax, Extra<'a>> + Clon
             vector,
             map,
             quoted,
+            bar_symbol(),
             token(),
         ))
         .map_with(move |datum, e| Syntax::new(datum, sp(file, e.span())))
@@ -344,7 +357,8 @@ fn make_list<'a>(items: Vec<Syntax>, span: Span) -> Result<Datum, Rich<'a, char>
     let dot_positions: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.is_symbol("."))
+        // The dot token is one byte; `|.|` is the symbol named "." and is not a dot.
+        .filter(|(_, s)| s.is_symbol(".") && s.span.end == s.span.start + 1)
         .map(|(i, _)| i)
         .collect();
     match dot_positions.as_slice() {
@@ -369,6 +383,13 @@ fn make_list<'a>(items: Vec<Syntax>, span: Span) -> Result<Datum, Rich<'a, char>
 }
 
 fn string_body<'a>() -> impl Parser<'a, &'a str, String, Extra<'a>> + Clone {
+    delimited_text('"')
+}
+
+/// Text between two `delim` characters with R7RS escapes: `\n \t \r \0 \a \b \\ \" \|`,
+/// `\xHH;`, and `\` + newline (a line continuation that also drops the next line's indent).
+/// Strings use `"`; symbols written as `|...|` use `|`.
+fn delimited_text<'a>(delim: char) -> impl Parser<'a, &'a str, String, Extra<'a>> + Clone {
     let hex_escape = just('x')
         .ignore_then(
             any()
@@ -386,6 +407,12 @@ fn string_body<'a>() -> impl Parser<'a, &'a str, String, Extra<'a>> + Clone {
                     Rich::custom(span, format!("`\\x{digits};` is not a valid character"))
                 })
         });
+    let intraline = any().filter(|c: &char| *c == ' ' || *c == '\t').repeated();
+    let continuation = intraline
+        .then(just('\r').or_not())
+        .then(just('\n'))
+        .then(intraline)
+        .to(None);
     let escape = just('\\').ignore_then(
         choice((
             just('n').to('\n'),
@@ -396,14 +423,34 @@ fn string_body<'a>() -> impl Parser<'a, &'a str, String, Extra<'a>> + Clone {
             just('b').to('\x08'),
             just('\\').to('\\'),
             just('"').to('"'),
+            just('|').to('|'),
             hex_escape,
         ))
-        .labelled("an escape: \\n \\t \\r \\0 \\a \\b \\\\ \\\" or \\xHH;"),
+        .map(Some)
+        .or(continuation)
+        .labelled("an escape: \\n \\t \\r \\0 \\a \\b \\\\ \\\" \\| or \\xHH;"),
     );
-    choice((escape, none_of("\\\"")))
+    let plain = any()
+        .filter(move |c: &char| *c != '\\' && *c != delim)
+        .map(Some);
+    choice((escape, plain))
         .repeated()
-        .collect::<String>()
-        .delimited_by(just('"'), just('"').labelled("closing `\"`"))
+        .collect::<Vec<Option<char>>>()
+        .map(|chars| chars.into_iter().flatten().collect::<String>())
+        .delimited_by(
+            just(delim),
+            just(delim).labelled(if delim == '"' {
+                "closing `\"`"
+            } else {
+                "closing `|`"
+            }),
+        )
+}
+
+/// `|any text|`: a symbol whose name may contain spaces and delimiters (the printer writes
+/// such symbols this way, so they read back).
+fn bar_symbol<'a>() -> impl Parser<'a, &'a str, Datum, Extra<'a>> + Clone {
+    delimited_text('|').map(|name| Datum::Symbol(Sym::new(&name)))
 }
 
 fn string_literal<'a>() -> impl Parser<'a, &'a str, String, Extra<'a>> + Clone {

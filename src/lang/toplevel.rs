@@ -162,6 +162,7 @@ impl Interp {
             }
             let cell = from.cell(name);
             self.module.globals.borrow_mut().insert(name, cell);
+            self.module.imported.borrow_mut().insert(name);
         }
         Ok(())
     }

@@ -84,7 +84,7 @@ fn vector_push(_: &mut Interp, a: &[Value], _: Span) -> R {
 }
 fn vector_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::list(
-        vec_arg(a, 0, "vector->list")?
+        vector_range(a, "vector->list")?
             .iter()
             .cloned()
             .collect::<Vec<_>>(),
@@ -116,23 +116,35 @@ fn vector_append(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::Vector(Rc::new(out)))
 }
 fn vector_slice(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let v = vec_arg(a, 0, "vector-slice")?;
-    let start = index_arg(a, 1, "vector-slice")?;
+    Ok(Value::Vector(Rc::new(vector_range(a, "vector-slice")?)))
+}
+fn vector_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::Vector(Rc::new(vector_range(a, "vector-copy")?)))
+}
+/// The elements of vector argument 0 from the optional start (argument 1, default 0) to the
+/// optional end (argument 2, default the length), as R7RS's vector procedures take them.
+fn vector_range(a: &[Value], who: &str) -> Result<Vector<Value>, LangError> {
+    let v = vec_arg(a, 0, who)?;
+    let start = if a.len() > 1 {
+        index_arg(a, 1, who)?
+    } else {
+        0
+    };
     let end = if a.len() > 2 {
-        index_arg(a, 2, "vector-slice")?
+        index_arg(a, 2, who)?
     } else {
         v.len()
     };
     if start > end || end > v.len() {
         return Err(value_error(
-            "vector-slice",
+            who,
             format!(
                 "range {start}..{end} is outside a vector of length {}",
                 v.len()
             ),
         ));
     }
-    Ok(Value::Vector(Rc::new((**v).clone().slice(start..end))))
+    Ok((**v).clone().slice(start..end))
 }
 fn vector_fold(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let f = proc_arg(a, 0, "vector-fold")?;
@@ -343,12 +355,13 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "vector-set", 3, Some(3), vector_set, "A new vector with one element replaced.", "(vector-set [1 2] 0 9) => [9 2]";
     "vector-set!", 3, Some(3), vector_set_bang, "Always an error: vectors are persistent; use vector-set.", "(vector-set! v 0 1) ; error";
     "vector-push", 2, Some(2), vector_push, "A new vector with an element appended.", "(vector-push [1] 2) => [1 2]";
-    "vector->list", 1, Some(1), vector_to_list, "The elements as a list.", "(vector->list [1 2]) => (1 2)";
+    "vector->list", 1, Some(3), vector_to_list, "The elements (from start to end) as a list.", "(vector->list [1 2]) => (1 2)";
     "list->vector", 1, Some(1), list_to_vector, "A vector of a list's elements.", "(list->vector '(1 2)) => [1 2]";
     "vector-map", 2, Some(2), vector_map, "Maps over a vector, giving a vector.", "(vector-map add1 [1 2]) => [2 3]";
     "vector-for-each", 2, Some(2), vector_for_each, "Applies a procedure to each element for effect.", "(vector-for-each display [1 2]) prints 12";
     "vector-append", 0, None, vector_append, "Concatenates vectors.", "(vector-append [1] [2]) => [1 2]";
     "vector-slice", 2, Some(3), vector_slice, "Elements from start to end (exclusive).", "(vector-slice [1 2 3] 1) => [2 3]";
+    "vector-copy", 1, Some(3), vector_copy, "The elements from start (0) to end (the length), as a new vector.", "(vector-copy [1 2 3] 1) => [2 3]";
     "vector-fold", 3, Some(3), vector_fold, "Left fold over a vector: (f elem acc).", "(vector-fold + 0 [1 2 3]) => 6";
     "hash", 0, None, hash, "A persistent ordered map from key value pairs.", "(hash 'a 1 'b 2) => {a 1 b 2}";
     "hash?", 1, Some(1), is_hash, "Is it a map?", "(hash? {}) => #t";

@@ -50,6 +50,19 @@ fn not(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn is_boolean(_: &mut Interp, a: &[Value], _: Span) -> R {
     bool_value(matches!(a[0], Value::Bool(_)))
 }
+fn boolean_eq(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut first = None;
+    for (i, v) in a.iter().enumerate() {
+        let Value::Bool(b) = v else {
+            return Err(type_error("boolean=?", i, "a boolean", v));
+        };
+        if first.is_some_and(|f| f != *b) {
+            return Ok(Value::Bool(false));
+        }
+        first = Some(*b);
+    }
+    Ok(Value::Bool(true))
+}
 fn is_procedure(_: &mut Interp, a: &[Value], _: Span) -> R {
     bool_value(a[0].is_procedure())
 }
@@ -70,18 +83,32 @@ fn values(_: &mut Interp, a: &[Value], _: Span) -> R {
     })
 }
 fn call_with_values(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let (consumer, args) = call_with_values_parts(interp, a, span)?;
+    interp.apply(&consumer, args, span)
+}
+/// Runs the producer of `(call-with-values producer consumer)` and returns the consumer with
+/// its arguments; the evaluator makes that last call a proper tail call (R7RS 3.5).
+pub fn call_with_values_parts(
+    interp: &mut Interp,
+    a: &[Value],
+    span: Span,
+) -> Result<(Value, Vec<Value>), LangError> {
     let producer = proc_arg(a, 0, "call-with-values")?;
     let consumer = proc_arg(a, 1, "call-with-values")?;
     let args = match interp.apply(&producer, vec![], span)? {
         Value::Values(vs) => vs.to_vec(),
         v => vec![v],
     };
-    interp.apply(&consumer, args, span)
+    Ok((consumer, args))
 }
 fn raise(_: &mut Interp, a: &[Value], _: Span) -> R {
     if let Value::Error(obj) = &a[0] {
         if let Some(origin) = &obj.origin {
-            return Err((**origin).clone());
+            // Re-raising a caught error keeps its diagnostic (span, stack) and the object
+            // itself, so the next handler sees the same message and irritants.
+            let mut e = (**origin).clone();
+            e.payload = Some(a[0].clone());
+            return Err(e);
         }
     }
     let mut e = LangError::new(
@@ -90,6 +117,52 @@ fn raise(_: &mut Interp, a: &[Value], _: Span) -> R {
     );
     e.payload = Some(a[0].clone());
     Err(e)
+}
+/// R7RS `raise-continuable`: calls the innermost `with-exception-handler` handler (with the
+/// outer handlers installed) and returns its value; with no handler it is `raise`.
+fn raise_continuable(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let Some(handler) = interp.exception_handlers.last().cloned() else {
+        return raise(interp, a, span);
+    };
+    let level = interp.exception_handlers.len() - 1;
+    interp.exception_handlers.truncate(level);
+    let result = interp.apply(&handler, vec![a[0].clone()], span);
+    interp.exception_handlers.truncate(level);
+    interp.exception_handlers.push(handler);
+    result.map_err(|mut e| {
+        if e.handled_from.is_none_or(|h| h > level) {
+            e.handled_from = Some(level);
+        }
+        e
+    })
+}
+/// R7RS `with-exception-handler`: runs the thunk with `handler` installed. `raise-continuable`
+/// calls the handler in place; a raised error unwinds to here and the handler is called with
+/// it (after the thunk's `dynamic-wind` exits have run). A handler that returns from a
+/// non-continuable raise is itself an error, as in R7RS.
+fn with_exception_handler(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let handler = proc_arg(a, 0, "with-exception-handler")?;
+    let thunk = proc_arg(a, 1, "with-exception-handler")?;
+    let level = interp.exception_handlers.len();
+    interp.exception_handlers.push(handler.clone());
+    let result = interp.apply(&thunk, vec![], span);
+    interp.exception_handlers.truncate(level);
+    match result {
+        Err(e) if e.is_catchable() && e.handled_from.is_none_or(|h| h > level) => {
+            let value = error_to_value(e);
+            interp.apply(&handler, vec![value.clone()], span)?;
+            Err(LangError::new(
+                Code::User,
+                format!(
+                    "exception handler returned from a non-continuable raise of {}",
+                    write_short(&value)
+                ),
+            )
+            .with_span(span)
+            .with_hint("escape from the handler (call/cc, raise), or use raise-continuable"))
+        }
+        other => other,
+    }
 }
 fn error(_: &mut Interp, a: &[Value], _: Span) -> R {
     let (message, irritants) = match (&a[0], a.get(1)) {
@@ -158,6 +231,7 @@ fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
             };
             Err(LangError::control(Control::Escape(id), Some(v)))
         }),
+        case_lambda: None,
     }));
     let result = interp.apply(&f, vec![k], span);
     interp.catch_escape(id, result)
@@ -202,28 +276,34 @@ fn exit(_: &mut Interp, a: &[Value], _: Span) -> R {
 }
 /// Builds the procedure for a `case-lambda` form: dispatches on the argument count.
 fn case_lambda(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let clauses: Vec<Value> = a.to_vec();
+    let clauses: Rc<[Value]> = a.to_vec().into();
+    let own = clauses.clone();
     Ok(Value::NativeProc(Rc::new(NativeProc {
         name: "case-lambda".to_string(),
         min_args: 0,
         max_args: None,
         func: Box::new(move |interp, args, span| {
-            for c in &clauses {
-                if let Value::Procedure(clo) = c {
-                    let info = &clo.info;
-                    let n = args.len();
-                    if n >= info.required && (info.rest || n <= info.required + info.optional.len())
-                    {
-                        return interp.apply(c, args.to_vec(), span);
-                    }
-                }
-            }
-            Err(LangError::new(
-                Code::Arity,
-                format!("case-lambda: no clause accepts {} arguments", args.len()),
-            ))
+            let clause = case_lambda_clause(&own, args.len())?;
+            interp.apply(&clause, args.to_vec(), span)
         }),
+        case_lambda: Some(clauses),
     })))
+}
+
+/// The first `case-lambda` clause that accepts `n` arguments.
+pub fn case_lambda_clause(clauses: &[Value], n: usize) -> Result<Value, LangError> {
+    for c in clauses {
+        if let Value::Procedure(clo) = c {
+            let info = &clo.info;
+            if n >= info.required && (info.rest || n <= info.required + info.optional.len()) {
+                return Ok(c.clone());
+            }
+        }
+    }
+    Err(LangError::new(
+        Code::Arity,
+        format!("case-lambda: no clause accepts {n} arguments"),
+    ))
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
@@ -232,6 +312,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "equal?", 2, Some(2), equal, "Structural equality.", "(equal? '(1 [2]) '(1 [2])) => #t";
     "not", 1, Some(1), not, "#t for #f, else #f.", "(not #f) => #t";
     "boolean?", 1, Some(1), is_boolean, "Is it #t or #f?", "(boolean? #f) => #t";
+    "boolean=?", 1, None, boolean_eq, "Are the booleans all the same?", "(boolean=? #f #f) => #t";
     "procedure?", 1, Some(1), is_procedure, "Can it be called?", "(procedure? car) => #t";
     "void", 0, None, void, "The value of forms evaluated for effect.", "(void? (void)) => #t";
     "void?", 1, Some(1), is_void, "Is it the void value?", "(void? (void)) => #t";
@@ -239,6 +320,8 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "values", 0, None, values, "Returns several values at once.", "(call-with-values (lambda () (values 1 2)) +) => 3";
     "call-with-values", 2, Some(2), call_with_values, "Calls a consumer with a producer's values.", "(call-with-values (lambda () (values 1 2)) list) => (1 2)";
     "raise", 1, Some(1), raise, "Raises any value as an exception.", "(guard (e [#t e]) (raise 'oops)) => oops";
+    "raise-continuable", 1, Some(1), raise_continuable, "Raises a value to the innermost with-exception-handler handler and returns what it returns.", "(with-exception-handler (lambda (e) 42) (lambda () (+ (raise-continuable 'oops) 1))) => 43";
+    "with-exception-handler", 2, Some(2), with_exception_handler, "Calls a thunk with a handler for raised values (R7RS).", "(call/cc (lambda (k) (with-exception-handler (lambda (e) (k e)) (lambda () (raise 'x))))) => x";
     "error", 1, None, error, "Raises an error object with a message and irritants.", "(error \"bad amount:\" 5)";
     "error-object?", 1, Some(1), is_error, "Is it an error object?", "(guard (e [#t (error-object? e)]) (error \"x\")) => #t";
     "error?", 1, Some(1), is_error, "Same as error-object?.", "(guard (e [#t (error? e)]) (car 1)) => #t";

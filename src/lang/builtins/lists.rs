@@ -163,8 +163,27 @@ fn memq(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn memv(_: &mut Interp, a: &[Value], _: Span) -> R {
     mem_by(a, Value::is_eqv)
 }
-fn member(_: &mut Interp, a: &[Value], _: Span) -> R {
-    mem_by(a, |x, y| x == y)
+fn member(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    if a.len() < 3 {
+        return mem_by(a, |x, y| x == y);
+    }
+    // R7RS: an optional third argument replaces equal?.
+    let compare = proc_arg(a, 2, "member")?;
+    let mut cur = a[1].clone();
+    loop {
+        match cur {
+            Value::Pair(ref p) => {
+                if interp
+                    .apply(&compare, vec![a[0].clone(), p.0.clone()], span)?
+                    .is_true()
+                {
+                    return Ok(cur.clone());
+                }
+                cur = p.1.clone();
+            }
+            _ => return Ok(Value::Bool(false)),
+        }
+    }
 }
 fn ass_by(a: &[Value], who: &str, same: fn(&Value, &Value) -> bool) -> R {
     for entry in list_arg(a, 1, who)? {
@@ -182,8 +201,27 @@ fn assq(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn assv(_: &mut Interp, a: &[Value], _: Span) -> R {
     ass_by(a, "assv", Value::is_eqv)
 }
-fn assoc(_: &mut Interp, a: &[Value], _: Span) -> R {
-    ass_by(a, "assoc", |x, y| x == y)
+fn assoc(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    if a.len() < 3 {
+        return ass_by(a, "assoc", |x, y| x == y);
+    }
+    // R7RS: an optional third argument replaces equal?.
+    let compare = proc_arg(a, 2, "assoc")?;
+    for entry in list_arg(a, 1, "assoc")? {
+        if let Value::Pair(p) = &entry {
+            if interp
+                .apply(&compare, vec![a[0].clone(), p.0.clone()], span)?
+                .is_true()
+            {
+                return Ok(entry.clone());
+            }
+        }
+    }
+    Ok(Value::Bool(false))
+}
+fn list_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
+    // Lists are immutable, so a copy is the list itself; improper tails are kept (R7RS).
+    Ok(a[0].clone())
 }
 fn first(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
@@ -455,6 +493,9 @@ fn delete(_: &mut Interp, a: &[Value], _: Span) -> R {
             .collect::<Vec<_>>(),
     ))
 }
+// Value's order never looks inside the cells of closures (procedures compare by identity),
+// so a set of values cannot be corrupted by interior mutation.
+#[allow(clippy::mutable_key_type)]
 fn remove_duplicates(_: &mut Interp, a: &[Value], _: Span) -> R {
     let mut seen = std::collections::BTreeSet::new();
     let items = list_arg(a, 0, "remove-duplicates")?;
@@ -481,24 +522,55 @@ fn flatten(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::list(out))
 }
 /// Stable merge sort with a user "less than"; errors from the comparator propagate.
+/// `(sort seq [less-than] [#:key extract])`: with `#:key` (Racket), elements are compared by
+/// the keys `extract` gives them (computed once per element).
 fn sort(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let items = sequence_arg(a, 0, "sort")?;
-    let less = match a.get(1) {
-        Some(_) => Some(proc_arg(a, 1, "sort")?),
-        None => None,
-    };
-    let sorted = merge_sort(interp, items, less.as_ref(), span)?;
+    let (mut less, mut key) = (None, None);
+    let mut i = 1;
+    while i < a.len() {
+        match &a[i] {
+            Value::Keyword(k) if &*k.name() == "key" && i + 1 < a.len() => {
+                key = Some(proc_arg(a, i + 1, "sort")?);
+                i += 2;
+            }
+            Value::Keyword(k) => {
+                return Err(value_error(
+                    "sort",
+                    format!("unknown keyword #:{k} (sort takes #:key extract)"),
+                ))
+            }
+            _ if i == 1 => {
+                less = Some(proc_arg(a, i, "sort")?);
+                i += 1;
+            }
+            other => return Err(type_error("sort", i, "#:key", other)),
+        }
+    }
+    let mut keyed = Vec::with_capacity(items.len());
+    for x in items {
+        let k = match &key {
+            Some(f) => interp.apply(f, vec![x.clone()], span)?,
+            None => x.clone(),
+        };
+        keyed.push((k, x));
+    }
+    let sorted: Vec<Value> = merge_sort(interp, keyed, less.as_ref(), span)?
+        .into_iter()
+        .map(|(_, x)| x)
+        .collect();
     Ok(match &a[0] {
         Value::Vector(_) => Value::vector(sorted),
         _ => Value::list(sorted),
     })
 }
+/// Sorts (key, element) pairs by key, stably.
 fn merge_sort(
     interp: &mut Interp,
-    items: Vec<Value>,
+    items: Vec<(Value, Value)>,
     less: Option<&Value>,
     span: Span,
-) -> Result<Vec<Value>, LangError> {
+) -> Result<Vec<(Value, Value)>, LangError> {
     if items.len() <= 1 {
         return Ok(items);
     }
@@ -510,8 +582,10 @@ fn merge_sort(
     let (mut l, mut r) = (left.into_iter().peekable(), right.into_iter().peekable());
     while let (Some(x), Some(y)) = (l.peek(), r.peek()) {
         let right_first = match less {
-            Some(f) => interp.apply(f, vec![y.clone(), x.clone()], span)?.is_true(),
-            None => y < x,
+            Some(f) => interp
+                .apply(f, vec![y.0.clone(), x.0.clone()], span)?
+                .is_true(),
+            None => y.0 < x.0,
         };
         if right_first {
             out.extend(r.next());
@@ -524,17 +598,23 @@ fn merge_sort(
     Ok(out)
 }
 fn apply(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let (f, args) = apply_parts(a)?;
+    interp.apply(&f, args, span)
+}
+/// The procedure and spread arguments of `(apply f x ... list)`; the evaluator calls the
+/// procedure itself so that `apply` in tail position is a proper tail call (R7RS 3.5).
+pub fn apply_parts(a: &[Value]) -> Result<(Value, Vec<Value>), LangError> {
     let f = proc_arg(a, 0, "apply")?;
     let (last, middle) = match a[1..].split_last() {
         Some((l, m)) => (l, m),
-        None => return interp.apply(&f, vec![], span),
+        None => return Ok((f, vec![])),
     };
     let mut args = middle.to_vec();
     args.extend(
         last.list_to_vec()
             .ok_or_else(|| type_error("apply", a.len() - 1, "a proper list", last))?,
     );
-    interp.apply(&f, args, span)
+    Ok((f, args))
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
@@ -550,6 +630,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "cadddr", 1, Some(1), cadddr, "The fourth element.", "(cadddr '(1 2 3 4)) => 4";
     "list", 0, None, list, "A list of the arguments.", "(list 1 2 3) => (1 2 3)";
     "cons*", 1, None, cons_star, "Like list, but the last argument is the tail.", "(cons* 1 2 '(3)) => (1 2 3)";
+    "list-copy", 1, Some(1), list_copy, "The same list (lists are immutable, so sharing is safe).", "(list-copy '(1 2)) => (1 2)";
     "list?", 1, Some(1), is_list, "Is it a proper list?", "(list? '(1 2)) => #t";
     "pair?", 1, Some(1), is_pair, "Is it a pair?", "(pair? '(1)) => #t";
     "null?", 1, Some(1), is_null, "Is it the empty list?", "(null? '()) => #t";
@@ -561,10 +642,10 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "list-tail", 2, Some(2), list_tail, "The list without its first k elements.", "(list-tail '(1 2 3) 1) => (2 3)";
     "memq", 2, Some(2), memq, "Tail starting at the first eq? element, or #f.", "(memq 'b '(a b c)) => (b c)";
     "memv", 2, Some(2), memv, "Tail starting at the first eqv? element, or #f.", "(memv 2 '(1 2 3)) => (2 3)";
-    "member", 2, Some(2), member, "Tail starting at the first equal? element, or #f.", "(member '(1) '((0) (1))) => ((1))";
+    "member", 2, Some(3), member, "Tail starting at the first equal? (or given comparison) element, or #f.", "(member '(1) '((0) (1))) => ((1))";
     "assq", 2, Some(2), assq, "First pair whose car is eq?, or #f.", "(assq 'b '((a 1) (b 2))) => (b 2)";
     "assv", 2, Some(2), assv, "First pair whose car is eqv?, or #f.", "(assv 2 '((1 a) (2 b))) => (2 b)";
-    "assoc", 2, Some(2), assoc, "First pair whose car is equal?, or #f.", "(assoc \"b\" '((\"a\" 1) (\"b\" 2))) => (\"b\" 2)";
+    "assoc", 2, Some(3), assoc, "First pair whose car is equal? (or given comparison), or #f.", "(assoc \"b\" '((\"a\" 1) (\"b\" 2))) => (\"b\" 2)";
     "first", 1, Some(1), first, "First element of a non-empty list.", "(first '(1 2)) => 1";
     "rest", 1, Some(1), rest, "All but the first element.", "(rest '(1 2)) => (2)";
     "second", 1, Some(1), second, "Second element.", "(second '(1 2)) => 2";
@@ -595,6 +676,6 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "delete", 2, Some(2), delete, "The list without elements equal? to x.", "(delete 2 '(1 2 3 2)) => (1 3)";
     "remove-duplicates", 1, Some(1), remove_duplicates, "Keeps the first of each equal? element.", "(remove-duplicates '(1 2 1)) => (1 2)";
     "flatten", 1, Some(1), flatten, "All non-list leaves of a nested list.", "(flatten '(1 (2 (3)))) => (1 2 3)";
-    "sort", 1, Some(2), sort, "Stable sort by a less-than procedure (default: the total order).", "(sort '(3 1 2) <) => (1 2 3)";
+    "sort", 1, Some(4), sort, "Stable sort by a less-than procedure (default: the total order), optionally comparing #:key values.", "(sort '((b . 2) (a . 1)) < #:key cdr) => ((a . 1) (b . 2))";
     "apply", 1, None, apply, "Calls f with the arguments, the last spread from a list.", "(apply + 1 '(2 3)) => 6";
 ];

@@ -94,7 +94,11 @@ fn compare_chain(args: &[Value], who: &str, ok: fn(Ordering) -> bool) -> R {
         let ord = if let (Value::Int(a), Value::Int(b)) = (&w[0], &w[1]) {
             a.cmp(b)
         } else {
-            num::compare(&w[0], &w[1]).map_err(arith(who))?
+            match num::compare(&w[0], &w[1]) {
+                Ok(o) => o,
+                // Both are numbers, so the only failure is NaN, which compares false.
+                Err(_) => return Ok(Value::Bool(false)),
+            }
         };
         if !ok(ord) {
             return Ok(Value::Bool(false));
@@ -127,15 +131,40 @@ fn remainder(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn modulo(_: &mut Interp, a: &[Value], _: Span) -> R {
     num::modulo(&a[0], &a[1]).map_err(arith("modulo"))
 }
+fn floor_quotient(_: &mut Interp, a: &[Value], _: Span) -> R {
+    num::floor_quotient(&a[0], &a[1]).map_err(arith("floor-quotient"))
+}
+fn floor_div(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let q = num::floor_quotient(&a[0], &a[1]).map_err(arith("floor/"))?;
+    let r = num::modulo(&a[0], &a[1]).map_err(arith("floor/"))?;
+    Ok(Value::Values(vec![q, r].into()))
+}
+fn truncate_div(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let q = num::quotient(&a[0], &a[1]).map_err(arith("truncate/"))?;
+    let r = num::remainder(&a[0], &a[1]).map_err(arith("truncate/"))?;
+    Ok(Value::Values(vec![q, r].into()))
+}
 fn abs(_: &mut Interp, a: &[Value], _: Span) -> R {
     num::abs(&a[0]).map_err(arith("abs"))
 }
 fn extreme(args: &[Value], who: &str, want: Ordering) -> R {
     number_check(args, who)?;
+    if let Some(nan) = args
+        .iter()
+        .find(|a| matches!(a, Value::Float(f) if f.is_nan()))
+    {
+        return Ok(nan.clone());
+    }
     let mut best = args[0].clone();
     for a in &args[1..] {
         if num::compare(a, &best).map_err(arith(who))? == want {
             best = a.clone();
+        }
+    }
+    // R7RS: if any argument is inexact, so is the result.
+    if args.iter().any(|a| matches!(a, Value::Float(_))) {
+        if let Some(f) = num::to_f64(&best) {
+            return Ok(Value::Float(f));
         }
     }
     Ok(best)
@@ -174,6 +203,75 @@ fn integer_sqrt(_: &mut Interp, a: &[Value], _: Span) -> R {
         return Err(value_error("integer-sqrt", "argument must be non-negative"));
     }
     Ok(Value::from_bigint(n.sqrt()))
+}
+fn exact_integer_sqrt(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let n = int_arg(a, 0, "exact-integer-sqrt")?;
+    if n.is_negative() {
+        return Err(value_error(
+            "exact-integer-sqrt",
+            "argument must be non-negative",
+        ));
+    }
+    let s = n.sqrt();
+    let rest = &n - &s * &s;
+    Ok(Value::Values(
+        vec![Value::from_bigint(s), Value::from_bigint(rest)].into(),
+    ))
+}
+fn float_of(a: &[Value], i: usize, who: &str) -> Result<f64, LangError> {
+    num::to_f64(&a[i]).ok_or_else(|| type_error(who, i, "a number", &a[i]))
+}
+fn float_test(a: &[Value], who: &str, test: fn(f64) -> bool) -> R {
+    let f = float_of(a, 0, who)?;
+    bool_value(match &a[0] {
+        Value::Float(_) => test(f),
+        // Exact numbers are always finite (and never NaN).
+        _ => test(0.0),
+    })
+}
+fn is_nan(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_test(a, "nan?", f64::is_nan)
+}
+fn is_infinite(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_test(a, "infinite?", f64::is_infinite)
+}
+fn is_finite(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_test(a, "finite?", f64::is_finite)
+}
+fn float_fn(a: &[Value], who: &str, f: fn(f64) -> f64) -> R {
+    Ok(Value::Float(f(float_of(a, 0, who)?)))
+}
+fn exp(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_fn(a, "exp", f64::exp)
+}
+fn log(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let x = float_of(a, 0, "log")?;
+    match a.get(1) {
+        Some(_) => Ok(Value::Float(x.ln() / float_of(a, 1, "log")?.ln())),
+        None => Ok(Value::Float(x.ln())),
+    }
+}
+fn sin(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_fn(a, "sin", f64::sin)
+}
+fn cos(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_fn(a, "cos", f64::cos)
+}
+fn tan(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_fn(a, "tan", f64::tan)
+}
+fn asin(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_fn(a, "asin", f64::asin)
+}
+fn acos(_: &mut Interp, a: &[Value], _: Span) -> R {
+    float_fn(a, "acos", f64::acos)
+}
+fn atan(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let y = float_of(a, 0, "atan")?;
+    match a.get(1) {
+        Some(_) => Ok(Value::Float(y.atan2(float_of(a, 1, "atan")?))),
+        None => Ok(Value::Float(y.atan())),
+    }
 }
 fn rounding(a: &[Value], op: &str) -> R {
     number_check(a, op)?;
@@ -385,6 +483,12 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "quotient", 2, Some(2), quotient, "Integer division truncating toward zero.", "(quotient 7 2) => 3";
     "remainder", 2, Some(2), remainder, "Remainder with the dividend's sign.", "(remainder -7 2) => -1";
     "modulo", 2, Some(2), modulo, "Remainder with the divisor's sign.", "(modulo -7 2) => 1";
+    "floor-quotient", 2, Some(2), floor_quotient, "Integer division rounding toward negative infinity.", "(floor-quotient -7 2) => -4";
+    "floor-remainder", 2, Some(2), modulo, "Same as modulo: the remainder of floor-quotient.", "(floor-remainder -7 2) => 1";
+    "truncate-quotient", 2, Some(2), quotient, "Same as quotient.", "(truncate-quotient -7 2) => -3";
+    "truncate-remainder", 2, Some(2), remainder, "Same as remainder.", "(truncate-remainder -7 2) => -1";
+    "floor/", 2, Some(2), floor_div, "Two values: floor-quotient and floor-remainder.", "(call-with-values (lambda () (floor/ -7 2)) list) => (-4 1)";
+    "truncate/", 2, Some(2), truncate_div, "Two values: truncate-quotient and truncate-remainder.", "(call-with-values (lambda () (truncate/ -7 2)) list) => (-3 -1)";
     "abs", 1, Some(1), abs, "Absolute value.", "(abs -5) => 5";
     "min", 1, None, min, "Smallest argument.", "(min 3 1 2) => 1";
     "max", 1, None, max, "Largest argument.", "(max 3 1 2) => 3";
@@ -393,6 +497,18 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "expt", 2, Some(2), expt, "Power; exact base and integer exponent stay exact.", "(expt 2 100) => 1267650600228229401496703205376";
     "sqrt", 1, Some(1), sqrt, "Square root: exact for perfect squares, else a float.", "(sqrt 16) => 4";
     "integer-sqrt", 1, Some(1), integer_sqrt, "Floor of the square root of a non-negative integer.", "(integer-sqrt 17) => 4";
+    "exact-integer-sqrt", 1, Some(1), exact_integer_sqrt, "Two values: s and n - s*s, where s is the integer square root.", "(call-with-values (lambda () (exact-integer-sqrt 17)) list) => (4 1)";
+    "nan?", 1, Some(1), is_nan, "Is the number a float NaN?", "(nan? +nan.0) => #t";
+    "infinite?", 1, Some(1), is_infinite, "Is the number a float infinity?", "(infinite? -inf.0) => #t";
+    "finite?", 1, Some(1), is_finite, "Is the number neither infinite nor NaN?", "(finite? 1/2) => #t";
+    "exp", 1, Some(1), exp, "e to a power (a float).", "(exp 0) => 1.0";
+    "log", 1, Some(2), log, "Natural logarithm, or logarithm in a base (a float).", "(log 100 10) => 2.0";
+    "sin", 1, Some(1), sin, "Sine of radians (a float).", "(sin 0) => 0.0";
+    "cos", 1, Some(1), cos, "Cosine of radians (a float).", "(cos 0) => 1.0";
+    "tan", 1, Some(1), tan, "Tangent of radians (a float).", "(tan 0) => 0.0";
+    "asin", 1, Some(1), asin, "Arcsine in radians (a float).", "(asin 0) => 0.0";
+    "acos", 1, Some(1), acos, "Arccosine in radians (a float).", "(acos 1) => 0.0";
+    "atan", 1, Some(2), atan, "Arctangent; with two arguments, of y/x using both signs.", "(atan 0) => 0.0";
     "floor", 1, Some(1), floor, "Largest integer not above.", "(floor 7/2) => 3";
     "ceiling", 1, Some(1), ceiling, "Smallest integer not below.", "(ceiling 7/2) => 4";
     "round", 1, Some(1), round, "Nearest integer, ties to even.", "(round 5/2) => 2";

@@ -33,23 +33,33 @@ fn string_ref(_: &mut Interp, a: &[Value], _: Span) -> R {
         .ok_or_else(|| super::lists::range_error("string-ref", i, s.chars().count()))
 }
 fn substring(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let s = str_arg(a, 0, "substring")?;
+    Ok(Value::string(
+        &char_range(a, "substring")?.into_iter().collect::<String>(),
+    ))
+}
+/// The characters of string argument 0 from the optional start (argument 1, default 0) to
+/// the optional end (argument 2, default the length), as R7RS's `string->list`,
+/// `string-copy` and `substring` take them.
+fn char_range(a: &[Value], who: &str) -> Result<Vec<char>, LangError> {
+    let s = str_arg(a, 0, who)?;
     let len = s.chars().count();
-    let start = index_arg(a, 1, "substring")?;
+    let start = if a.len() > 1 {
+        index_arg(a, 1, who)?
+    } else {
+        0
+    };
     let end = if a.len() > 2 {
-        index_arg(a, 2, "substring")?
+        index_arg(a, 2, who)?
     } else {
         len
     };
     if start > end || end > len {
         return Err(value_error(
-            "substring",
+            who,
             format!("range {start}..{end} is outside a string of length {len}"),
         ));
     }
-    Ok(Value::string(
-        &s.chars().skip(start).take(end - start).collect::<String>(),
-    ))
+    Ok(s.chars().skip(start).take(end - start).collect())
 }
 fn string_append(_: &mut Interp, a: &[Value], _: Span) -> R {
     let mut out = String::new();
@@ -60,11 +70,70 @@ fn string_append(_: &mut Interp, a: &[Value], _: Span) -> R {
 }
 fn string_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::list(
-        str_arg(a, 0, "string->list")?
-            .chars()
+        char_range(a, "string->list")?
+            .into_iter()
             .map(Value::Char)
             .collect::<Vec<_>>(),
     ))
+}
+fn string_to_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::vector(
+        char_range(a, "string->vector")?
+            .into_iter()
+            .map(Value::Char),
+    ))
+}
+fn vector_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let Value::Vector(items) = &a[0] else {
+        return Err(type_error("vector->string", 0, "a vector", &a[0]));
+    };
+    let mut s = String::new();
+    for (i, c) in items.iter().enumerate() {
+        match c {
+            Value::Char(c) => s.push(*c),
+            v => return Err(type_error("vector->string", i, "a char", v)),
+        }
+    }
+    Ok(Value::string(&s))
+}
+/// The strings from argument 1 on, as character vectors (the callers stop at the shortest,
+/// as R7RS says).
+fn string_columns(a: &[Value], who: &str) -> Result<Vec<Vec<char>>, LangError> {
+    let strings = (1..a.len())
+        .map(|i| str_arg(a, i, who).map(|s| s.chars().collect::<Vec<_>>()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(strings)
+}
+fn string_map(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let f = super::proc_arg(a, 0, "string-map")?;
+    let strings = string_columns(a, "string-map")?;
+    let n = strings.iter().map(Vec::len).min().unwrap_or(0);
+    let mut out = String::new();
+    for i in 0..n {
+        let args = strings.iter().map(|s| Value::Char(s[i])).collect();
+        match interp.apply(&f, args, span)? {
+            Value::Char(c) => out.push(c),
+            v => {
+                return Err(type_error(
+                    "string-map",
+                    0,
+                    "a procedure returning chars",
+                    &v,
+                ))
+            }
+        }
+    }
+    Ok(Value::string(&out))
+}
+fn string_for_each(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let f = super::proc_arg(a, 0, "string-for-each")?;
+    let strings = string_columns(a, "string-for-each")?;
+    let n = strings.iter().map(Vec::len).min().unwrap_or(0);
+    for i in 0..n {
+        let args = strings.iter().map(|s| Value::Char(s[i])).collect();
+        interp.apply(&f, args, span)?;
+    }
+    Ok(Value::Void)
 }
 fn list_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
     let items = list_arg(a, 0, "list->string")?;
@@ -118,6 +187,19 @@ fn keyword_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
 }
 fn is_symbol(_: &mut Interp, a: &[Value], _: Span) -> R {
     bool_value(matches!(a[0], Value::Symbol(_)))
+}
+fn symbol_eq(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut first = None;
+    for (i, v) in a.iter().enumerate() {
+        let Value::Symbol(s) = v else {
+            return Err(type_error("symbol=?", i, "a symbol", v));
+        };
+        if first.is_some_and(|f| f != *s) {
+            return Ok(Value::Bool(false));
+        }
+        first = Some(*s);
+    }
+    Ok(Value::Bool(true))
 }
 fn is_keyword(_: &mut Interp, a: &[Value], _: Span) -> R {
     bool_value(matches!(a[0], Value::Keyword(_)))
@@ -244,8 +326,23 @@ fn string_ge(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn string_ci_eq(_: &mut Interp, a: &[Value], _: Span) -> R {
     compare_strings(a, "string-ci=?", true, |o| o.is_eq())
 }
+fn string_ci_lt(_: &mut Interp, a: &[Value], _: Span) -> R {
+    compare_strings(a, "string-ci<?", true, |o| o.is_lt())
+}
+fn string_ci_gt(_: &mut Interp, a: &[Value], _: Span) -> R {
+    compare_strings(a, "string-ci>?", true, |o| o.is_gt())
+}
 fn string_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(str_arg(a, 0, "string-copy")?))
+    Ok(Value::string(
+        &char_range(a, "string-copy")?
+            .into_iter()
+            .collect::<String>(),
+    ))
+}
+fn string_foldcase(_: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(
+        &str_arg(a, 0, "string-foldcase")?.to_lowercase(),
+    ))
 }
 fn is_char(_: &mut Interp, a: &[Value], _: Span) -> R {
     bool_value(matches!(a[0], Value::Char(_)))
@@ -284,13 +381,25 @@ fn upper(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn lower(_: &mut Interp, a: &[Value], _: Span) -> R {
     char_test(a, "char-lower-case?", char::is_lowercase)
 }
+/// A character's single-character case mapping; characters whose mapping is several
+/// characters (`ß` upper-cases to "SS") map to themselves, as in R7RS.
+fn single_char<I: Iterator<Item = char>>(c: char, mut mapped: I) -> char {
+    match (mapped.next(), mapped.next()) {
+        (Some(m), None) => m,
+        _ => c,
+    }
+}
 fn char_upcase(_: &mut Interp, a: &[Value], _: Span) -> R {
     let c = char_arg(a, 0, "char-upcase")?;
-    Ok(Value::Char(c.to_uppercase().next().unwrap_or(c)))
+    Ok(Value::Char(single_char(c, c.to_uppercase())))
 }
 fn char_downcase(_: &mut Interp, a: &[Value], _: Span) -> R {
     let c = char_arg(a, 0, "char-downcase")?;
-    Ok(Value::Char(c.to_lowercase().next().unwrap_or(c)))
+    Ok(Value::Char(single_char(c, c.to_lowercase())))
+}
+fn char_foldcase(_: &mut Interp, a: &[Value], _: Span) -> R {
+    let c = char_arg(a, 0, "char-foldcase")?;
+    Ok(Value::Char(single_char(c, c.to_lowercase())))
 }
 fn compare_chars(a: &[Value], who: &str, ok: fn(std::cmp::Ordering) -> bool) -> R {
     for i in 1..a.len() {
@@ -309,6 +418,22 @@ fn char_lt(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn char_gt(_: &mut Interp, a: &[Value], _: Span) -> R {
     compare_chars(a, "char>?", |o| o.is_gt())
 }
+fn char_le(_: &mut Interp, a: &[Value], _: Span) -> R {
+    compare_chars(a, "char<=?", |o| o.is_le())
+}
+fn char_ge(_: &mut Interp, a: &[Value], _: Span) -> R {
+    compare_chars(a, "char>=?", |o| o.is_ge())
+}
+fn char_ci_eq(_: &mut Interp, a: &[Value], _: Span) -> R {
+    for i in 1..a.len() {
+        let x = char_arg(a, i - 1, "char-ci=?")?;
+        let y = char_arg(a, i, "char-ci=?")?;
+        if single_char(x, x.to_lowercase()) != single_char(y, y.to_lowercase()) {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(true))
+}
 fn digit_value(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(char_arg(a, 0, "digit-value")?
         .to_digit(10)
@@ -322,8 +447,12 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "string-ref", 2, Some(2), string_ref, "Character at a 0-based index.", "(string-ref \"abc\" 1) => #\\b";
     "substring", 2, Some(3), substring, "Characters from start to end (exclusive).", "(substring \"hello\" 1 3) => \"el\"";
     "string-append", 0, None, string_append, "Concatenates strings.", "(string-append \"a\" \"b\") => \"ab\"";
-    "string-copy", 1, Some(1), string_copy, "A string with the same characters.", "(string-copy \"a\") => \"a\"";
-    "string->list", 1, Some(1), string_to_list, "The characters as a list.", "(string->list \"ab\") => (#\\a #\\b)";
+    "string-copy", 1, Some(3), string_copy, "The characters from start (0) to end (the length).", "(string-copy \"hello\" 1 3) => \"el\"";
+    "string->list", 1, Some(3), string_to_list, "The characters (from start to end) as a list.", "(string->list \"ab\") => (#\\a #\\b)";
+    "string->vector", 1, Some(3), string_to_vector, "The characters (from start to end) as a vector.", "(string->vector \"ab\") => [#\\a #\\b]";
+    "vector->string", 1, Some(1), vector_to_string, "A string from a vector of characters.", "(vector->string [#\\a #\\b]) => \"ab\"";
+    "string-map", 2, None, string_map, "A string of (f char ...) over one or more strings.", "(string-map char-upcase \"ab\") => \"AB\"";
+    "string-for-each", 2, None, string_for_each, "Calls (f char ...) over one or more strings, for effect.", "(string-for-each display \"ab\") prints ab";
     "list->string", 1, Some(1), list_to_string, "A string from a list of characters.", "(list->string '(#\\a #\\b)) => \"ab\"";
     "string", 0, None, string, "A string of the given characters.", "(string #\\a #\\b) => \"ab\"";
     "make-string", 1, Some(2), make_string, "n copies of a character (default space).", "(make-string 3 #\\x) => \"xxx\"";
@@ -332,6 +461,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "string->keyword", 1, Some(1), string_to_keyword, "The keyword with this name.", "(string->keyword \"k\") => #:k";
     "keyword->string", 1, Some(1), keyword_to_string, "A keyword's name.", "(keyword->string '#:k) => \"k\"";
     "symbol?", 1, Some(1), is_symbol, "Is it a symbol?", "(symbol? 'a) => #t";
+    "symbol=?", 1, None, symbol_eq, "Are the symbols all the same?", "(symbol=? 'a 'a 'a) => #t";
     "keyword?", 1, Some(1), is_keyword, "Is it a keyword?", "(keyword? '#:a) => #t";
     "symbol-append", 0, None, symbol_append, "Concatenates symbol names.", "(symbol-append 'a 'b) => ab";
     "gensym", 0, Some(1), gensym, "A fresh symbol no program text can name.", "(symbol? (gensym)) => #t";
@@ -350,6 +480,9 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "string>?", 1, None, string_gt, "Lexicographically decreasing?", "(string>? \"b\" \"a\") => #t";
     "string<=?", 1, None, string_le, "Lexicographically non-decreasing?", "(string<=? \"a\" \"a\") => #t";
     "string>=?", 1, None, string_ge, "Lexicographically non-increasing?", "(string>=? \"b\" \"a\") => #t";
+    "string-ci<?", 1, None, string_ci_lt, "Increasing, ignoring case?", "(string-ci<? \"a\" \"B\") => #t";
+    "string-ci>?", 1, None, string_ci_gt, "Decreasing, ignoring case?", "(string-ci>? \"B\" \"a\") => #t";
+    "string-foldcase", 1, Some(1), string_foldcase, "Case-folded (lower-cased) copy, for case-insensitive comparison.", "(string-foldcase \"AbC\") => \"abc\"";
     "string-ci=?", 1, None, string_ci_eq, "Equal ignoring case?", "(string-ci=? \"A\" \"a\") => #t";
     "char?", 1, Some(1), is_char, "Is it a character?", "(char? #\\a) => #t";
     "char->integer", 1, Some(1), char_to_integer, "Unicode scalar value.", "(char->integer #\\A) => 65";
@@ -361,6 +494,10 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "char-lower-case?", 1, Some(1), lower, "Is it lower case?", "(char-lower-case? #\\a) => #t";
     "char-upcase", 1, Some(1), char_upcase, "Upper-case character.", "(char-upcase #\\a) => #\\A";
     "char-downcase", 1, Some(1), char_downcase, "Lower-case character.", "(char-downcase #\\A) => #\\a";
+    "char-foldcase", 1, Some(1), char_foldcase, "Case-folded character.", "(char-foldcase #\\A) => #\\a";
+    "char<=?", 1, None, char_le, "Non-decreasing code points?", "(char<=? #\\a #\\a) => #t";
+    "char>=?", 1, None, char_ge, "Non-increasing code points?", "(char>=? #\\b #\\a) => #t";
+    "char-ci=?", 1, None, char_ci_eq, "Equal ignoring case?", "(char-ci=? #\\A #\\a) => #t";
     "char=?", 1, None, char_eq, "Are the characters equal?", "(char=? #\\a #\\a) => #t";
     "char<?", 1, None, char_lt, "Increasing code points?", "(char<? #\\a #\\b) => #t";
     "char>?", 1, None, char_gt, "Decreasing code points?", "(char>? #\\b #\\a) => #t";

@@ -39,6 +39,7 @@ fn native(name: String, min: usize, max: usize, f: impl Fn(&[Value]) -> R + 'sta
         min_args: min,
         max_args: Some(max),
         func: Box::new(move |_, args, _| f(args)),
+        case_lambda: None,
     }))
 }
 
