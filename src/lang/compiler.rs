@@ -747,6 +747,7 @@ impl<'a> Compiler<'a> {
         let scope = self.scopes.pop().map(|s| s.names.len()).unwrap_or(0);
         Ok(Rc::new(LambdaInfo {
             name,
+            display_name: name.map(|n| n.name()).unwrap_or_else(|| Rc::from("lambda")),
             required: shape.required.len(),
             optional,
             rest: shape.rest.is_some(),

@@ -93,7 +93,7 @@ pub enum Control {
 /// One entry of the call chain shown with runtime errors.
 #[derive(Clone, Debug)]
 pub struct StackEntry {
-    pub procedure: String,
+    pub procedure: std::rc::Rc<str>,
     pub call_site: Span,
 }
 

@@ -78,6 +78,7 @@ impl Frame {
 /// A compiled lambda: parameter shape, frame size and body.
 pub struct LambdaInfo {
     pub name: Option<Sym>,
+    pub display_name: Rc<str>,
     pub required: usize,
     pub optional: Vec<Rc<Expr>>,
     pub rest: bool,
@@ -95,11 +96,10 @@ pub struct Closure {
 }
 
 impl Closure {
-    pub fn name(&self) -> String {
-        self.info
-            .name
-            .map(|s| s.name().to_string())
-            .unwrap_or_else(|| "lambda".to_string())
+    /// The name shown in stack traces; computed once at compile time, so pushing a stack
+    /// entry on every call costs a reference count, not an allocation.
+    pub fn name(&self) -> Rc<str> {
+        self.info.display_name.clone()
     }
 }
 
@@ -344,6 +344,27 @@ impl Interp {
 
     /// Evaluates a compiled expression in `env` (non-tail: counts toward max depth).
     pub fn eval(&mut self, expr: &Rc<Expr>, env: &Rc<Frame>) -> Result<Value, LangError> {
+        // Constants and variable references (most sub-expressions) need no depth or
+        // stack bookkeeping: read them inline.
+        match &**expr {
+            Expr::Const(v) => return Ok(v.clone()),
+            Expr::Local { depth, index, .. } => {
+                let frame = env.ancestor(*depth);
+                let slots = frame.slots.borrow();
+                if let Some(v) = slots.get(*index) {
+                    if !matches!(v, Value::Undefined) {
+                        return Ok(v.clone());
+                    }
+                }
+            }
+            Expr::Global { cell, .. } => {
+                let v = cell.value.borrow();
+                if !matches!(*v, Value::Undefined) {
+                    return Ok(v.clone());
+                }
+            }
+            _ => {}
+        }
         if self.depth >= self.limits.max_depth || self.stack_exhausted() {
             return Err(self.depth_error());
         }
