@@ -12,3 +12,4 @@ pub mod crypto;
 pub mod error;
 pub mod lang;
 pub mod repl;
+pub mod routing;
