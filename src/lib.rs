@@ -5,6 +5,7 @@
 //! signatures, RLP, ABI, merkle, canonical encoding), `cli` and `repl` (the command line),
 //! `error` (host errors and the single reporting path), `bench` (median timing).
 
+pub mod account;
 pub mod bench;
 pub mod bindings;
 pub mod cli;

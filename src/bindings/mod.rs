@@ -2,11 +2,18 @@
 //! scripts as a table of documented primitives. The layers themselves never see the
 //! interpreter; only this module depends on both.
 
+pub mod account;
 pub mod crypto;
+pub mod data;
+pub mod routing;
 
 use crate::lang::value::Primitive;
 
 /// Every binding table with its reference section title.
 pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
-    vec![("Crypto", crypto::PRIMITIVES)]
+    vec![
+        ("Crypto", crypto::PRIMITIVES),
+        ("Accounts and subcontracts", account::PRIMITIVES),
+        ("Gossip and routing", routing::PRIMITIVES),
+    ]
 }

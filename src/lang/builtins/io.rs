@@ -129,6 +129,35 @@ fn load(interp: &mut Interp, a: &[Value], _: Span) -> R {
     })?;
     interp.eval_source(&full.display().to_string(), &text)
 }
+/// Runs a script file in a fresh interpreter (its own modules, network and test counters)
+/// and returns `(passed failed)`; an error in the script is raised here with its report.
+fn run_script(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let path = str_arg(a, 0, "run-script")?;
+    let full = interp.module.dir().join(&**path);
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        LangError::new(
+            Code::Io,
+            format!("run-script: cannot read {}: {e}", full.display()),
+        )
+    })?;
+    let mut child = Interp::new(interp.limits.clone(), crate::lang::eval::Output::stdout());
+    child.module = child.modules.new_module("main", Some(full.clone()));
+    let result = child.eval_source(&full.display().to_string(), &text);
+    child.out.flush();
+    match result {
+        Ok(_) => Ok(Value::list(vec![
+            Value::Int(child.tests.passed as i64),
+            Value::Int(child.tests.failed as i64),
+        ])),
+        Err(e) if e.is_catchable() => Err(value_error(
+            "run-script",
+            format!("{} stopped with an error", full.display()),
+        )
+        .with_hint(e.render(false))),
+        Err(e) => Err(e),
+    }
+}
+
 fn command_line(interp: &mut Interp, _: &[Value], _: Span) -> R {
     Ok(Value::list(
         interp
@@ -158,6 +187,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "read", 1, Some(1), read, "Reads one datum from a string.", "(read \"(1 2)\") => (1 2)";
     "eval", 1, Some(1), eval, "Evaluates a datum as code at the top level.", "(eval '(+ 1 2)) => 3";
     "load", 1, Some(1), load, "Evaluates a file's forms in the current module.", "(load \"helpers.xln\")";
+    "run-script", 1, Some(1), run_script, "Runs a script in a fresh interpreter; returns (passed failed).", "(run-script \"rcpan.xln\") => (21 0)";
     "command-line-arguments", 0, Some(0), command_line, "Arguments given after the script name.", "(command-line-arguments) => (\"a\" \"b\")";
     "flush-output", 0, Some(0), flush, "Flushes standard output.", "(flush-output)";
 ];

@@ -1,0 +1,116 @@
+//! [`AccountFrame`]: a batch of txs with the deltas and state hash they lead to, whose
+//! canonical hash both sides sign; and the [`AccountMessage`]s that carry proposals and
+//! acks between the sides.
+
+use std::collections::BTreeSet;
+
+use super::{AccountState, AccountTx, Delta, TokenId};
+use crate::crypto::{tagged, Address, Canonical, RlpItem, Signature};
+
+/// A proposed step of the account: `txs` applied by the proposer on top of the frame at
+/// `height − 1` (whose hash is `prev_frame_hash`).
+///
+/// `state_hash` is the hash of the resulting [`AccountState`] with `height` and
+/// `timestamp` set to the frame's and `last_frame_hash` still `prev_frame_hash` (a frame
+/// cannot contain its own hash); once committed, the state's `last_frame_hash` becomes
+/// [`AccountFrame::hash`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountFrame {
+    /// Committed height + 1.
+    pub height: u64,
+    /// The proposer's time, never below the committed timestamp.
+    pub timestamp: u64,
+    /// Hash of the last committed frame.
+    pub prev_frame_hash: [u8; 32],
+    /// The txs, applied in order by the proposer.
+    pub txs: Vec<AccountTx>,
+    /// Tokens whose delta the txs wrote, ascending.
+    pub token_ids: Vec<TokenId>,
+    /// The resulting deltas of `token_ids`, in the same order.
+    pub deltas: Vec<Delta>,
+    /// Hash of the resulting state (see the type's doc).
+    pub state_hash: [u8; 32],
+}
+
+impl AccountFrame {
+    /// The frame for `txs` that led from the committed state to `next` (whose height and
+    /// timestamp are already the frame's and whose `last_frame_hash` is still the previous
+    /// frame's), touching `touched`.
+    pub(super) fn seal(
+        next: &AccountState,
+        txs: Vec<AccountTx>,
+        touched: &BTreeSet<TokenId>,
+    ) -> Self {
+        AccountFrame {
+            height: next.height,
+            timestamp: next.timestamp,
+            prev_frame_hash: next.last_frame_hash,
+            txs,
+            token_ids: touched.iter().copied().collect(),
+            deltas: touched.iter().map(|t| next.delta(*t)).collect(),
+            state_hash: next.state_hash(),
+        }
+    }
+
+    /// The canonical hash `keccak256(rlp(tagged("xln/account-frame/v1", [height,
+    /// timestamp, prev_frame_hash, txs, token_ids, deltas, state_hash])))`. Both sides
+    /// sign this raw 32-byte digest. Hashing recurses into subcontract data: check
+    /// [`AccountTx::check_stateless`]'s depth limit first on untrusted frames.
+    pub fn hash(&self) -> [u8; 32] {
+        self.canonical_hash()
+    }
+}
+
+/// Canonical encoding: see [`AccountFrame::hash`].
+impl Canonical for AccountFrame {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/account-frame/v1",
+            vec![
+                self.height.canonical_rlp(),
+                self.timestamp.canonical_rlp(),
+                self.prev_frame_hash.canonical_rlp(),
+                self.txs.canonical_rlp(),
+                self.token_ids.canonical_rlp(),
+                self.deltas.canonical_rlp(),
+                self.state_hash.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+/// What one side sends the other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountMessageBody {
+    /// A new frame, signed by the proposer over [`AccountFrame::hash`].
+    Propose {
+        /// The frame.
+        frame: AccountFrame,
+        /// The proposer's signature over the frame hash.
+        signature: Signature,
+    },
+    /// The countersignature of a proposal: with the proposer's signature, a 2-of-2 proof.
+    Ack {
+        /// The acknowledged frame's height.
+        height: u64,
+        /// The acknowledged frame's hash.
+        frame_hash: [u8; 32],
+        /// The acknowledger's signature over `frame_hash`.
+        signature: Signature,
+    },
+}
+
+/// A message between the two sides of one account. `counter` numbers the sender's
+/// messages 1, 2, 3, ...; the receiver accepts exactly the next one, so replays and gaps
+/// are detected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountMessage {
+    /// The sender.
+    pub from: Address,
+    /// The receiver.
+    pub to: Address,
+    /// The sender's message number, starting at 1.
+    pub counter: u64,
+    /// The content.
+    pub body: AccountMessageBody,
+}

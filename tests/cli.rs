@@ -1,0 +1,143 @@
+//! The `xln` binary end to end: the acceptance items of the language issue, exit codes,
+//! `check`, and the README's main job.
+
+use std::process::{Command, Output};
+
+fn xln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xln"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run xln")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, body: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xln-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write temp script");
+    path
+}
+
+#[test]
+fn ten_million_tail_calls_finish() {
+    let o = xln(&[
+        "eval",
+        "(let loop ([i 0]) (if (= i 10000000) i (loop (+ i 1))))",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(text(&o).0.trim(), "10000000");
+}
+
+#[test]
+fn runaway_recursion_is_a_clean_error_with_exit_1() {
+    let o = xln(&["eval", "(define (f n) (+ 1 (f n))) (f 1)"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = text(&o);
+    assert!(err.contains("stack depth exceeded"), "{err}");
+    assert!(err.contains("E006") && err.contains("call stack"), "{err}");
+}
+
+#[test]
+fn big_products_are_exact() {
+    let o = xln(&["eval", "(* 99999999999999999999 99999999999999999999)"]);
+    assert_eq!(
+        text(&o).0.trim(),
+        "9999999999999999999800000000000000000001"
+    );
+}
+
+#[test]
+fn bad_scripts_point_at_the_exact_span() {
+    let cases = [
+        (
+            "paren.xln",
+            "(define x 1)\n(display (+ x 1)\n",
+            "paren.xln:2:1",
+            "E001",
+        ),
+        (
+            "unbound.xln",
+            "(define x 1)\n(display (lenght (list x)))\n",
+            "unbound.xln:2:11",
+            "E002",
+        ),
+        (
+            "arity.xln",
+            "(define (add a b) (+ a b))\n(add 1 2 3)\n",
+            "arity.xln:2:1",
+            "E003",
+        ),
+    ];
+    for (name, body, location, code) in cases {
+        let path = temp_file(name, body);
+        let o = xln(&["run", path.to_str().expect("utf-8 path")]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let (_, err) = text(&o);
+        assert!(
+            err.contains(location),
+            "{name}: expected {location} in\n{err}"
+        );
+        assert!(err.contains(code), "{name}: expected {code} in\n{err}");
+    }
+}
+
+#[test]
+fn check_reports_every_error_and_runs_nothing() {
+    let path = temp_file(
+        "many.xln",
+        "(display \"ran\")\n(lenght '())\n(undefined-thing)\n(if)\n",
+    );
+    let o = xln(&["check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let (out, err) = text(&o);
+    assert!(!out.contains("ran"), "check must not run the script");
+    assert!(
+        err.contains("lenght") && err.contains("undefined-thing") && err.contains("E005"),
+        "{err}"
+    );
+    assert!(err.contains("3 errors"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(xln(&["--bogus"]).status.code(), Some(2));
+    assert_eq!(xln(&["run"]).status.code(), Some(2));
+    assert_eq!(xln(&["run", "/no/such/file.xln"]).status.code(), Some(2));
+    assert_eq!(xln(&["frobnicate"]).status.code(), Some(2));
+    let help = xln(&["--help"]);
+    assert!(help.status.success() && text(&help).0.contains("USAGE"));
+    assert!(text(&xln(&["--version"])).0.starts_with("xln "));
+}
+
+#[test]
+fn failed_tests_make_run_exit_1() {
+    let path = temp_file("tests.xln", "(test 4 (+ 2 2))\n(test 5 (+ 2 2))\n");
+    let o = xln(&["run", path.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let (out, _) = text(&o);
+    assert!(out.contains("1 passed, 1 failed"), "{out}");
+    assert!(
+        out.contains("tests.xln:2:1"),
+        "the failure names its location: {out}"
+    );
+}
+
+#[test]
+fn the_main_job_passes() {
+    let main = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/main.xln");
+    let o = xln(&["run", main]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "main job failed:\n{out}\n{err}");
+    assert!(
+        out.contains("== all scripts:") && out.contains(" 0 failed"),
+        "{out}"
+    );
+}
