@@ -810,6 +810,18 @@ fn advance_time(_: &mut Interp, a: &[Value], _: Span) -> R {
     pair.time = pair.time.saturating_add(dt);
     Ok(Value::Int(pair.time as i64))
 }
+/// Advances every account's input clock (a network-wide time step).
+fn network_advance_time(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let dt = index_arg(a, 0, "network-advance-time!")? as u64;
+    for acct in network(interp).accounts.values() {
+        let mut pair = acct
+            .0
+            .try_borrow_mut()
+            .map_err(|_| value_error("network-advance-time!", "an account is busy"))?;
+        pair.time = pair.time.saturating_add(dt);
+    }
+    Ok(Value::Void)
+}
 fn account_time(_: &mut Interp, a: &[Value], _: Span) -> R {
     let acct = account_arg(a, 0, "account-time")?;
     let pair = acct
@@ -1046,6 +1058,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "open-account", 2, Some(2), open_account, "A bilateral account between two entities (left = lower address).", "(define ab (open-account alice bob))";
     "account-side", 2, Some(2), account_side, "'left or 'right: the entity's side in the account.", "(account-side ab alice) => left";
     "pay!", 4, Some(4), pay, "(pay! from to amount token): a direct payment as a signed frame, verified and countersigned. Beyond capacity it raises, naming side, token and bound. (require network) extends it to routed payments.", "(pay! alice bob 100 1)";
+    "pay-direct!", 4, Some(4), pay, "Same as the builtin pay!: a payment over the direct account only (network.xln's pay! falls back to it).", "(pay-direct! alice bob 100 1)";
     "set-credit!", 4, Some(4), set_credit, "(set-credit! lender borrower token amount): the credit the lender extends to its peer.", "(set-credit! bob alice 1 1000)";
     "fund-collateral!", 4, Some(4), fund_collateral, "(fund-collateral! funder peer token amount): chain-driven collateral from the funder's reserve (left funding raises ondelta too).", "(fund-collateral! alice bob 1 500)";
     "account-between", 2, Some(2), between, "The account between two entities, or #f.", "(account-between alice bob)";
@@ -1059,6 +1072,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "account-redeliver!", 1, Some(1), redeliver, "Replays the last delivered message; the receiver refuses it (raises).", "(test-error (account-redeliver! ab))";
     "account-in-flight", 1, Some(1), in_flight, "Messages in flight as (kind from height).", "(account-in-flight ab) => ((propose left 3))";
     "advance-time!", 2, Some(2), advance_time, "Moves the account's input clock forward; frames carry it as their timestamp.", "(advance-time! ab 10) => 10";
+    "network-advance-time!", 1, Some(1), network_advance_time, "Advances every account's input clock by dt.", "(network-advance-time! 100)";
     "account-time", 1, Some(1), account_time, "The account's input clock.", "(account-time ab) => 0";
     "account-state", 1, Some(2), state, "Committed state (of the left's copy, or the given entity's) as a persistent map.", "(hash-ref (account-state ab) #:height)";
     "account-view", 3, Some(3), account_view, "The entity's capacity view of a token (DESIGN's formulas) as a map.", "(hash-ref (account-view ab alice 1) #:out-capacity)";

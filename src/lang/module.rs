@@ -189,6 +189,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("subcontract", include_str!("../../stdlib/subcontract.xln")),
     ("htlc", include_str!("../../stdlib/htlc.xln")),
     ("limit-order", include_str!("../../stdlib/limit-order.xln")),
+    ("network", include_str!("../../stdlib/network.xln")),
 ];
 
 /// Finds a stdlib module's source: `XLN_STDLIB` dir first (for development), then embedded.
