@@ -639,6 +639,17 @@ fn enqueue_as(interp: &mut Interp, a: &[Value], span: Span, who: &str) -> R {
         Value::Symbol(s) => s.name().to_string(),
         v => return Err(type_error(who, 2, "a transaction kind symbol", v)),
     };
+    if kind == "open" {
+        let sub_kind = match a.get(3) {
+            Some(Value::Symbol(s)) => s.name().to_string(),
+            Some(Value::Str(s)) => s.to_string(),
+            _ => String::new(),
+        };
+        if !registry(interp).contains_key(&sub_kind) {
+            return Err(value_error(who, format!("no subcontract kind `{sub_kind}` is registered"))
+                .with_hint("define it with define-subcontract, or require the module that does (htlc, limit-order)"));
+        }
+    }
     with_account(interp, &acct, span, who, |pair, _| {
         let side = side_of(pair, &e, who)?;
         let mut next = pair.next_subcontract;
