@@ -141,3 +141,32 @@ fn the_main_job_passes() {
         "{out}"
     );
 }
+
+#[test]
+fn timelines_are_json_lines_and_byte_identical_across_runs() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bft.xln");
+    let dir = std::env::temp_dir().join(format!("xln-cli-timeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    for out in [&a, &b] {
+        let o = xln(&[
+            "run",
+            script,
+            "--timeline",
+            out.to_str().expect("utf-8 path"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o).1);
+    }
+    let (ta, tb) = (
+        std::fs::read(&a).expect("timeline a"),
+        std::fs::read(&b).expect("timeline b"),
+    );
+    assert!(!ta.is_empty(), "the timeline has events");
+    assert_eq!(ta, tb, "same seed, same bytes");
+    for line in String::from_utf8_lossy(&ta).lines() {
+        assert!(
+            line.starts_with("{\"tick\":") && line.ends_with('}'),
+            "a JSON object per line: {line}"
+        );
+    }
+}

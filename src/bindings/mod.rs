@@ -6,6 +6,7 @@ pub mod account;
 pub mod crypto;
 pub mod data;
 pub mod routing;
+pub mod runtime;
 
 use crate::lang::value::Primitive;
 
@@ -15,5 +16,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Crypto", crypto::PRIMITIVES),
         ("Accounts and subcontracts", account::PRIMITIVES),
         ("Gossip and routing", routing::PRIMITIVES),
+        ("Entities and the simulator", runtime::PRIMITIVES),
     ]
 }

@@ -17,7 +17,8 @@ xln — the XLN payment network language
 USAGE:
     xln [OPTIONS]                  start the REPL
     xln repl                       start the REPL
-    xln run FILE [ARGS...]         run a script (ARGS via (command-line-arguments))
+    xln run FILE [ARGS...]         run a script (ARGS via (command-line-arguments));
+                                   --timeline OUT.jsonl writes the simulation timeline
     xln check FILE...              read and expand files, report every error, run nothing
     xln eval 'EXPR...'             evaluate expressions and print the last value
     xln bench [lang|crypto|all]    run built-in benchmarks and print medians
@@ -39,6 +40,8 @@ EXIT CODES:
 pub struct Options {
     pub limits: Limits,
     pub color: bool,
+    /// `run --timeline FILE`: where to write the simulation timeline as JSON lines.
+    pub timeline: Option<std::path::PathBuf>,
 }
 
 /// Entry point used by `main`: returns the process exit code.
@@ -46,6 +49,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let mut options = Options {
         limits: Limits::default(),
         color: color_wanted(),
+        timeline: None,
     };
     let mut rest = Vec::new();
     let mut it = args.into_iter();
@@ -116,10 +120,22 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
     };
     match command.as_str() {
         "repl" => crate::repl::start(options),
-        "run" => match rest.split_first() {
-            Some((file, script_args)) => run_file(Path::new(file), script_args.to_vec(), &options),
-            None => usage_error("`xln run` needs a FILE", options.color),
-        },
+        "run" => {
+            let (timeline, rest) = match take_option(rest, "--timeline") {
+                Ok(split) => split,
+                Err(message) => return usage_error(&message, options.color),
+            };
+            match rest.split_first() {
+                Some((file, script_args)) => {
+                    let options = Options {
+                        timeline: timeline.map(Into::into),
+                        ..options
+                    };
+                    run_file(Path::new(file), script_args.to_vec(), &options)
+                }
+                None => usage_error("`xln run` needs a FILE", options.color),
+            }
+        }
         "check" if !rest.is_empty() => check_files(rest, &options),
         "check" => usage_error("`xln check` needs at least one FILE", options.color),
         "eval" if !rest.is_empty() => eval_text(&rest.join(" "), &options),
@@ -129,6 +145,29 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
         other if other.ends_with(".xln") => run_file(Path::new(other), rest.to_vec(), &options),
         other => usage_error(&format!("unknown command `{other}`"), options.color),
     }
+}
+
+/// Removes `--name VALUE` from the arguments (anywhere before a lone `--`).
+fn take_option(args: &[String], name: &str) -> Result<(Option<String>, Vec<String>), String> {
+    let mut value = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            rest.extend(it.cloned());
+            break;
+        }
+        if a == name {
+            value = Some(
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))?,
+            );
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok((value, rest))
 }
 
 /// Prints a failure through the one reporting path and returns its exit code.
@@ -168,6 +207,15 @@ pub fn run_file(path: &Path, script_args: Vec<String>, options: &Options) -> i32
     interp.module = interp.modules.new_module("main", Some(path.to_path_buf()));
     let result = interp.eval_source(&path.display().to_string(), &text);
     interp.out.flush();
+    if let Some(file) = &options.timeline {
+        // Written even when the script failed: the timeline is how one sees why.
+        let json = crate::bindings::runtime::timeline_json(&interp).unwrap_or_default();
+        if let Err(e) = std::fs::write(file, json) {
+            let what = format!("cannot write the timeline to {}", file.display());
+            report(HostError::io(&what, &e).into(), options.color);
+            return 1;
+        }
+    }
     if let Err(e) = result {
         return report(e.into(), options.color);
     }

@@ -388,9 +388,9 @@ impl<'a> Compiler<'a> {
             "guard" => self.compile_guard(items, form),
             "with-handlers" => self.compile_with_handlers(items, form),
             "test" => {
-                let (expected, actual) = match items {
-                    [_, e, a] => (e, a),
-                    [_, name, e, a] if matches!(name.datum, Datum::Atom(Value::Str(_))) => (e, a),
+                let (name, expected, actual) = match items {
+                    [_, e, a] => (None, e, a),
+                    [_, name, e, a] => (Some(self.compile(name)?), e, a),
                     _ => {
                         return Err(bad(
                             form,
@@ -399,6 +399,7 @@ impl<'a> Compiler<'a> {
                     }
                 };
                 Ok(Rc::new(Expr::Test {
+                    name,
                     expected: self.compile(expected)?,
                     actual: self.compile(actual)?,
                     span,
@@ -407,6 +408,7 @@ impl<'a> Compiler<'a> {
             }
             "test-error" => match items {
                 [_, expr] => Ok(Rc::new(Expr::Test {
+                    name: None,
                     expected: constant(Value::Void),
                     actual: self.compile(expr)?,
                     span,

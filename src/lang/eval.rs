@@ -170,6 +170,8 @@ pub enum Expr {
         span: Span,
     },
     Test {
+        /// The optional name of `(test name expected expr)`, printed when it fails.
+        name: Option<Rc<Expr>>,
         expected: Rc<Expr>,
         actual: Rc<Expr>,
         span: Span,
@@ -649,12 +651,14 @@ impl Interp {
                     }
                 }
                 Expr::Test {
+                    name,
                     expected,
                     actual,
                     span,
                     expect_error,
                 } => Step::Done(super::builtins::testing::run_test(
                     self,
+                    name.as_ref(),
                     expected,
                     actual,
                     *span,

@@ -346,8 +346,14 @@ fn collect_globals(expr: &Expr, out: &mut Vec<(Sym, Span)>) {
             }
         }
         Expr::Test {
-            expected, actual, ..
+            name,
+            expected,
+            actual,
+            ..
         } => {
+            if let Some(n) = name {
+                go(n);
+            }
             go(expected);
             go(actual);
         }

@@ -16,6 +16,7 @@ type R = Result<Value, LangError>;
 /// script reports every failing test in one run.
 pub fn run_test(
     interp: &mut Interp,
+    name: Option<&Rc<Expr>>,
     expected: &Rc<Expr>,
     actual: &Rc<Expr>,
     span: Span,
@@ -59,7 +60,14 @@ pub fn run_test(
             if let Some(g) = &mut interp.tests.group {
                 g.2 += 1;
             }
-            let msg = format!("FAIL {where_}: {text}\n    {why}\n");
+            let label = match name {
+                Some(n) => match interp.eval(n, env)? {
+                    Value::Str(s) => format!(" [{s}]"),
+                    other => format!(" [{}]", write_short(&other)),
+                },
+                None => String::new(),
+            };
+            let msg = format!("FAIL {where_}{label}: {text}\n    {why}\n");
             interp.tests.failures.push(msg.clone());
             interp.out.write_str(&msg);
         }

@@ -1,0 +1,121 @@
+//! `cargo bench --bench entity`: entity frames/s and payments/s through the full BFT path
+//! (sign tx → gossip → propose → prevote → precommit → commit on every replica), driven by
+//! the deterministic runtime over a perfect network: one 4-validator entity (threshold 3)
+//! with 1 and 100 payments per frame, and 100 single-signer entities at once. Medians via
+//! `xln::bench::measure`; rates are derived from the median time per round and the frames
+//! actually committed (proposers wait one tick, so one round's payments share a frame).
+
+use std::hint::black_box;
+
+use num_bigint::BigInt;
+use xln::bench::measure;
+use xln::entity::{EntityConfig, EntityTx, Holder};
+use xln::runtime::Runtime;
+
+/// Enough reserve for any number of 1-unit payments back and forth.
+fn reserves() -> Vec<(Holder, u64, BigInt)> {
+    vec![
+        ("alice".into(), 1, BigInt::from(10).pow(30)),
+        ("bob".into(), 1, BigInt::from(10).pow(30)),
+    ]
+}
+
+fn payment(i: u64) -> EntityTx {
+    let (from, to) = if i % 2 == 0 {
+        ("alice", "bob")
+    } else {
+        ("bob", "alice")
+    };
+    EntityTx::Payment {
+        from: from.into(),
+        to: to.into(),
+        token: 1,
+        amount: BigInt::from(1),
+    }
+}
+
+/// A runtime whose entities batch the txs submitted in one tick into one frame.
+fn runtime(seed: u64, entities: usize, validators: usize, threshold: u64) -> Runtime {
+    let mut rt = Runtime::new(seed);
+    rt.set_entity_config(EntityConfig {
+        batch_delay: 1,
+        ..EntityConfig::default()
+    });
+    for _ in 0..entities {
+        rt.add_entity(validators, threshold, reserves())
+            .expect("entity");
+    }
+    rt
+}
+
+/// Submits `per_entity` payments to every entity and runs until every frame committed.
+fn round(rt: &mut Runtime, per_entity: u64, i: u64) {
+    for entity in 0..rt.entity_count() {
+        for k in 0..per_entity {
+            rt.submit(entity, payment(i + k)).expect("submit");
+        }
+    }
+    assert!(rt.run_until_quiet(1_000), "bench round did not settle");
+}
+
+/// Frames committed so far, summed over entities (replica 0 of each).
+fn frames(rt: &Runtime) -> u64 {
+    (0..rt.entity_count())
+        .map(|e| rt.replica(e, 0).map_or(0, |r| r.height()))
+        .sum()
+}
+
+fn bench(name: &str, mut rt: Runtime, per_entity: u64, samples: usize, iterations: u64) {
+    let before = frames(&rt);
+    let m = measure(name, samples, iterations, |i| {
+        round(&mut rt, per_entity, i * per_entity);
+        black_box(rt.now())
+    });
+    let rounds = (samples as u64 * iterations) as f64;
+    let frames_per_round = (frames(&rt) - before) as f64 / rounds;
+    let payments_per_round = (per_entity * rt.entity_count() as u64) as f64;
+    let secs = m.median_per_iteration.as_secs_f64();
+    println!(
+        "  => {:.0} frames/s, {:.0} payments/s ({:.1} payments per frame)",
+        frames_per_round / secs,
+        payments_per_round / secs,
+        payments_per_round / frames_per_round
+    );
+    for e in 0..rt.entity_count() {
+        let first = rt.replica(e, 0).expect("replica").state_hash();
+        let agree = (0..rt.replica_count(e))
+            .all(|i| rt.replica(e, i).is_ok_and(|r| r.state_hash() == first));
+        assert!(agree, "replicas of entity {e} disagree");
+    }
+}
+
+fn main() {
+    bench(
+        "4-validator entity, 1 payment/round",
+        runtime(1, 1, 4, 3),
+        1,
+        15,
+        20,
+    );
+    bench(
+        "4-validator entity, 100 payments/round",
+        runtime(2, 1, 4, 3),
+        100,
+        9,
+        3,
+    );
+    bench(
+        "100 single-signer entities, 1 payment/round",
+        runtime(3, 100, 1, 1),
+        1,
+        9,
+        3,
+    );
+    bench(
+        "100 single-signer entities, 10 payments/round",
+        runtime(4, 100, 1, 1),
+        10,
+        7,
+        2,
+    );
+}

@@ -1,0 +1,483 @@
+//! Runtime bindings: the deterministic simulator from scripts — BFT entities with boards,
+//! transactions and their outcomes, a seeded lossy network, byzantine replicas, ticks, and
+//! inspection (heights, state hashes per replica, reserves, evidence, the timeline).
+
+use std::any::Any;
+use std::rc::Rc;
+
+use num_bigint::BigInt;
+
+use crate::entity::{EntityTx, Holder, ProposalAction};
+use crate::lang::builtins::{index_arg, str_arg, type_error, value_error};
+use crate::lang::diagnostics::{Code, LangError};
+use crate::lang::eval::Interp;
+use crate::lang::number::to_bigint;
+use crate::lang::source::Span;
+use crate::lang::value::{NativeObject, Primitive, Value};
+use crate::runtime::{Behaviour, Runtime, RuntimeError, TxOutcome};
+
+type R = Result<Value, LangError>;
+
+/// Ticks `run-until-quiet!` allows by default before it reports that the system is not quiet.
+const QUIET_TICKS_DEFAULT: u64 = 10_000;
+
+/// The simulator of one interpreter plus the names scripts gave its entities.
+pub struct SimState {
+    pub runtime: Runtime,
+    pub names: Vec<String>,
+}
+
+fn sim(interp: &mut Interp) -> &mut SimState {
+    let entry = interp.extensions.entry("runtime").or_insert_with(|| {
+        Box::new(SimState {
+            runtime: Runtime::new(0),
+            names: Vec::new(),
+        }) as Box<dyn Any>
+    });
+    if !entry.is::<SimState>() {
+        *entry = Box::new(SimState {
+            runtime: Runtime::new(0),
+            names: Vec::new(),
+        });
+    }
+    entry
+        .downcast_mut::<SimState>()
+        .expect("runtime state type checked above")
+}
+
+/// The timeline as JSON lines, if the script used the simulator (for `--timeline`).
+pub fn timeline_json(interp: &Interp) -> Option<String> {
+    interp
+        .extensions
+        .get("runtime")
+        .and_then(|b| b.downcast_ref::<SimState>())
+        .map(|s| s.runtime.to_json_lines())
+}
+
+/// A handle to a simulated BFT entity.
+pub struct BftEntity {
+    pub index: usize,
+    pub name: String,
+}
+
+impl NativeObject for BftEntity {
+    fn type_name(&self) -> &'static str {
+        "bft-entity"
+    }
+    fn describe(&self) -> String {
+        format!("#<bft-entity {} #{}>", self.name, self.index)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn equal(&self, other: &dyn NativeObject) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<BftEntity>()
+            .is_some_and(|e| e.index == self.index)
+    }
+}
+
+fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
+    match &a[i] {
+        Value::Native(n) => n
+            .as_any()
+            .downcast_ref::<BftEntity>()
+            .map(|e| e.index)
+            .ok_or_else(|| type_error(who, i, "a bft-entity", &a[i])),
+        v => Err(type_error(who, i, "a bft-entity (from add-entity!)", v)),
+    }
+}
+
+fn runtime_error(who: &str, e: RuntimeError) -> LangError {
+    LangError::new(Code::Value, format!("{who}: {e}"))
+}
+
+fn amount(a: &[Value], i: usize, who: &str) -> Result<BigInt, LangError> {
+    to_bigint(&a[i]).ok_or_else(|| type_error(who, i, "an integer amount", &a[i]))
+}
+
+fn holder(v: &Value, i: usize, who: &str) -> Result<Holder, LangError> {
+    match v {
+        Value::Str(s) => Ok(Holder::Name(s.to_string())),
+        Value::Symbol(s) => Ok(Holder::Name(s.name().to_string())),
+        v => Err(type_error(who, i, "a holder name", v)),
+    }
+}
+
+/// Trailing `#:key value` pairs of a primitive call.
+fn keyword_args(a: &[Value], from: usize, who: &str) -> Result<Vec<(String, Value)>, LangError> {
+    let mut out = Vec::new();
+    let mut i = from;
+    while i < a.len() {
+        match (&a[i], a.get(i + 1)) {
+            (Value::Keyword(k), Some(v)) => out.push((k.name().to_string(), v.clone())),
+            _ => return Err(value_error(who, "expected #:keyword value pairs")),
+        }
+        i += 2;
+    }
+    Ok(out)
+}
+
+fn reset(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let seed = match a.first() {
+        Some(_) => index_arg(a, 0, "sim-reset!")? as u64,
+        None => 0,
+    };
+    *sim(interp) = SimState {
+        runtime: Runtime::new(seed),
+        names: Vec::new(),
+    };
+    Ok(Value::Void)
+}
+fn seed(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::Int(sim(interp).runtime.seed() as i64))
+}
+fn now(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::Int(sim(interp).runtime.now() as i64))
+}
+/// `(add-entity! name validators threshold [reserves])`, reserves `((holder token amount) ...)`.
+fn add_entity(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "add-entity!";
+    let name = str_arg(a, 0, who)?.to_string();
+    let validators = index_arg(a, 1, who)?;
+    let threshold = index_arg(a, 2, who)? as u64;
+    let mut reserves = Vec::new();
+    if let Some(list) = a.get(3) {
+        for (k, r) in list
+            .list_to_vec()
+            .ok_or_else(|| type_error(who, 3, "a list of (holder token amount)", list))?
+            .iter()
+            .enumerate()
+        {
+            match r.list_to_vec().as_deref() {
+                Some([h, t, x]) => reserves.push((
+                    holder(h, 3, who)?,
+                    match t {
+                        Value::Int(t) if *t >= 0 => *t as u64,
+                        v => return Err(type_error(who, 3, "a token id", v)),
+                    },
+                    to_bigint(x).ok_or_else(|| {
+                        value_error(who, format!("reserve {k}: the amount must be an integer"))
+                    })?,
+                )),
+                _ => {
+                    return Err(value_error(
+                        who,
+                        format!("reserve {k} is not (holder token amount)"),
+                    ))
+                }
+            }
+        }
+    }
+    let s = sim(interp);
+    let index = s
+        .runtime
+        .add_entity(validators, threshold, reserves)
+        .map_err(|e| runtime_error(who, e))?;
+    s.names.push(name.clone());
+    Ok(Value::Native(Rc::new(BftEntity { index, name })))
+}
+/// `(submit! entity 'kind args ...)`: message, payment, open-account, set-credit, propose, vote.
+fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "submit!";
+    let e = entity_arg(a, 0, who)?;
+    let kind = match &a[1] {
+        Value::Symbol(s) => s.name().to_string(),
+        v => return Err(type_error(who, 1, "a transaction kind symbol", v)),
+    };
+    let args = &a[2..];
+    let need = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(value_error(who, format!("`{kind}` takes {n} arguments")))
+        }
+    };
+    let s = sim(interp);
+    let entity_id = |s: &SimState, v: &Value, i: usize| -> Result<[u8; 32], LangError> {
+        let index = entity_arg(std::slice::from_ref(v), 0, who)
+            .map_err(|_| type_error(who, i, "a bft-entity", v))?;
+        s.runtime
+            .entity_id(index)
+            .map_err(|e| runtime_error(who, e))
+    };
+    let tx = match kind.as_str() {
+        "message" => {
+            need(1)?;
+            EntityTx::Message {
+                text: str_arg(args, 0, who)?.to_string(),
+            }
+        }
+        "payment" => {
+            need(4)?;
+            EntityTx::Payment {
+                from: holder(&args[0], 2, who)?,
+                to: holder(&args[1], 3, who)?,
+                token: index_arg(args, 2, who)? as u64,
+                amount: amount(args, 3, who)?,
+            }
+        }
+        "open-account" => {
+            need(1)?;
+            EntityTx::OpenAccount {
+                peer: entity_id(s, &args[0], 2)?,
+            }
+        }
+        "set-credit" => {
+            need(3)?;
+            EntityTx::SetCreditLimit {
+                peer: entity_id(s, &args[0], 2)?,
+                token: index_arg(args, 1, who)? as u64,
+                amount: amount(args, 2, who)?,
+            }
+        }
+        "propose" => {
+            need(2)?;
+            EntityTx::Propose {
+                id: index_arg(args, 0, who)? as u64,
+                action: ProposalAction::Text(str_arg(args, 1, who)?.to_string()),
+            }
+        }
+        "vote" => {
+            need(2)?;
+            EntityTx::Vote {
+                id: index_arg(args, 0, who)? as u64,
+                yes: args[1].is_true(),
+            }
+        }
+        other => {
+            return Err(
+                value_error(who, format!("unknown entity transaction `{other}`"))
+                    .with_hint("kinds: message, payment, open-account, set-credit, propose, vote"),
+            )
+        }
+    };
+    let hash = s.runtime.submit(e, tx).map_err(|e| runtime_error(who, e))?;
+    Ok(Value::bytes(&hash))
+}
+fn outcome(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let hash = crate::lang::builtins::bytes_arg(a, 0, "tx-outcome")?;
+    let hash = <[u8; 32]>::try_from(&hash[..])
+        .map_err(|_| value_error("tx-outcome", "a tx hash is 32 bytes"))?;
+    Ok(match sim(interp).runtime.outcome(&hash) {
+        None => Value::sym("pending"),
+        Some(TxOutcome::Applied { .. }) => Value::sym("applied"),
+        Some(TxOutcome::Rejected { reason, .. }) => {
+            Value::list(vec![Value::sym("rejected"), Value::string(reason)])
+        }
+        Some(TxOutcome::Dropped { reason }) => {
+            Value::list(vec![Value::sym("dropped"), Value::string(reason)])
+        }
+    })
+}
+fn make_byzantine(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "make-byzantine!";
+    let e = entity_arg(a, 0, who)?;
+    let replica = index_arg(a, 1, who)?;
+    let name = match &a[2] {
+        Value::Symbol(s) => s.name().to_string(),
+        v => return Err(type_error(who, 2, "a behaviour symbol", v)),
+    };
+    let behaviour = Behaviour::ALL
+        .iter()
+        .copied()
+        .find(|b| b.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Behaviour::ALL.iter().map(|b| b.name()).collect();
+            value_error(who, format!("unknown behaviour `{name}`"))
+                .with_hint(format!("behaviours: {}", names.join(", ")))
+        })?;
+    sim(interp)
+        .runtime
+        .set_behaviour(e, replica, behaviour)
+        .map_err(|e| runtime_error(who, e))?;
+    Ok(Value::Void)
+}
+/// `(set-network! #:loss 1/10 #:dup 1/20 #:max-delay 3 #:seed 7)`.
+fn set_network(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "set-network!";
+    let (mut loss, mut dup, mut delay) = ((0u64, 1u64), (0u64, 1u64), 0u64);
+    let mut seed = sim(interp).runtime.seed();
+    let ratio = |v: &Value| -> Result<(u64, u64), LangError> {
+        match v {
+            Value::Int(n) if (0..=1).contains(n) => Ok((*n as u64, 1)),
+            Value::Rational(r) => {
+                let (n, d) = (u64::try_from(r.numer()).ok(), u64::try_from(r.denom()).ok());
+                match (n, d) {
+                    (Some(n), Some(d)) if n <= d => Ok((n, d)),
+                    _ => Err(value_error(
+                        who,
+                        "a probability is an exact ratio between 0 and 1",
+                    )),
+                }
+            }
+            v => Err(type_error(who, 0, "an exact probability like 1/10", v)),
+        }
+    };
+    for (k, v) in keyword_args(a, 0, who)? {
+        match k.as_str() {
+            "loss" => loss = ratio(&v)?,
+            "dup" | "duplicate" => dup = ratio(&v)?,
+            "max-delay" => delay = index_arg(&[v], 0, who)? as u64,
+            "seed" => seed = index_arg(&[v], 0, who)? as u64,
+            other => {
+                return Err(value_error(who, format!("unknown option #:{other}"))
+                    .with_hint("options: #:loss #:dup #:max-delay #:seed"))
+            }
+        }
+    }
+    sim(interp).runtime.set_network(loss, dup, delay, seed);
+    Ok(Value::Void)
+}
+fn heal(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    sim(interp).runtime.heal_network();
+    Ok(Value::Void)
+}
+fn run_ticks(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let n = index_arg(a, 0, "run-ticks!")? as u64;
+    let s = sim(interp);
+    s.runtime.run_ticks(n);
+    Ok(Value::Int(s.runtime.now() as i64))
+}
+fn run_until_quiet(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let max = match a.first() {
+        Some(_) => index_arg(a, 0, "run-until-quiet!")? as u64,
+        None => QUIET_TICKS_DEFAULT,
+    };
+    Ok(Value::Bool(sim(interp).runtime.run_until_quiet(max)))
+}
+fn replica_field(
+    interp: &mut Interp,
+    a: &[Value],
+    who: &str,
+    f: impl Fn(&crate::entity::EntityReplica) -> Value,
+) -> R {
+    let e = entity_arg(a, 0, who)?;
+    let s = sim(interp);
+    let replica = match a.get(1) {
+        Some(_) => index_arg(a, 1, who)?,
+        None => *s
+            .runtime
+            .honest(e)
+            .first()
+            .ok_or_else(|| value_error(who, "the entity has no honest replica"))?,
+    };
+    s.runtime
+        .replica(e, replica)
+        .map(f)
+        .map_err(|e| runtime_error(who, e))
+}
+fn height(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    replica_field(
+        interp,
+        a,
+        "entity-height",
+        |r| Value::Int(r.height() as i64),
+    )
+}
+fn state_hash(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    replica_field(interp, a, "entity-state-hash", |r| {
+        Value::bytes(&r.state_hash())
+    })
+}
+fn reserve(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let h = holder(&a[1], 1, "entity-reserve")?;
+    let token = index_arg(a, 2, "entity-reserve")? as u64;
+    replica_field(interp, &a[..1], "entity-reserve", |r| {
+        Value::from_bigint(r.state().reserve(&h, token))
+    })
+}
+/// `(replica-states e)`: `((index behaviour height state-hash) ...)` for every replica.
+fn replica_states(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "replica-states";
+    let e = entity_arg(a, 0, who)?;
+    let s = sim(interp);
+    let n = s.runtime.replica_count(e);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let r = s.runtime.replica(e, i).map_err(|x| runtime_error(who, x))?;
+        let b = s
+            .runtime
+            .behaviour(e, i)
+            .map_err(|x| runtime_error(who, x))?;
+        out.push(Value::list(vec![
+            Value::Int(i as i64),
+            Value::sym(b.name()),
+            Value::Int(r.height() as i64),
+            Value::bytes(&r.state_hash()),
+        ]));
+    }
+    Ok(Value::list(out))
+}
+/// Do all honest replicas agree? Their committed frame hashes must match at every height
+/// both reached (safety), and `#t` also requires equal heights unless `#:allow-lag #t`.
+fn agree(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "replicas-agree?";
+    let e = entity_arg(a, 0, who)?;
+    let s = sim(interp);
+    let honest = s.runtime.honest(e);
+    let mut chains = Vec::new();
+    for i in honest {
+        let r = s.runtime.replica(e, i).map_err(|x| runtime_error(who, x))?;
+        chains.push((r.committed_hashes().to_vec(), r.state_hash()));
+    }
+    let consistent = chains.windows(2).all(|w| {
+        let n = w[0].0.len().min(w[1].0.len());
+        w[0].0[..n] == w[1].0[..n]
+    });
+    let same_tip = chains.windows(2).all(|w| w[0] == w[1]);
+    Ok(Value::Bool(consistent && same_tip))
+}
+fn evidence(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "evidence";
+    let e = entity_arg(a, 0, who)?;
+    let s = sim(interp);
+    let mut found = std::collections::BTreeSet::new();
+    for i in s.runtime.honest(e) {
+        let r = s.runtime.replica(e, i).map_err(|x| runtime_error(who, x))?;
+        for ev in r.evidence() {
+            found.insert(ev.validator);
+        }
+    }
+    Ok(Value::list(
+        found
+            .iter()
+            .map(|v| Value::string(&v.to_checksum()))
+            .collect::<Vec<_>>(),
+    ))
+}
+fn validator_address(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    replica_field(interp, a, "validator-address", |r| {
+        Value::string(&r.me().to_checksum())
+    })
+}
+fn timeline(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::string(&sim(interp).runtime.to_json_lines()))
+}
+fn timeline_length(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    Ok(Value::Int(sim(interp).runtime.timeline().len() as i64))
+}
+
+pub static PRIMITIVES: &[Primitive] = crate::primitives![
+    "sim-reset!", 0, Some(1), reset, "A fresh deterministic simulation; all randomness derives from the seed (default 0).", "(sim-reset! 7)";
+    "sim-seed", 0, Some(0), seed, "The simulation's seed.", "(sim-seed) => 7";
+    "sim-now", 0, Some(0), now, "The simulation's tick.", "(sim-now) => 120";
+    "add-entity!", 3, Some(4), add_entity, "(add-entity! name validators threshold [((holder token amount) ...)]): a BFT entity; validator keys derive from the seed.", "(define hub (add-entity! \"hub\" 4 3 '((\"treasury\" 1 1000))))";
+    "submit!", 2, None, submit, "(submit! e 'kind args ...): message, payment, open-account, set-credit, propose, vote. Returns the tx hash.", "(submit! hub 'payment \"treasury\" \"alice\" 1 10)";
+    "tx-outcome", 1, Some(1), outcome, "'pending, 'applied, (rejected reason) or (dropped reason).", "(tx-outcome h) => applied";
+    "make-byzantine!", 3, Some(3), make_byzantine, "Makes replica i misbehave: silent, equivocate, invalid-signatures, wrong-state-hash, replay-old (or honest).", "(make-byzantine! hub 0 'equivocate)";
+    "set-network!", 0, None, set_network, "Network faults: #:loss #:dup (exact ratios), #:max-delay ticks, #:seed.", "(set-network! #:loss 1/10 #:dup 1/20 #:max-delay 3 #:seed 7)";
+    "heal-network!", 0, Some(0), heal, "A perfect network from now on.", "(heal-network!)";
+    "run-ticks!", 1, Some(1), run_ticks, "Advances the simulation n ticks; returns the tick.", "(run-ticks! 100) => 100";
+    "run-until-quiet!", 0, Some(1), run_until_quiet, "Runs until nothing is in flight or pending (#t), or the tick budget runs out (#f).", "(run-until-quiet!) => #t";
+    "entity-height", 1, Some(2), height, "Committed height of an honest replica (or replica i).", "(entity-height hub) => 3";
+    "entity-state-hash", 1, Some(2), state_hash, "State hash of an honest replica (or replica i).", "(entity-state-hash hub 2)";
+    "entity-reserve", 3, Some(3), reserve, "A holder's reserve of a token, per an honest replica.", "(entity-reserve hub \"alice\" 1) => 10";
+    "replica-states", 1, Some(1), replica_states, "((index behaviour height state-hash) ...) for every replica.", "(replica-states hub)";
+    "replicas-agree?", 1, Some(1), agree, "Do all honest replicas have the same committed frames and state?", "(replicas-agree? hub) => #t";
+    "evidence", 1, Some(1), evidence, "Validators honest replicas caught signing two frames at one height.", "(evidence hub) => (\"0x...\")";
+    "validator-address", 2, Some(2), validator_address, "Address of replica i's validator.", "(validator-address hub 0)";
+    "timeline-json", 0, Some(0), timeline, "The simulation's timeline as JSON lines.", "(timeline-json)";
+    "timeline-length", 0, Some(0), timeline_length, "Number of timeline events so far.", "(timeline-length) => 42";
+];

@@ -1,0 +1,413 @@
+//! Entity transactions: [`EntityTx`] (what a frame changes), [`SignedTx`] (who asked for
+//! it, with a per-signer nonce against replays), [`Holder`] (who owns a reserve), their
+//! canonical encodings and the checks that need no state.
+
+use std::fmt;
+
+use num_bigint::{BigInt, Sign};
+
+use super::message::verify_cached;
+use super::{
+    Board, EntityError, EntityId, TokenId, AMOUNT_BITS_MAX, PAYLOAD_BYTES_MAX, TEXT_BYTES_MAX,
+};
+use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
+
+/// Who holds a reserve inside the entity: a named sub-account ("treasury", "alice") or an
+/// address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Holder {
+    /// A name chosen by the entity.
+    Name(String),
+    /// An address.
+    Address(Address),
+}
+
+impl From<&str> for Holder {
+    fn from(name: &str) -> Self {
+        Holder::Name(name.to_string())
+    }
+}
+
+impl From<Address> for Holder {
+    fn from(address: Address) -> Self {
+        Holder::Address(address)
+    }
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Holder::Name(n) => write!(f, "{n:?}"),
+            Holder::Address(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// Canonical encoding: `tagged("xln/holder/name/v1", [name])` or
+/// `tagged("xln/holder/address/v1", [address])`.
+impl Canonical for Holder {
+    fn canonical_rlp(&self) -> RlpItem {
+        match self {
+            Holder::Name(n) => tagged(b"xln/holder/name/v1", vec![n.canonical_rlp()]),
+            Holder::Address(a) => tagged(b"xln/holder/address/v1", vec![a.canonical_rlp()]),
+        }
+    }
+}
+
+/// What a governance proposal does once its yes-shares reach the threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProposalAction {
+    /// Replace the board (takes effect for the next height).
+    BoardChange(Board),
+    /// A text resolution: recorded in the log when passed.
+    Text(String),
+}
+
+/// Canonical encoding: `tagged("xln/proposal-action/board/v1", [board])` or
+/// `tagged("xln/proposal-action/text/v1", [text])`.
+impl Canonical for ProposalAction {
+    fn canonical_rlp(&self) -> RlpItem {
+        match self {
+            ProposalAction::BoardChange(b) => {
+                tagged(b"xln/proposal-action/board/v1", vec![b.canonical_rlp()])
+            }
+            ProposalAction::Text(t) => {
+                tagged(b"xln/proposal-action/text/v1", vec![t.canonical_rlp()])
+            }
+        }
+    }
+}
+
+/// One change to the entity's state, asked for by a validator and applied in a frame.
+/// Applying may *reject* it (e.g. an insufficient reserve): a rejected tx changes nothing
+/// but its signer's nonce and is reported in the commit, never dropped silently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntityTx {
+    /// Append a text to the entity's message log.
+    Message {
+        /// At most [`TEXT_BYTES_MAX`] bytes.
+        text: String,
+    },
+    /// Open a (placeholder) account with another entity.
+    OpenAccount {
+        /// The peer entity.
+        peer: EntityId,
+    },
+    /// An opaque input for an account machine, recorded in the log (a later layer feeds it
+    /// to the account).
+    AccountInput {
+        /// At most [`PAYLOAD_BYTES_MAX`] bytes.
+        bytes: Vec<u8>,
+    },
+    /// Move `amount` of `token` from one holder's reserve to another's.
+    Payment {
+        /// The payer; needs at least `amount`.
+        from: Holder,
+        /// The payee (not the payer).
+        to: Holder,
+        /// The token.
+        token: TokenId,
+        /// > 0 and below 2^255.
+        amount: BigInt,
+    },
+    /// Set the credit limit this entity extends to an open account's peer.
+    SetCreditLimit {
+        /// The peer entity (the account must be open).
+        peer: EntityId,
+        /// The token.
+        token: TokenId,
+        /// >= 0 and below 2^255.
+        amount: BigInt,
+    },
+    /// Open governance proposal `id`; the signer's yes vote is counted at once.
+    Propose {
+        /// Unused among open proposals.
+        id: u64,
+        /// What happens if it passes.
+        action: ProposalAction,
+    },
+    /// Vote on open proposal `id` (once per validator).
+    Vote {
+        /// The proposal.
+        id: u64,
+        /// Yes or no.
+        yes: bool,
+    },
+    /// An event from the chain, recorded in the log (placeholder for the chain adapter).
+    ChainEvent {
+        /// At most [`PAYLOAD_BYTES_MAX`] bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Canonical encoding: each variant is `tagged("xln/entity-tx/<kind>/v1", fields)` with the
+/// fields in declaration order.
+impl Canonical for EntityTx {
+    fn canonical_rlp(&self) -> RlpItem {
+        match self {
+            EntityTx::Message { text } => {
+                tagged(b"xln/entity-tx/message/v1", vec![text.canonical_rlp()])
+            }
+            EntityTx::OpenAccount { peer } => {
+                tagged(b"xln/entity-tx/open-account/v1", vec![peer.canonical_rlp()])
+            }
+            EntityTx::AccountInput { bytes } => tagged(
+                b"xln/entity-tx/account-input/v1",
+                vec![bytes.canonical_rlp()],
+            ),
+            EntityTx::Payment {
+                from,
+                to,
+                token,
+                amount,
+            } => tagged(
+                b"xln/entity-tx/payment/v1",
+                vec![
+                    from.canonical_rlp(),
+                    to.canonical_rlp(),
+                    token.canonical_rlp(),
+                    amount.canonical_rlp(),
+                ],
+            ),
+            EntityTx::SetCreditLimit {
+                peer,
+                token,
+                amount,
+            } => tagged(
+                b"xln/entity-tx/set-credit-limit/v1",
+                vec![
+                    peer.canonical_rlp(),
+                    token.canonical_rlp(),
+                    amount.canonical_rlp(),
+                ],
+            ),
+            EntityTx::Propose { id, action } => tagged(
+                b"xln/entity-tx/propose/v1",
+                vec![id.canonical_rlp(), action.canonical_rlp()],
+            ),
+            EntityTx::Vote { id, yes } => tagged(
+                b"xln/entity-tx/vote/v1",
+                vec![id.canonical_rlp(), yes.canonical_rlp()],
+            ),
+            EntityTx::ChainEvent { bytes } => {
+                tagged(b"xln/entity-tx/chain-event/v1", vec![bytes.canonical_rlp()])
+            }
+        }
+    }
+}
+
+/// Checks `|amount| < 2^255` and, unless `zero_ok`, `amount > 0` (else `amount >= 0`).
+pub(super) fn check_amount(what: &str, amount: &BigInt, zero_ok: bool) -> Result<(), String> {
+    if amount.sign() == Sign::Minus || (!zero_ok && amount.sign() == Sign::NoSign) {
+        let bound = if zero_ok { ">= 0" } else { "> 0" };
+        return Err(format!("{what} must be {bound}, got {amount}"));
+    }
+    if amount.bits() > AMOUNT_BITS_MAX {
+        return Err(format!("{what} {amount} is not below 2^{AMOUNT_BITS_MAX}"));
+    }
+    Ok(())
+}
+
+impl EntityTx {
+    /// The short kind name (for logs and the timeline).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EntityTx::Message { .. } => "message",
+            EntityTx::OpenAccount { .. } => "open-account",
+            EntityTx::AccountInput { .. } => "account-input",
+            EntityTx::Payment { .. } => "payment",
+            EntityTx::SetCreditLimit { .. } => "set-credit-limit",
+            EntityTx::Propose { .. } => "propose",
+            EntityTx::Vote { .. } => "vote",
+            EntityTx::ChainEvent { .. } => "chain-event",
+        }
+    }
+
+    /// The checks that need no state: sizes, amount signs and ranges, a proposed board's
+    /// rules, no self-payment. Why: they are refused at submission, before signing.
+    ///
+    /// # Errors
+    /// [`EntityError::InvalidTx`] naming the broken rule.
+    pub fn check_stateless(&self) -> Result<(), EntityError> {
+        let result = match self {
+            EntityTx::Message { text }
+            | EntityTx::Propose {
+                action: ProposalAction::Text(text),
+                ..
+            } if text.len() > TEXT_BYTES_MAX => Err(format!(
+                "text of {} bytes, at most {TEXT_BYTES_MAX}",
+                text.len()
+            )),
+            EntityTx::AccountInput { bytes } | EntityTx::ChainEvent { bytes }
+                if bytes.len() > PAYLOAD_BYTES_MAX =>
+            {
+                Err(format!(
+                    "payload of {} bytes, at most {PAYLOAD_BYTES_MAX}",
+                    bytes.len()
+                ))
+            }
+            EntityTx::Payment {
+                from, to, amount, ..
+            } => {
+                if from == to {
+                    Err(format!("payment from {from} to itself"))
+                } else {
+                    check_amount("payment amount", amount, false)
+                }
+            }
+            EntityTx::SetCreditLimit { amount, .. } => check_amount("credit limit", amount, true),
+            EntityTx::Propose {
+                action: ProposalAction::BoardChange(board),
+                ..
+            } => board.validate().map_err(|e| e.to_string()),
+            _ => Ok(()),
+        };
+        result.map_err(|reason| EntityError::InvalidTx { reason })
+    }
+}
+
+/// A transaction signed by a validator. `nonce` numbers the signer's transactions; a frame
+/// applies a tx only if its nonce is above the signer's last committed one, so a replayed
+/// tx is rejected. The signature covers `(entity id, signer, nonce, tx)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedTx {
+    /// The validator that asks for the tx.
+    pub signer: Address,
+    /// The signer's tx number, starting at 1.
+    pub nonce: u64,
+    /// The transaction.
+    pub tx: EntityTx,
+    /// The signer's signature over [`SignedTx::signing_digest`].
+    pub signature: Signature,
+}
+
+/// Canonical encoding: `tagged("xln/entity-signed-tx/v1", [signer, nonce, tx, signature])`.
+impl Canonical for SignedTx {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/entity-signed-tx/v1",
+            vec![
+                self.signer.canonical_rlp(),
+                self.nonce.canonical_rlp(),
+                self.tx.canonical_rlp(),
+                self.signature.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+impl SignedTx {
+    /// The digest the signer signs: the canonical hash of
+    /// `tagged("xln/entity-tx-body/v1", [entity_id, signer, nonce, tx])`.
+    pub fn signing_digest(
+        entity: &EntityId,
+        signer: &Address,
+        nonce: u64,
+        tx: &EntityTx,
+    ) -> [u8; 32] {
+        tagged(
+            b"xln/entity-tx-body/v1",
+            vec![
+                entity.canonical_rlp(),
+                signer.canonical_rlp(),
+                nonce.canonical_rlp(),
+                tx.canonical_rlp(),
+            ],
+        )
+        .canonical_hash()
+    }
+
+    /// Signs `tx` as `key`'s address with `nonce`, for `entity`.
+    ///
+    /// # Errors
+    /// [`EntityError::SigningFailed`] with negligible probability.
+    pub fn sign(
+        entity: &EntityId,
+        key: &SecretKey,
+        nonce: u64,
+        tx: EntityTx,
+    ) -> Result<Self, EntityError> {
+        let signer = key.address();
+        let digest = Self::signing_digest(entity, &signer, nonce, &tx);
+        let signature = key
+            .sign_digest(&digest)
+            .map_err(|e| EntityError::SigningFailed(e.to_string()))?;
+        Ok(SignedTx {
+            signer,
+            nonce,
+            tx,
+            signature,
+        })
+    }
+
+    /// Checks the signature (through the verified-signature cache).
+    ///
+    /// # Errors
+    /// [`EntityError::BadSignature`] if it is not the signer's over the digest.
+    pub fn verify(&self, entity: &EntityId, height: u64) -> Result<(), EntityError> {
+        let digest = Self::signing_digest(entity, &self.signer, self.nonce, &self.tx);
+        if verify_cached(&self.signer, &digest, &self.signature) {
+            Ok(())
+        } else {
+            Err(EntityError::BadSignature {
+                what: "transaction",
+                signer: self.signer,
+                height,
+            })
+        }
+    }
+
+    /// The tx's identity: the canonical hash of the whole signed tx.
+    pub fn hash(&self) -> [u8; 32] {
+        self.canonical_hash()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stateless_checks() {
+        let pay = |from: &str, to: &str, amount: i64| EntityTx::Payment {
+            from: from.into(),
+            to: to.into(),
+            token: 1,
+            amount: BigInt::from(amount),
+        };
+        assert!(pay("a", "b", 5).check_stateless().is_ok());
+        assert!(pay("a", "b", 0).check_stateless().is_err());
+        assert!(pay("a", "b", -5).check_stateless().is_err());
+        assert!(pay("a", "a", 5).check_stateless().is_err());
+        let huge = EntityTx::Payment {
+            from: "a".into(),
+            to: "b".into(),
+            token: 1,
+            amount: BigInt::from(1) << 255usize,
+        };
+        assert!(huge.check_stateless().is_err());
+        let long = EntityTx::Message {
+            text: "x".repeat(TEXT_BYTES_MAX + 1),
+        };
+        assert!(long.check_stateless().is_err());
+        let limit = EntityTx::SetCreditLimit {
+            peer: [1; 32],
+            token: 1,
+            amount: BigInt::from(0),
+        };
+        assert!(limit.check_stateless().is_ok());
+    }
+
+    #[test]
+    fn signatures_bind_entity_and_nonce() {
+        let key = SecretKey::from_seed(b"tx-signer");
+        let tx = EntityTx::Message { text: "hi".into() };
+        let signed = SignedTx::sign(&[1; 32], &key, 1, tx).unwrap();
+        assert!(signed.verify(&[1; 32], 1).is_ok());
+        assert!(signed.verify(&[2; 32], 1).is_err());
+        let mut replayed = signed.clone();
+        replayed.nonce = 2;
+        assert!(replayed.verify(&[1; 32], 1).is_err());
+        assert_ne!(signed.hash(), replayed.hash());
+    }
+}
