@@ -190,6 +190,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("htlc", include_str!("../../stdlib/htlc.xln")),
     ("limit-order", include_str!("../../stdlib/limit-order.xln")),
     ("network", include_str!("../../stdlib/network.xln")),
+    ("scenario", include_str!("../../stdlib/scenario.xln")),
 ];
 
 /// Finds a stdlib module's source: `XLN_STDLIB` dir first (for development), then embedded.

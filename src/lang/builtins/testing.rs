@@ -24,7 +24,17 @@ pub fn run_test(
     env: &Rc<Frame>,
 ) -> R {
     let where_ = source::describe(span);
-    let text = source::snippet(span);
+    // The excerpt is the form's first line, cut short: a test inside a macro (a scenario,
+    // say) has the whole macro use as its span.
+    let text = {
+        let full = source::snippet(span);
+        let first = full.lines().next().unwrap_or_default().to_string();
+        if first.chars().count() > 100 || full.lines().nth(1).is_some() {
+            format!("{} ...", first.chars().take(100).collect::<String>())
+        } else {
+            first
+        }
+    };
     let failure = if expect_error {
         match interp.eval(actual, env) {
             Err(e) if e.is_catchable() => None,
