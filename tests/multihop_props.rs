@@ -51,13 +51,7 @@ proptest! {
         p += &format!("(define chain (list {}))\n", names.join(" "));
         p += r#"
 (gossip-sync!)
-(define (balance who)
-  (foldl (lambda (acct sum)
-           (if (member who (account-parties acct))
-               (let ([d (hash-ref-in (account-state acct) (list #:deltas 1 #:delta) 0)])
-                 (+ sum (if (eq? (account-side acct who) 'left) d (- d))))
-               sum))
-         0 (accounts)))
+(define (balance who) (entity-balance who 1))
 (define (held)
   (foldl (lambda (acct sum)
            (let ([d (hash-ref-in (account-state acct) (list #:deltas 1) {})])

@@ -109,7 +109,7 @@ pub fn account_error(who: &str, e: &AccountError) -> LangError {
     LangError::new(Code::Value, format!("{who}: {e}")).with_hint(hint)
 }
 
-fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<Rc<EntityHandle>, LangError> {
+pub fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<Rc<EntityHandle>, LangError> {
     if let Value::Native(n) = &a[i] {
         if n.as_any().downcast_ref::<EntityHandle>().is_some() {
             let rc: Rc<dyn NativeObject> = n.clone();
@@ -833,6 +833,28 @@ fn network_advance_time(interp: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::Void)
 }
+/// What an entity holds in a token across all its accounts: in each account the left
+/// holds Δ and the right holds collateral − Δ.
+fn entity_balance(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let e = entity_arg(a, 0, "entity-balance")?;
+    let token = token_arg(a, 1, "entity-balance")?;
+    let mut total = BigInt::from(0);
+    for acct in network(interp).accounts.values() {
+        let pair = acct
+            .0
+            .try_borrow()
+            .map_err(|_| value_error("entity-balance", "an account is busy"))?;
+        let Ok(side) = side_of(&pair, &e, "entity-balance") else {
+            continue;
+        };
+        let d = pair.machines[index(side)].state.delta(token);
+        total += match side {
+            Side::Left => d.delta(),
+            Side::Right => &d.collateral - d.delta(),
+        };
+    }
+    Ok(Value::from_bigint(total))
+}
 fn account_time(_: &mut Interp, a: &[Value], _: Span) -> R {
     let acct = account_arg(a, 0, "account-time")?;
     let pair = acct
@@ -842,10 +864,10 @@ fn account_time(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::Int(pair.time as i64))
 }
 
-fn kw(n: &str) -> Value {
+pub fn kw(n: &str) -> Value {
     Value::Keyword(Sym::new(n))
 }
-fn map_of(entries: Vec<(&str, Value)>) -> Value {
+pub fn map_of(entries: Vec<(&str, Value)>) -> Value {
     Value::Map(Rc::new(
         entries.into_iter().map(|(k, v)| (kw(k), v)).collect(),
     ))
@@ -1084,6 +1106,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "account-in-flight", 1, Some(1), in_flight, "Messages in flight as (kind from height).", "(account-in-flight ab) => ((propose left 3))";
     "advance-time!", 2, Some(2), advance_time, "Moves the account's input clock forward; frames carry it as their timestamp.", "(advance-time! ab 10) => 10";
     "network-advance-time!", 1, Some(1), network_advance_time, "Advances every account's input clock by dt.", "(network-advance-time! 100)";
+    "entity-balance", 2, Some(2), entity_balance, "What the entity holds in a token across its accounts (left: Δ; right: collateral − Δ).", "(entity-balance alice 1) => 100";
     "account-time", 1, Some(1), account_time, "The account's input clock.", "(account-time ab) => 0";
     "account-state", 1, Some(2), state, "Committed state (of the left's copy, or the given entity's) as a persistent map.", "(hash-ref (account-state ab) #:height)";
     "account-view", 3, Some(3), account_view, "The entity's capacity view of a token (DESIGN's formulas) as a map.", "(hash-ref (account-view ab alice 1) #:out-capacity)";

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use num_bigint::BigInt;
 
-use super::account::{network, EntityHandle};
+use super::account::{entity_arg, map_of, network, EntityHandle};
 use crate::account::{view, Side};
 use crate::crypto::Address;
 use crate::lang::builtins::{index_arg, type_error, value_error};
@@ -15,7 +15,6 @@ use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
 use crate::lang::number::to_bigint;
 use crate::lang::source::Span;
-use crate::lang::symbol::Sym;
 use crate::lang::value::{NativeObject, Primitive, Value};
 use crate::routing::{
     find_routes, AdvertisedAccount, ChannelGraph, GossipState, MergeOutcome, Profile, Route,
@@ -46,16 +45,6 @@ fn routing(interp: &mut Interp) -> &mut RoutingState {
     entry
         .downcast_mut::<RoutingState>()
         .expect("routing state type checked above")
-}
-
-fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<Rc<EntityHandle>, LangError> {
-    if let Value::Native(n) = &a[i] {
-        let any: Rc<dyn std::any::Any> = n.clone();
-        if let Ok(e) = any.downcast::<EntityHandle>() {
-            return Ok(e);
-        }
-    }
-    Err(type_error(who, i, "an entity (from make-entity)", &a[i]))
 }
 
 fn to_u128(n: &BigInt) -> u128 {
@@ -199,14 +188,6 @@ fn known(interp: &mut Interp, a: &[Value], _: Span) -> R {
         view.profiles()
             .filter_map(|p| all.get(&Address(p.entity)).map(|e| Value::string(&e.name)))
             .collect::<Vec<_>>(),
-    ))
-}
-fn kw(n: &str) -> Value {
-    Value::Keyword(Sym::new(n))
-}
-fn map_of(entries: Vec<(&str, Value)>) -> Value {
-    Value::Map(Rc::new(
-        entries.into_iter().map(|(k, v)| (kw(k), v)).collect(),
     ))
 }
 fn profile_value(interp: &mut Interp, a: &[Value], _: Span) -> R {
