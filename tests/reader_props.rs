@@ -211,3 +211,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn incomplete_input_is_decided_by_the_reader() {
+    use xln::lang::reader::is_incomplete;
+    for text in [
+        "(+ 1",
+        "\"abc",
+        "#| open",
+        "[1 2",
+        "{'a",
+        "(define x 1) (display x",
+        "(car #\\(",
+        "'",
+        "(a . ",
+    ] {
+        assert!(is_incomplete(text), "{text:?} should ask for more input");
+    }
+    for text in [
+        "(+ 1 2)",
+        "(a))",
+        ")",
+        "",
+        "42",
+        "(car #\\()",
+        "#q",
+        "(1 . 2 3)",
+        "{'a}",
+    ] {
+        assert!(
+            !is_incomplete(text),
+            "{text:?} is complete or an error, not incomplete"
+        );
+    }
+}

@@ -62,11 +62,16 @@ pub fn read_one(text: &str, file: FileId) -> Result<Syntax, Vec<LangError>> {
 /// True when `text` fails to read only because it ends too early (an unclosed bracket or
 /// string): the REPL then asks for another line instead of reporting an error.
 pub fn is_incomplete(text: &str) -> bool {
-    let scan = scan_brackets(text);
-    if scan.unclosed.is_empty() && !scan.in_string_or_comment_at_end {
+    // The real reader decides: the input is incomplete when every error it reports is at
+    // the end of the input (an open bracket, string or block comment), not a stray closer
+    // or a malformed token. The bracket scan only guards the parser's stack.
+    if scan_brackets(text).max_depth > MAX_NESTING {
         return false;
     }
-    !scan.unmatched_close
+    match program(FileId::default()).parse(text).into_result() {
+        Ok(_) => false,
+        Err(errors) => errors.iter().all(|e| e.found().is_none()),
+    }
 }
 
 fn convert_error(e: Rich<'_, char>, text: &str, file: FileId, scan: &BracketScan) -> LangError {
