@@ -114,3 +114,65 @@ pub struct AccountMessage {
     /// The content.
     pub body: AccountMessageBody,
 }
+
+impl AccountMessage {
+    /// The digest a board's validators sign to seal this message for their entity (the
+    /// hanko): `keccak256(rlp(tagged("xln/account-hanko/v1", [from, to, counter, kind,
+    /// height, frame_hash])))` with kind 0 for a proposal, 1 for an ack. It binds the
+    /// frame and the message's place in the account's sequence; the [`UNSEALED`] signature
+    /// field is not part of it.
+    ///
+    /// [`UNSEALED`]: super::UNSEALED
+    pub fn hanko_digest(&self) -> [u8; 32] {
+        let (kind, height, frame_hash) = match &self.body {
+            AccountMessageBody::Propose { frame, .. } => (0u64, frame.height, frame.hash()),
+            AccountMessageBody::Ack {
+                height, frame_hash, ..
+            } => (1u64, *height, *frame_hash),
+        };
+        crate::crypto::keccak256(
+            &tagged(
+                b"xln/account-hanko/v1",
+                vec![
+                    self.from.canonical_rlp(),
+                    self.to.canonical_rlp(),
+                    self.counter.canonical_rlp(),
+                    kind.canonical_rlp(),
+                    height.canonical_rlp(),
+                    frame_hash.canonical_rlp(),
+                ],
+            )
+            .encode(),
+        )
+    }
+}
+
+/// Canonical encoding: `tagged("xln/account-message/v1", [from, to, counter, kind, body
+/// fields...])`, for hashing messages carried inside entity txs.
+impl Canonical for AccountMessage {
+    fn canonical_rlp(&self) -> RlpItem {
+        let mut fields = vec![
+            self.from.canonical_rlp(),
+            self.to.canonical_rlp(),
+            self.counter.canonical_rlp(),
+        ];
+        match &self.body {
+            AccountMessageBody::Propose { frame, signature } => {
+                fields.push(0u64.canonical_rlp());
+                fields.push(frame.canonical_rlp());
+                fields.push(signature.canonical_rlp());
+            }
+            AccountMessageBody::Ack {
+                height,
+                frame_hash,
+                signature,
+            } => {
+                fields.push(1u64.canonical_rlp());
+                fields.push(height.canonical_rlp());
+                fields.push(frame_hash.canonical_rlp());
+                fields.push(signature.canonical_rlp());
+            }
+        }
+        tagged(b"xln/account-message/v1", fields)
+    }
+}

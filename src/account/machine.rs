@@ -8,7 +8,7 @@ use super::{
     AccountError, AccountFrame, AccountMessage, AccountMessageBody, AccountState, AccountTx, Side,
     SubcontractEngine, TokenId, FRAME_TXS_MAX,
 };
-use crate::crypto::{verify_address, Address, SecretKey, Signature};
+use crate::crypto::{tagged, verify_address, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// What a proposal produced: the message to send (None if nothing to propose or a frame is
 /// already in flight) and txs rejected before signing.
@@ -20,6 +20,27 @@ pub struct ProposeOutcome {
     /// with why (never signed).
     pub rejected: Vec<(AccountTx, AccountError)>,
 }
+
+/// Who seals this side's messages and how the peer's are checked.
+#[derive(Clone, Copy)]
+pub enum Seal<'a> {
+    /// A single-signer side: `key` signs each proposal and ack, and the peer's secp256k1
+    /// signature is verified against the peer's address.
+    Key(&'a SecretKey),
+    /// A side run by an entity board: the machine runs inside the entity's consensus, where
+    /// no validator key may be used. Outgoing messages carry [`UNSEALED`] and are sealed
+    /// afterwards by the board's quorum (a hanko); incoming ones are handed in only after
+    /// the caller verified the peer board's hanko over [`AccountMessage::hanko_digest`].
+    Quorum,
+}
+
+/// The signature field of a message whose real seal is a board's hanko carried beside it.
+/// It never verifies (r = s = 0 are out of range).
+pub const UNSEALED: Signature = Signature {
+    r: [0; 32],
+    s: [0; 32],
+    v: 27,
+};
 
 /// One side of an account. `state` is what both sides committed; `pending` is this side's
 /// frame in flight, whose resulting state is kept privately until the peer's ack.
@@ -83,7 +104,20 @@ impl AccountMachine {
         timestamp: u64,
         engine: &mut dyn SubcontractEngine,
     ) -> Result<ProposeOutcome, AccountError> {
-        self.check_key(key)?;
+        self.propose_sealed(Seal::Key(key), timestamp, engine)
+    }
+
+    /// [`AccountMachine::propose`] with the side's [`Seal`].
+    ///
+    /// # Errors
+    /// As [`AccountMachine::propose`].
+    pub fn propose_sealed(
+        &mut self,
+        seal: Seal<'_>,
+        timestamp: u64,
+        engine: &mut dyn SubcontractEngine,
+    ) -> Result<ProposeOutcome, AccountError> {
+        self.check_seal(seal)?;
         let mut outcome = ProposeOutcome {
             message: None,
             rejected: Vec::new(),
@@ -111,7 +145,7 @@ impl AccountMachine {
         }
         let frame = AccountFrame::seal(&next, txs, &touched);
         let hash = frame.hash();
-        let signature = sign(key, &hash)?;
+        let signature = sign(seal, &hash)?;
         self.mempool.drain(..take);
         self.pending_state = Some((next, hash));
         self.pending = Some(frame.clone());
@@ -140,7 +174,21 @@ impl AccountMachine {
         msg: &AccountMessage,
         engine: &mut dyn SubcontractEngine,
     ) -> Result<Vec<AccountMessage>, AccountError> {
-        self.check_key(key)?;
+        self.receive_sealed(Seal::Key(key), msg, engine)
+    }
+
+    /// [`AccountMachine::receive`] with the side's [`Seal`]. With [`Seal::Quorum`] the
+    /// message's own signature is not checked: the caller verified the peer's hanko.
+    ///
+    /// # Errors
+    /// As [`AccountMachine::receive`].
+    pub fn receive_sealed(
+        &mut self,
+        seal: Seal<'_>,
+        msg: &AccountMessage,
+        engine: &mut dyn SubcontractEngine,
+    ) -> Result<Vec<AccountMessage>, AccountError> {
+        self.check_seal(seal)?;
         if msg.from != self.peer || msg.to != self.me {
             return Err(AccountError::NotAddressedToMe {
                 from: msg.from,
@@ -164,14 +212,14 @@ impl AccountMachine {
         let mut next = self.clone();
         let replies = match &msg.body {
             AccountMessageBody::Propose { frame, signature } => {
-                next.on_propose(key, frame, signature, engine)?
+                next.on_propose(seal, frame, signature, engine)?
             }
             AccountMessageBody::Ack {
                 height,
                 frame_hash,
                 signature,
             } => {
-                next.on_ack(*height, frame_hash, signature)?;
+                next.on_ack(seal, *height, frame_hash, signature)?;
                 Vec::new()
             }
         };
@@ -182,7 +230,7 @@ impl AccountMachine {
 
     fn on_propose(
         &mut self,
-        key: &SecretKey,
+        seal: Seal<'_>,
         frame: &AccountFrame,
         signature: &Signature,
         engine: &mut dyn SubcontractEngine,
@@ -198,9 +246,11 @@ impl AccountMachine {
             tx.check_depth()?;
         }
         let hash = frame.hash();
-        verify_address(&self.peer, &hash, signature).map_err(|_| AccountError::BadSignature {
-            what: "proposal",
-            height: frame.height,
+        verify_peer(seal, &self.peer, &hash, signature).map_err(|_| {
+            AccountError::BadSignature {
+                what: "proposal",
+                height: frame.height,
+            }
         })?;
         if let Some(mine) = &self.pending {
             if mine.height == frame.height {
@@ -213,7 +263,7 @@ impl AccountMachine {
         }
         let next = self.verify_frame(frame, engine)?;
         self.commit(next, hash);
-        let signature = sign(key, &hash)?;
+        let signature = sign(seal, &hash)?;
         Ok(vec![self.message(AccountMessageBody::Ack {
             height: frame.height,
             frame_hash: hash,
@@ -288,6 +338,7 @@ impl AccountMachine {
 
     fn on_ack(
         &mut self,
+        seal: Seal<'_>,
         height: u64,
         frame_hash: &[u8; 32],
         signature: &Signature,
@@ -305,9 +356,11 @@ impl AccountMachine {
         if *frame_hash != hash {
             return Err(AccountError::WrongFrameHash { height });
         }
-        verify_address(&self.peer, &hash, signature).map_err(|_| AccountError::BadSignature {
-            what: "ack",
-            height,
+        verify_peer(seal, &self.peer, &hash, signature).map_err(|_| {
+            AccountError::BadSignature {
+                what: "ack",
+                height,
+            }
         })?;
         if let Some((next, _)) = self.pending_state.take() {
             self.commit(next, hash);
@@ -372,7 +425,10 @@ impl AccountMachine {
         }
     }
 
-    fn check_key(&self, key: &SecretKey) -> Result<(), AccountError> {
+    fn check_seal(&self, seal: Seal<'_>) -> Result<(), AccountError> {
+        let Seal::Key(key) = seal else {
+            return Ok(());
+        };
         let got = key.address();
         if got == self.me {
             Ok(())
@@ -385,7 +441,46 @@ impl AccountMachine {
     }
 }
 
-fn sign(key: &SecretKey, hash: &[u8; 32]) -> Result<Signature, AccountError> {
-    key.sign_digest(hash)
-        .map_err(|e| AccountError::SigningFailed(e.to_string()))
+fn sign(seal: Seal<'_>, hash: &[u8; 32]) -> Result<Signature, AccountError> {
+    match seal {
+        Seal::Key(key) => key
+            .sign_digest(hash)
+            .map_err(|e| AccountError::SigningFailed(e.to_string())),
+        Seal::Quorum => Ok(UNSEALED),
+    }
+}
+
+/// Checks the peer's signature for a single-signer side; a quorum side's caller checked
+/// the hanko before handing the message in.
+fn verify_peer(
+    seal: Seal<'_>,
+    peer: &Address,
+    hash: &[u8; 32],
+    signature: &Signature,
+) -> Result<(), ()> {
+    match seal {
+        Seal::Key(_) => verify_address(peer, hash, signature).map_err(|_| ()),
+        Seal::Quorum => Ok(()),
+    }
+}
+
+/// Canonical encoding of one side's whole machine (for hashing a state that contains it,
+/// such as an entity's): `tagged("xln/account-machine/v1", [me, peer, state, mempool,
+/// pending, sent, received])`. The private pending state is a function of `state` and
+/// `pending`, so it needs no field of its own.
+impl Canonical for AccountMachine {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/account-machine/v1",
+            vec![
+                self.me.canonical_rlp(),
+                self.peer.canonical_rlp(),
+                self.state.canonical_rlp(),
+                self.mempool.canonical_rlp(),
+                self.pending.canonical_rlp(),
+                self.sent.canonical_rlp(),
+                self.received.canonical_rlp(),
+            ],
+        )
+    }
 }

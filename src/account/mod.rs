@@ -30,7 +30,7 @@ use std::fmt;
 
 pub use delta::{check_amount, check_rcpan, Delta, Side, TokenId, AMOUNT_BITS_MAX};
 pub use frame::{AccountFrame, AccountMessage, AccountMessageBody};
-pub use machine::{AccountMachine, ProposeOutcome};
+pub use machine::{AccountMachine, ProposeOutcome, Seal, UNSEALED};
 pub use num_bigint::BigInt;
 pub use state::AccountState;
 pub use subcontract::{

@@ -220,8 +220,23 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
         }
         "open-account" => {
             need(1)?;
+            let peer = entity_arg(args, 0, who)
+                .map_err(|_| type_error(who, 2, "a bft-entity", &args[0]))?;
             EntityTx::OpenAccount {
                 peer: entity_id(s, &args[0], 2)?,
+                peer_board: s
+                    .runtime
+                    .genesis_board(peer)
+                    .map_err(|e| runtime_error(who, e))?
+                    .clone(),
+            }
+        }
+        "account-payment" => {
+            need(3)?;
+            EntityTx::AccountPayment {
+                peer: entity_id(s, &args[0], 2)?,
+                token: index_arg(args, 1, who)? as u64,
+                amount: amount(args, 2, who)?,
             }
         }
         "set-credit" => {
@@ -246,12 +261,11 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
                 yes: args[1].is_true(),
             }
         }
-        other => {
-            return Err(
-                value_error(who, format!("unknown entity transaction `{other}`"))
-                    .with_hint("kinds: message, payment, open-account, set-credit, propose, vote"),
-            )
-        }
+        other => return Err(
+            value_error(who, format!("unknown entity transaction `{other}`")).with_hint(
+                "kinds: message, payment, open-account, account-payment, set-credit, propose, vote",
+            ),
+        ),
     };
     let hash = s.runtime.submit(e, tx).map_err(|e| runtime_error(who, e))?;
     Ok(Value::bytes(&hash))
@@ -388,6 +402,52 @@ fn reserve(interp: &mut Interp, a: &[Value], _: Span) -> R {
         Value::from_bigint(r.state().reserve(&h, token))
     })
 }
+/// `(entity-account e peer token [replica])`: one side's view of an account between two
+/// BFT entities, per an honest replica (or replica i).
+fn entity_account(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "entity-account";
+    let peer = entity_arg(a, 1, who)?;
+    let token = index_arg(a, 2, who)? as u64;
+    let peer_id = sim(interp)
+        .runtime
+        .entity_id(peer)
+        .map_err(|e| runtime_error(who, e))?;
+    let mut args = vec![a[0].clone()];
+    args.extend(a.get(3).cloned());
+    let view = replica_field(interp, &args, who, |r| {
+        let Some(account) = r.state().accounts.get(&peer_id) else {
+            return Value::Bool(false);
+        };
+        let m = &account.machine;
+        let d = m.state.delta(token);
+        let side = match m.side {
+            crate::account::Side::Left => "left",
+            crate::account::Side::Right => "right",
+        };
+        super::account::map_of(vec![
+            ("side", Value::Symbol(crate::lang::symbol::Sym::new(side))),
+            ("height", Value::Int(m.state.height as i64)),
+            ("delta", Value::from_bigint(&d.ondelta + &d.offdelta)),
+            (
+                "left-credit-limit",
+                Value::from_bigint(d.left_credit_limit.clone()),
+            ),
+            (
+                "right-credit-limit",
+                Value::from_bigint(d.right_credit_limit.clone()),
+            ),
+            ("in-flight", Value::Bool(m.pending.is_some())),
+            ("queued", Value::Int(m.mempool.len() as i64)),
+            ("sent", Value::Int(m.sent as i64)),
+            ("received", Value::Int(m.received as i64)),
+            ("state-hash", Value::bytes(&m.state.state_hash())),
+        ])
+    })?;
+    match view {
+        Value::Bool(false) => Err(value_error(who, "no open account between these entities")),
+        v => Ok(v),
+    }
+}
 /// `(replica-states e)`: `((index behaviour height state-hash) ...)` for every replica.
 fn replica_states(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "replica-states";
@@ -464,7 +524,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "sim-seed", 0, Some(0), seed, "The simulation's seed.", "(sim-seed) => 7";
     "sim-now", 0, Some(0), now, "The simulation's tick.", "(sim-now) => 120";
     "add-entity!", 3, Some(4), add_entity, "(add-entity! name validators threshold [((holder token amount) ...)]): a BFT entity; validator keys derive from the seed.", "(define hub (add-entity! \"hub\" 4 3 '((\"treasury\" 1 1000))))";
-    "submit!", 2, None, submit, "(submit! e 'kind args ...): message, payment, open-account, set-credit, propose, vote. Returns the tx hash.", "(submit! hub 'payment \"treasury\" \"alice\" 1 10)";
+    "submit!", 2, None, submit, "(submit! e 'kind args ...): message, payment (reserves), open-account peer, account-payment peer token amount, set-credit peer token amount, propose, vote. Returns the tx hash.", "(submit! hub 'payment \"treasury\" \"alice\" 1 10)";
     "tx-outcome", 1, Some(1), outcome, "'pending, 'applied, (rejected reason) or (dropped reason).", "(tx-outcome h) => applied";
     "make-byzantine!", 3, Some(3), make_byzantine, "Makes replica i misbehave: silent, equivocate, invalid-signatures, wrong-state-hash, replay-old (or honest).", "(make-byzantine! hub 0 'equivocate)";
     "set-network!", 0, None, set_network, "Network faults: #:loss #:dup (exact ratios), #:max-delay ticks, #:seed.", "(set-network! #:loss 1/10 #:dup 1/20 #:max-delay 3 #:seed 7)";
@@ -474,6 +534,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "entity-height", 1, Some(2), height, "Committed height of an honest replica (or replica i).", "(entity-height hub) => 3";
     "entity-state-hash", 1, Some(2), state_hash, "State hash of an honest replica (or replica i).", "(entity-state-hash hub 2)";
     "entity-reserve", 3, Some(3), reserve, "A holder's reserve of a token, per an honest replica.", "(entity-reserve hub \"alice\" 1) => 10";
+    "entity-account", 3, Some(4), entity_account, "(entity-account e peer token [replica]): e's side of its account with peer — side, height, delta (left's balance), credit limits, in-flight, queued, sent, received, state-hash.", "(entity-account hub shop 1)";
     "replica-states", 1, Some(1), replica_states, "((index behaviour height state-hash) ...) for every replica.", "(replica-states hub)";
     "replicas-agree?", 1, Some(1), agree, "Do all honest replicas have the same committed frames and state?", "(replicas-agree? hub) => #t";
     "evidence", 1, Some(1), evidence, "Validators honest replicas caught signing two frames at one height.", "(evidence hub) => (\"0x...\")";

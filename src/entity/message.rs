@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Board, EntityError, EntityFrame, EntityId, SignedTx};
+use super::{AccountPart, Board, EntityError, EntityFrame, EntityId, SignedTx};
 use crate::crypto::{tagged, verify_address, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// Entries kept by the per-thread verified-signature cache before it is cleared.
@@ -523,6 +523,8 @@ pub enum EntityMessage {
         /// Its next height.
         height: u64,
     },
+    /// One validator's part of the hanko of an account message to another entity.
+    AccountPart(Box<AccountPart>),
 }
 
 /// Canonical encoding: `tagged("xln/entity-message/<kind>/v1", [payload])`, or for a sync
@@ -548,6 +550,10 @@ impl Canonical for EntityMessage {
                 b"xln/entity-message/sync-request/v1",
                 vec![from.canonical_rlp(), height.canonical_rlp()],
             ),
+            EntityMessage::AccountPart(p) => tagged(
+                b"xln/entity-message/account-part/v1",
+                vec![p.canonical_rlp()],
+            ),
         }
     }
 }
@@ -563,6 +569,7 @@ impl EntityMessage {
             EntityMessage::ViewChange(_) => "view-change",
             EntityMessage::Commit(_) => "commit",
             EntityMessage::SyncRequest { .. } => "sync-request",
+            EntityMessage::AccountPart(_) => "account-part",
         }
     }
 
@@ -575,6 +582,7 @@ impl EntityMessage {
             EntityMessage::ViewChange(v) => v.height,
             EntityMessage::Commit(c) => c.frame.height,
             EntityMessage::SyncRequest { height, .. } => *height,
+            EntityMessage::AccountPart(_) => 0,
         }
     }
 
@@ -585,7 +593,9 @@ impl EntityMessage {
             EntityMessage::Vote(v) => v.view,
             EntityMessage::ViewChange(v) => v.new_view,
             EntityMessage::Commit(c) => c.precommits.first().map_or(0, |v| v.view),
-            EntityMessage::Tx(_) | EntityMessage::SyncRequest { .. } => 0,
+            EntityMessage::Tx(_)
+            | EntityMessage::SyncRequest { .. }
+            | EntityMessage::AccountPart(_) => 0,
         }
     }
 
@@ -599,6 +609,7 @@ impl EntityMessage {
             EntityMessage::ViewChange(v) => Some(v.validator),
             EntityMessage::Commit(_) => None,
             EntityMessage::SyncRequest { from, .. } => Some(*from),
+            EntityMessage::AccountPart(p) => Some(p.signer),
         }
     }
 }

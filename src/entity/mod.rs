@@ -70,6 +70,7 @@
 
 #![warn(missing_docs)]
 
+mod accounts;
 mod board;
 mod frame;
 mod message;
@@ -79,6 +80,7 @@ mod rules;
 mod state;
 mod tx;
 
+pub use accounts::{entity_address, AccountPart, EntityAccount, Hanko, HANKO_PARTS_MAX};
 pub use board::{Board, Validator, BOARD_VALIDATORS_MAX};
 pub use frame::{EntityFrame, FrameHeader};
 pub use message::{

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::accounts::AccountLinks;
 use super::frame::ValidatedFrame;
 use super::message::verify_quorum;
 use super::round::{Round, StoredProposal};
@@ -67,6 +68,13 @@ pub enum EntityOutput {
     Committed(CommittedFrame),
     /// A validator equivocated (also recorded in [`EntityReplica::evidence`]).
     Evidence(Box<Evidence>),
+    /// Send to every replica of another entity (account messages' hanko parts).
+    ToEntity {
+        /// The receiving entity.
+        entity: EntityId,
+        /// The message.
+        message: EntityMessage,
+    },
     /// A mempool tx can no longer commit (a frame used its nonce for another tx, or skipped
     /// past it); reported so no tx disappears silently.
     TxDropped {
@@ -92,6 +100,8 @@ pub struct EntityReplica {
     pub(super) round: Round,
     pub(super) evidence: Vec<Evidence>,
     pub(super) last_sync_at: Option<u64>,
+    /// Account-side work outside consensus (hanko parts, resends); see `accounts.rs`.
+    pub(super) links: AccountLinks,
 }
 
 /// A mempool tx, signature verified, with its hash computed once.
@@ -136,6 +146,7 @@ impl EntityReplica {
             round: Round::new(height),
             evidence: Vec::new(),
             last_sync_at: None,
+            links: AccountLinks::default(),
         }
     }
 
@@ -160,6 +171,7 @@ impl EntityReplica {
             EntityInput::Tick => self.tick(key, now, &mut out),
         }
         self.advance(key, now, on_tick, &mut out);
+        self.account_work(key, now, on_tick, &mut out);
         self.me_public = Some(public);
         Ok(out)
     }
@@ -246,7 +258,7 @@ impl EntityReplica {
     /// True if the replica has nothing to do: an empty mempool and no activity at the
     /// height being decided.
     pub fn is_idle(&self) -> bool {
-        self.mempool.is_empty() && !self.round.is_active()
+        self.mempool.is_empty() && !self.round.is_active() && !self.accounts_busy()
     }
 
     /// The commit notice of `height`, if this replica still keeps it.
@@ -258,7 +270,7 @@ impl EntityReplica {
 
     // ----- inputs ---------------------------------------------------------------------
 
-    fn submit(
+    pub(super) fn submit(
         &mut self,
         key: &SecretKey,
         tx: EntityTx,
@@ -306,6 +318,7 @@ impl EntityReplica {
             EntityMessage::ViewChange(vc) => self.on_view_change(vc, now, out),
             EntityMessage::Commit(c) => self.on_commit_notice(c, now, out),
             EntityMessage::SyncRequest { from, height } => self.on_sync_request(from, height, out),
+            EntityMessage::AccountPart(part) => self.on_account_part(*part, now),
         }
     }
 

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use num_bigint::BigInt;
 use num_traits::Zero;
 
+use super::accounts::EntityAccount;
 use super::tx::check_amount;
 use super::{
     Board, EntityError, EntityId, EntityTx, Holder, ProposalAction, SignedTx, TokenId,
     AMOUNT_BITS_MAX, OPEN_PROPOSALS_MAX,
 };
+use crate::account::AccountTx;
 use crate::crypto::{keccak256, tagged, Address, Canonical, RlpItem};
 
 /// One entry of the entity's append-only log. The state hashes the log as a hash chain
@@ -25,12 +27,12 @@ pub enum LogEntry {
         /// The text.
         text: String,
     },
-    /// An [`EntityTx::AccountInput`], kept for the account layer.
-    AccountInput {
-        /// Who signed it.
-        signer: Address,
-        /// The opaque payload.
-        bytes: Vec<u8>,
+    /// An account tx queued behind a frame in flight was refused when finally proposed.
+    AccountTxRejected {
+        /// The account's peer.
+        peer: EntityId,
+        /// Why.
+        reason: String,
     },
     /// An [`EntityTx::ChainEvent`], kept for the chain adapter.
     ChainEvent {
@@ -61,9 +63,9 @@ impl Canonical for LogEntry {
                 b"xln/entity-log/message/v1",
                 vec![signer.canonical_rlp(), text.canonical_rlp()],
             ),
-            LogEntry::AccountInput { signer, bytes } => tagged(
-                b"xln/entity-log/account-input/v1",
-                vec![signer.canonical_rlp(), bytes.canonical_rlp()],
+            LogEntry::AccountTxRejected { peer, reason } => tagged(
+                b"xln/entity-log/account-tx-rejected/v1",
+                vec![peer.canonical_rlp(), reason.canonical_rlp()],
             ),
             LogEntry::ChainEvent { signer, bytes } => tagged(
                 b"xln/entity-log/chain-event/v1",
@@ -135,8 +137,8 @@ pub struct EntityState {
     pub reserves: BTreeMap<(Holder, TokenId), BigInt>,
     /// Last committed nonce per signer.
     pub nonces: BTreeMap<Address, u64>,
-    /// Open accounts (placeholder): peer → token → credit limit extended to the peer.
-    pub accounts: BTreeMap<EntityId, BTreeMap<TokenId, BigInt>>,
+    /// This entity's side of each account, by peer entity (see `accounts.rs`).
+    pub accounts: BTreeMap<EntityId, EntityAccount>,
     /// Open governance proposals by id.
     pub proposals: BTreeMap<u64, OpenProposal>,
     /// The append-only log.
@@ -223,14 +225,6 @@ impl EntityState {
         self.nonces.get(signer).copied().unwrap_or(0)
     }
 
-    /// The accounts as (peer, token, credit limit) entries, sorted.
-    pub fn account_entries(&self) -> Vec<(EntityId, TokenId, BigInt)> {
-        self.accounts
-            .iter()
-            .flat_map(|(peer, limits)| limits.iter().map(|(t, a)| (*peer, *t, a.clone())))
-            .collect()
-    }
-
     /// Applies `txs` in order for a frame at `height` and `timestamp`: the next state (with
     /// `last_frame_hash` still this state's, since a frame cannot contain its own hash) and
     /// the rejected txs. Signatures are NOT checked here (the caller did).
@@ -289,15 +283,23 @@ impl EntityState {
                 signer: stx.signer,
                 text: text.clone(),
             }),
-            EntityTx::AccountInput { bytes } => self.append_log(LogEntry::AccountInput {
-                signer: stx.signer,
-                bytes: bytes.clone(),
-            }),
+            EntityTx::AccountInput {
+                from,
+                message,
+                hanko,
+            } => return self.account_input(from, message, hanko),
+            EntityTx::AccountPayment {
+                peer,
+                token,
+                amount,
+            } => return self.account_pay(peer, *token, amount),
             EntityTx::ChainEvent { bytes } => self.append_log(LogEntry::ChainEvent {
                 signer: stx.signer,
                 bytes: bytes.clone(),
             }),
-            EntityTx::OpenAccount { peer } => return self.open_account(peer),
+            EntityTx::OpenAccount { peer, peer_board } => {
+                return self.open_account(peer, peer_board)
+            }
             EntityTx::Payment {
                 from,
                 to,
@@ -309,26 +311,17 @@ impl EntityState {
                 token,
                 amount,
             } => {
-                let limits = self
-                    .accounts
-                    .get_mut(peer)
-                    .ok_or_else(|| format!("no open account with peer {}", hex32(peer)))?;
-                limits.insert(*token, amount.clone());
+                return self.account_tx(
+                    peer,
+                    AccountTx::SetCreditLimit {
+                        token: *token,
+                        amount: amount.clone(),
+                    },
+                )
             }
             EntityTx::Propose { id, action } => return self.propose(stx.signer, *id, action),
             EntityTx::Vote { id, yes } => return self.vote(stx.signer, *id, *yes),
         }
-        Ok(())
-    }
-
-    fn open_account(&mut self, peer: &EntityId) -> Result<(), String> {
-        if *peer == self.entity_id {
-            return Err("an entity cannot open an account with itself".into());
-        }
-        if self.accounts.contains_key(peer) {
-            return Err(format!("account with peer {} is already open", hex32(peer)));
-        }
-        self.accounts.insert(*peer, BTreeMap::new());
         Ok(())
     }
 
@@ -430,7 +423,7 @@ impl EntityState {
         }
     }
 
-    fn append_log(&mut self, entry: LogEntry) {
+    pub(super) fn append_log(&mut self, entry: LogEntry) {
         let link = tagged(
             b"xln/entity-log-link/v1",
             vec![self.log_hash.canonical_rlp(), entry.canonical_rlp()],
@@ -514,20 +507,37 @@ mod tests {
     }
 
     #[test]
-    fn accounts_and_credit_limits() {
+    fn accounts_open_with_the_peers_board_and_propose_credit_limits() {
         let (keys, s) = setup();
+        let peer_key = SecretKey::from_seed(b"peer");
+        let peer_board = Board::equal(&[peer_key.address()], 1).unwrap();
+        let peer = peer_board.entity_id();
         let limit = EntityTx::SetCreditLimit {
-            peer: [9; 32],
+            peer,
             token: 1,
             amount: BigInt::from(5),
         };
+        let open = |board: Board| EntityTx::OpenAccount {
+            peer,
+            peer_board: board,
+        };
         let txs = vec![
             signed(&s, &keys[0], 1, limit.clone()),
-            signed(&s, &keys[0], 2, EntityTx::OpenAccount { peer: [9; 32] }),
-            signed(&s, &keys[0], 3, limit),
+            signed(&s, &keys[0], 2, open(s.board.clone())),
+            signed(&s, &keys[0], 3, open(peer_board.clone())),
+            signed(&s, &keys[0], 4, limit),
         ];
         let (next, rejected) = s.apply_txs(1, 1, &txs);
-        assert_eq!(rejected.len(), 1);
-        assert_eq!(next.account_entries(), vec![([9; 32], 1, BigInt::from(5))]);
+        let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(rejected.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("no open account"));
+        assert!(reasons[1].contains("not to the peer's id"));
+        let account = &next.accounts[&peer];
+        assert!(
+            account.proposal.is_some(),
+            "the credit limit is proposed at once"
+        );
+        assert_eq!(account.updated_at, 1);
+        assert_ne!(next.hash(), s.hash());
     }
 }

@@ -6,10 +6,13 @@ use std::fmt;
 
 use num_bigint::{BigInt, Sign};
 
+use super::accounts::Hanko;
 use super::message::verify_cached;
 use super::{
-    Board, EntityError, EntityId, TokenId, AMOUNT_BITS_MAX, PAYLOAD_BYTES_MAX, TEXT_BYTES_MAX,
+    Board, EntityError, EntityId, TokenId, AMOUNT_BITS_MAX, BOARD_VALIDATORS_MAX,
+    PAYLOAD_BYTES_MAX, TEXT_BYTES_MAX,
 };
+use crate::account::{AccountMessage, AccountMessageBody};
 use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// Who holds a reserve inside the entity: a named sub-account ("treasury", "alice") or an
@@ -88,16 +91,32 @@ pub enum EntityTx {
         /// At most [`TEXT_BYTES_MAX`] bytes.
         text: String,
     },
-    /// Open a (placeholder) account with another entity.
+    /// Open an account with another entity, whose genesis board seals its messages.
     OpenAccount {
         /// The peer entity.
         peer: EntityId,
+        /// The peer's board (must hash to `peer`).
+        peer_board: Board,
     },
-    /// An opaque input for an account machine, recorded in the log (a later layer feeds it
-    /// to the account).
+    /// A message of the peer's side of an account, sealed by a quorum of the peer's board
+    /// (see `accounts.rs`): the account machine verifies and applies it.
     AccountInput {
-        /// At most [`PAYLOAD_BYTES_MAX`] bytes.
-        bytes: Vec<u8>,
+        /// The peer entity that sent it.
+        from: EntityId,
+        /// The message.
+        message: Box<AccountMessage>,
+        /// The peer validators' signatures over [`AccountMessage::hanko_digest`].
+        hanko: Hanko,
+    },
+    /// Pay `amount` of `token` to an open account's peer (an account frame, not a reserve
+    /// transfer).
+    AccountPayment {
+        /// The peer entity.
+        peer: EntityId,
+        /// The token.
+        token: TokenId,
+        /// > 0 and below 2^255.
+        amount: BigInt,
     },
     /// Move `amount` of `token` from one holder's reserve to another's.
     Payment {
@@ -148,12 +167,33 @@ impl Canonical for EntityTx {
             EntityTx::Message { text } => {
                 tagged(b"xln/entity-tx/message/v1", vec![text.canonical_rlp()])
             }
-            EntityTx::OpenAccount { peer } => {
-                tagged(b"xln/entity-tx/open-account/v1", vec![peer.canonical_rlp()])
-            }
-            EntityTx::AccountInput { bytes } => tagged(
+            EntityTx::OpenAccount { peer, peer_board } => tagged(
+                b"xln/entity-tx/open-account/v1",
+                vec![peer.canonical_rlp(), peer_board.canonical_rlp()],
+            ),
+            EntityTx::AccountInput {
+                from,
+                message,
+                hanko,
+            } => tagged(
                 b"xln/entity-tx/account-input/v1",
-                vec![bytes.canonical_rlp()],
+                vec![
+                    from.canonical_rlp(),
+                    message.canonical_rlp(),
+                    hanko.canonical_rlp(),
+                ],
+            ),
+            EntityTx::AccountPayment {
+                peer,
+                token,
+                amount,
+            } => tagged(
+                b"xln/entity-tx/account-payment/v1",
+                vec![
+                    peer.canonical_rlp(),
+                    token.canonical_rlp(),
+                    amount.canonical_rlp(),
+                ],
             ),
             EntityTx::Payment {
                 from,
@@ -196,6 +236,30 @@ impl Canonical for EntityTx {
     }
 }
 
+/// The stateless bounds of a sealed account message: a frame's tx count and nesting, the
+/// hanko's size. Why: untrusted frames are hashed (recursively) before anything else.
+fn check_account_message(message: &AccountMessage, hanko: &Hanko) -> Result<(), String> {
+    if hanko.0.len() > BOARD_VALIDATORS_MAX {
+        return Err(format!(
+            "hanko of {} signatures, at most {BOARD_VALIDATORS_MAX}",
+            hanko.0.len()
+        ));
+    }
+    if let AccountMessageBody::Propose { frame, .. } = &message.body {
+        if frame.txs.len() > crate::account::FRAME_TXS_MAX {
+            return Err(format!(
+                "account frame of {} txs, at most {}",
+                frame.txs.len(),
+                crate::account::FRAME_TXS_MAX
+            ));
+        }
+        for tx in &frame.txs {
+            tx.check_depth().map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks `|amount| < 2^255` and, unless `zero_ok`, `amount > 0` (else `amount >= 0`).
 pub(super) fn check_amount(what: &str, amount: &BigInt, zero_ok: bool) -> Result<(), String> {
     if amount.sign() == Sign::Minus || (!zero_ok && amount.sign() == Sign::NoSign) {
@@ -215,6 +279,7 @@ impl EntityTx {
             EntityTx::Message { .. } => "message",
             EntityTx::OpenAccount { .. } => "open-account",
             EntityTx::AccountInput { .. } => "account-input",
+            EntityTx::AccountPayment { .. } => "account-payment",
             EntityTx::Payment { .. } => "payment",
             EntityTx::SetCreditLimit { .. } => "set-credit-limit",
             EntityTx::Propose { .. } => "propose",
@@ -238,14 +303,10 @@ impl EntityTx {
                 "text of {} bytes, at most {TEXT_BYTES_MAX}",
                 text.len()
             )),
-            EntityTx::AccountInput { bytes } | EntityTx::ChainEvent { bytes }
-                if bytes.len() > PAYLOAD_BYTES_MAX =>
-            {
-                Err(format!(
-                    "payload of {} bytes, at most {PAYLOAD_BYTES_MAX}",
-                    bytes.len()
-                ))
-            }
+            EntityTx::ChainEvent { bytes } if bytes.len() > PAYLOAD_BYTES_MAX => Err(format!(
+                "payload of {} bytes, at most {PAYLOAD_BYTES_MAX}",
+                bytes.len()
+            )),
             EntityTx::Payment {
                 from, to, amount, ..
             } => {
@@ -256,6 +317,13 @@ impl EntityTx {
                 }
             }
             EntityTx::SetCreditLimit { amount, .. } => check_amount("credit limit", amount, true),
+            EntityTx::AccountPayment { amount, .. } => {
+                check_amount("account payment amount", amount, false)
+            }
+            EntityTx::OpenAccount { peer_board, .. } => {
+                peer_board.validate().map_err(|e| e.to_string())
+            }
+            EntityTx::AccountInput { message, hanko, .. } => check_account_message(message, hanko),
             EntityTx::Propose {
                 action: ProposalAction::BoardChange(board),
                 ..

@@ -161,6 +161,7 @@ fn corrupt_signature(key: &SecretKey, message: &EntityMessage) -> EntityMessage 
         EntityMessage::Proposal(p) => Some(&mut p.signature),
         EntityMessage::Vote(v) => Some(&mut v.signature),
         EntityMessage::ViewChange(v) => Some(&mut v.signature),
+        EntityMessage::AccountPart(p) => Some(&mut p.signature),
         EntityMessage::Commit(_) | EntityMessage::SyncRequest { .. } => None,
     };
     if let Some(s) = slot {

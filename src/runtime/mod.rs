@@ -108,6 +108,7 @@ struct SimReplica {
 #[derive(Clone, Debug)]
 struct SimEntity {
     id: EntityId,
+    genesis_board: Board,
     replicas: Vec<SimReplica>,
     addresses: BTreeMap<Address, usize>,
 }
@@ -247,6 +248,7 @@ impl Runtime {
             .collect();
         self.entities.push(SimEntity {
             id: genesis.entity_id,
+            genesis_board: genesis.board.clone(),
             replicas,
             addresses: addresses.iter().enumerate().map(|(i, a)| (*a, i)).collect(),
         });
@@ -264,6 +266,19 @@ impl Runtime {
             .replicas
             .get(replica)
             .ok_or(RuntimeError::UnknownReplica { entity, replica })
+    }
+
+    /// The board an entity started with (its id is this board's hash).
+    ///
+    /// # Errors
+    /// [`RuntimeError::UnknownEntity`].
+    pub fn genesis_board(&self, entity: usize) -> Result<&Board, RuntimeError> {
+        Ok(&self.entity(entity)?.genesis_board)
+    }
+
+    /// The runtime index of the entity with `id`, if it is simulated here.
+    pub fn entity_index(&self, id: &EntityId) -> Option<usize> {
+        self.entities.iter().position(|e| e.id == *id)
     }
 
     /// Number of entities.
@@ -524,11 +539,21 @@ impl Runtime {
                     let peers: Vec<usize> = (0..self.entities[entity].replicas.len())
                         .filter(|i| *i != from)
                         .collect();
-                    self.send(entity, from, &peers, &message, now);
+                    self.send(entity, from, (entity, &peers), &message, now);
                 }
                 EntityOutput::Send { to, message } => {
                     if let Some(to) = self.entities[entity].addresses.get(&to).copied() {
-                        self.send(entity, from, &[to], &message, now);
+                        self.send(entity, from, (entity, &[to]), &message, now);
+                    }
+                }
+                EntityOutput::ToEntity {
+                    entity: target,
+                    message,
+                } => {
+                    // Another entity's replicas: unknown ids (not simulated here) are dropped.
+                    if let Some(target) = self.entity_index(&target) {
+                        let all: Vec<usize> = (0..self.entities[target].replicas.len()).collect();
+                        self.send(entity, from, (target, &all), &message, now);
                     }
                 }
                 EntityOutput::Queued { .. } => {}
@@ -601,15 +626,18 @@ impl Runtime {
             }
             EntityOutput::Broadcast(_)
             | EntityOutput::Send { .. }
+            | EntityOutput::ToEntity { .. }
             | EntityOutput::Queued { .. } => {}
         }
     }
 
+    /// Sends `message` from replica `from` of `entity` to replicas `peers` of entity
+    /// `target` (the same entity, or the peer of an account).
     fn send(
         &mut self,
         entity: usize,
         from: usize,
-        peers: &[usize],
+        (target, peers): (usize, &[usize]),
         message: &EntityMessage,
         now: u64,
     ) {
@@ -627,7 +655,7 @@ impl Runtime {
         for (to, message) in copies {
             let kind = message.kind();
             let envelope = Envelope {
-                entity,
+                entity: target,
                 from,
                 to,
                 message,
@@ -635,7 +663,7 @@ impl Runtime {
             if self.network.send(now, envelope) == SendFate::Lost {
                 self.timeline.push(Event::Lost {
                     tick: now,
-                    entity,
+                    entity: target,
                     from,
                     to,
                     kind,
@@ -667,7 +695,7 @@ impl Runtime {
         let peers: Vec<usize> = (0..self.entities[entity].replicas.len())
             .filter(|i| *i != replica)
             .collect();
-        self.send(entity, replica, &peers, &pick, now);
+        self.send(entity, replica, (entity, &peers), &pick, now);
     }
 }
 

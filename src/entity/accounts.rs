@@ -1,0 +1,527 @@
+//! Accounts between entities. An entity keeps, per peer entity, its side of a bilateral
+//! account machine (`src/account`) *inside* its consensus state: opening an account,
+//! paying through it, setting a credit limit and handing it the peer's messages are entity
+//! txs, so the whole board agrees on every account frame. The machine runs with
+//! [`Seal::Quorum`]: it never touches a validator key. After a frame commits, every
+//! validator signs each account message the frame produced ([`AccountMessage::hanko_digest`])
+//! and sends its part to every replica of the peer; a replica that holds parts worth the
+//! peer board's threshold (a *hanko*) submits the message with them as an
+//! [`EntityTx::AccountInput`], which every replica verifies again when the frame applies it.
+//! So no account frame moves without a quorum of each side (2-of-2 between boards).
+//!
+//! Lost parts are re-sent: a proposal until it is acked, and the last ack whenever the
+//! peer repeats a message this side already handled. Entity accounts carry payments and
+//! credit limits; subcontracts (HTLCs, orders) run on the single-signer accounts of the
+//! language layer, so here every subcontract call is refused by [`NoSubcontracts`].
+//!
+//! [`EntityTx::AccountInput`]: super::EntityTx::AccountInput
+
+use std::collections::BTreeMap;
+
+use num_bigint::BigInt;
+
+use super::message::verify_cached;
+use super::replica::EntityOutput;
+use super::state::hex32;
+use super::{
+    Board, EntityError, EntityId, EntityMessage, EntityReplica, EntityState, EntityTx, LogEntry,
+    TokenId,
+};
+use crate::account::{AccountMachine, AccountMessage, AccountTx, NoSubcontracts, Seal};
+use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
+
+/// Most hanko parts a replica keeps while waiting for a quorum; older ones are dropped
+/// (they are re-sent), so a flood of parts cannot exhaust memory.
+pub const HANKO_PARTS_MAX: usize = 4_096;
+
+/// The 20-byte address an entity has inside account machines and on chain: the last 20
+/// bytes of its id. The side with the lower address is left.
+pub fn entity_address(id: &EntityId) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes.copy_from_slice(&id[12..]);
+    Address(bytes)
+}
+
+/// One entity's side of an account with a peer entity.
+#[derive(Clone, Debug)]
+pub struct EntityAccount {
+    /// The peer's board, whose quorum must seal every message from the peer.
+    pub peer_board: Board,
+    /// This side's machine (`me`/`peer` are the entities' [`entity_address`]es).
+    pub machine: AccountMachine,
+    /// The proposal in flight, re-sent until the peer acks it.
+    pub proposal: Option<AccountMessage>,
+    /// The last ack sent, re-sent when the peer repeats what this side already handled.
+    pub last_ack: Option<AccountMessage>,
+    /// Height of the entity frame that last produced a message here.
+    pub updated_at: u64,
+}
+
+impl PartialEq for EntityAccount {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical_rlp() == other.canonical_rlp()
+    }
+}
+
+impl Eq for EntityAccount {}
+
+/// Canonical encoding: `tagged("xln/entity-account/v1", [peer_board, machine, proposal,
+/// last_ack, updated_at])`.
+impl Canonical for EntityAccount {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/entity-account/v1",
+            vec![
+                self.peer_board.canonical_rlp(),
+                self.machine.canonical_rlp(),
+                self.proposal.canonical_rlp(),
+                self.last_ack.canonical_rlp(),
+                self.updated_at.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+impl EntityAccount {
+    /// The messages this side may have to send again.
+    pub fn outbox(&self) -> impl Iterator<Item = &AccountMessage> {
+        self.proposal.iter().chain(self.last_ack.iter())
+    }
+}
+
+/// Signatures of a board's validators over one digest, by signer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hanko(pub BTreeMap<Address, Signature>);
+
+/// Canonical encoding: `tagged("xln/hanko/v1", [[signer, signature] ...])` by signer.
+impl Canonical for Hanko {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(b"xln/hanko/v1", vec![self.0.canonical_rlp()])
+    }
+}
+
+impl Hanko {
+    /// Checks that every signature is a `board` validator's over `digest` and that their
+    /// shares reach the threshold.
+    ///
+    /// # Errors
+    /// Why the hanko is not a quorum's seal.
+    pub fn verify(&self, board: &Board, digest: &[u8; 32]) -> Result<(), String> {
+        if self.0.len() > board.validators.len() {
+            return Err(format!(
+                "hanko of {} signatures for a board of {}",
+                self.0.len(),
+                board.validators.len()
+            ));
+        }
+        for (signer, signature) in &self.0 {
+            if !board.contains(signer) {
+                return Err(format!("hanko signer {signer} is not on the peer's board"));
+            }
+            if !verify_cached(signer, digest, signature) {
+                return Err(format!("hanko signature of {signer} does not verify"));
+            }
+        }
+        let shares = board.weight(self.0.keys());
+        if !board.is_quorum(shares) {
+            return Err(format!(
+                "hanko carries {shares} shares, the peer's threshold is {}",
+                board.threshold
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One validator's part of a hanko: its signature over `message`'s hanko digest, sent by
+/// a replica of entity `from` to every replica of entity `to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountPart {
+    /// The sending entity.
+    pub from: EntityId,
+    /// The receiving entity.
+    pub to: EntityId,
+    /// The account message (its own signature field is [`crate::account::UNSEALED`]).
+    pub message: AccountMessage,
+    /// The validator that signed.
+    pub signer: Address,
+    /// Its signature over [`AccountMessage::hanko_digest`].
+    pub signature: Signature,
+}
+
+/// Canonical encoding: `tagged("xln/account-part/v1", [from, to, message, signer,
+/// signature])`.
+impl Canonical for AccountPart {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/account-part/v1",
+            vec![
+                self.from.canonical_rlp(),
+                self.to.canonical_rlp(),
+                self.message.canonical_rlp(),
+                self.signer.canonical_rlp(),
+                self.signature.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+/// Parts of one message gathered by a replica, waiting for a quorum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PendingHanko {
+    pub from: EntityId,
+    pub message: AccountMessage,
+    pub hanko: Hanko,
+    pub submitted: bool,
+}
+
+// ----- the consensus side: applied identically by every replica ---------------------
+
+impl EntityState {
+    /// Opens this entity's side of an account with `peer`, whose genesis board is
+    /// `peer_board` (checked against the id, so the board cannot be made up).
+    pub(super) fn open_account(
+        &mut self,
+        peer: &EntityId,
+        peer_board: &Board,
+    ) -> Result<(), String> {
+        if *peer == self.entity_id {
+            return Err("an entity cannot open an account with itself".into());
+        }
+        if self.accounts.contains_key(peer) {
+            return Err(format!("account with peer {} is already open", hex32(peer)));
+        }
+        peer_board.validate().map_err(|e| e.to_string())?;
+        if peer_board.entity_id() != *peer {
+            return Err(format!(
+                "the board given for peer {} hashes to {}, not to the peer's id",
+                hex32(peer),
+                hex32(&peer_board.entity_id())
+            ));
+        }
+        let machine = AccountMachine::new(entity_address(&self.entity_id), entity_address(peer));
+        self.accounts.insert(
+            *peer,
+            EntityAccount {
+                peer_board: peer_board.clone(),
+                machine,
+                proposal: None,
+                last_ack: None,
+                updated_at: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// Queues an account tx with `peer` and proposes at once if no frame is in flight. A tx
+    /// the proposal refuses (beyond capacity, say) rejects the entity tx; one queued behind
+    /// a frame in flight is proposed later, and a refusal then is logged.
+    pub(super) fn account_tx(&mut self, peer: &EntityId, tx: AccountTx) -> Result<(), String> {
+        let account = self
+            .accounts
+            .get_mut(peer)
+            .ok_or_else(|| format!("no open account with peer {}", hex32(peer)))?;
+        let idle = account.machine.pending.is_none() && account.machine.mempool.is_empty();
+        account.machine.enqueue(tx);
+        if !idle {
+            return Ok(());
+        }
+        let rejected = self.propose_account(peer);
+        match rejected.into_iter().next() {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
+    /// Pays `amount` of `token` to `peer` through the account.
+    pub(super) fn account_pay(
+        &mut self,
+        peer: &EntityId,
+        token: TokenId,
+        amount: &BigInt,
+    ) -> Result<(), String> {
+        self.account_tx(
+            peer,
+            AccountTx::Pay {
+                token,
+                amount: amount.clone(),
+            },
+        )
+    }
+
+    /// Hands the peer's sealed message to the account: the hanko must be a quorum of the
+    /// peer's board over the message's digest; the machine then checks counters, heights,
+    /// hashes and capacities. Replies and the next proposal go to the outbox.
+    pub(super) fn account_input(
+        &mut self,
+        from: &EntityId,
+        message: &AccountMessage,
+        hanko: &Hanko,
+    ) -> Result<(), String> {
+        let account = self
+            .accounts
+            .get_mut(from)
+            .ok_or_else(|| format!("no open account with peer {}", hex32(from)))?;
+        hanko.verify(&account.peer_board, &message.hanko_digest())?;
+        let replies = account
+            .machine
+            .receive_sealed(Seal::Quorum, message, &mut NoSubcontracts)
+            .map_err(|e| format!("account with {}: {e}", hex32(from)))?;
+        let height = self.height;
+        if let Some(ack) = replies.into_iter().last() {
+            account.last_ack = Some(ack);
+            account.updated_at = height;
+        }
+        if account.machine.pending.is_none() {
+            account.proposal = None;
+        }
+        for reason in self.propose_account(from) {
+            self.append_log(LogEntry::AccountTxRejected {
+                peer: *from,
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// Proposes the account's queued txs if no frame is in flight; returns the reasons of
+    /// txs the proposal refused.
+    fn propose_account(&mut self, peer: &EntityId) -> Vec<String> {
+        let (height, timestamp) = (self.height, self.timestamp);
+        let Some(account) = self.accounts.get_mut(peer) else {
+            return Vec::new();
+        };
+        if account.machine.pending.is_some() || account.machine.mempool.is_empty() {
+            return Vec::new();
+        }
+        match account
+            .machine
+            .propose_sealed(Seal::Quorum, timestamp, &mut NoSubcontracts)
+        {
+            Ok(outcome) => {
+                if let Some(message) = outcome.message {
+                    account.proposal = Some(message);
+                    account.updated_at = height;
+                }
+                outcome
+                    .rejected
+                    .into_iter()
+                    .map(|(_, e)| format!("account with {}: {e}", hex32(peer)))
+                    .collect()
+            }
+            Err(e) => vec![format!("account with {}: {e}", hex32(peer))],
+        }
+    }
+
+    /// Δ of `token` in the account with `peer` as this entity sees it (left's balance), the
+    /// account height, and whether a frame is in flight.
+    pub fn account_delta(&self, peer: &EntityId, token: TokenId) -> Option<BigInt> {
+        self.accounts.get(peer).map(|a| {
+            let d = a.machine.state.delta(token);
+            d.ondelta + d.offdelta
+        })
+    }
+}
+
+/// Is the message one the account has not handled yet (its counter is the next one or
+/// later)? Stale messages are repeats: the sender lost our reply.
+pub(super) fn is_fresh(account: &EntityAccount, message: &AccountMessage) -> bool {
+    message.counter > account.machine.received
+}
+
+// ----- the replica side: signing, gathering and re-sending hanko parts -----------------
+
+/// A replica's account work outside consensus: parts gathered toward hankos, the height up
+/// to which it has sealed its entity's account messages, and resend bookkeeping.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountLinks {
+    pub(super) pending: BTreeMap<[u8; 32], PendingHanko>,
+    pub(super) sealed_height: u64,
+    pub(super) proposals_resent_at: Option<u64>,
+    /// Peers that repeated a message this side already handled: our last ack is re-sent.
+    pub(super) acks_wanted: std::collections::BTreeSet<EntityId>,
+    pub(super) acks_resent_at: BTreeMap<EntityId, u64>,
+}
+
+impl EntityReplica {
+    /// Stores one validator's part of a peer entity's account message after checking it is
+    /// for one of our accounts and signed by a validator of the peer's board.
+    pub(super) fn on_account_part(
+        &mut self,
+        part: AccountPart,
+        _now: u64,
+    ) -> Result<(), EntityError> {
+        let bad = |reason: String| EntityError::BadCertificate {
+            what: "account part",
+            reason,
+        };
+        if part.to != self.state.entity_id {
+            return Err(bad(format!("addressed to entity {}", hex32(&part.to))));
+        }
+        let Some(account) = self.state.accounts.get(&part.from) else {
+            // Not open here (yet): the sender re-sends until we answer.
+            return Err(bad(format!("no open account with {}", hex32(&part.from))));
+        };
+        let message = &part.message;
+        if message.from != account.machine.peer || message.to != account.machine.me {
+            return Err(bad("message addresses do not match the account".into()));
+        }
+        if !account.peer_board.contains(&part.signer) {
+            return Err(bad(format!("{} is not on the peer's board", part.signer)));
+        }
+        let digest = message.hanko_digest();
+        if !verify_cached(&part.signer, &digest, &part.signature) {
+            return Err(EntityError::BadSignature {
+                what: "account part",
+                signer: part.signer,
+                height: 0,
+            });
+        }
+        if !is_fresh(account, message) {
+            self.links.acks_wanted.insert(part.from);
+            return Ok(());
+        }
+        if self.links.pending.len() >= HANKO_PARTS_MAX && !self.links.pending.contains_key(&digest)
+        {
+            self.links.pending.pop_first();
+        }
+        let entry = self
+            .links
+            .pending
+            .entry(digest)
+            .or_insert_with(|| PendingHanko {
+                from: part.from,
+                message: part.message.clone(),
+                hanko: Hanko::default(),
+                submitted: false,
+            });
+        entry.hanko.0.insert(part.signer, part.signature);
+        Ok(())
+    }
+
+    /// Whether an account still waits for the peer (a proposal not yet acked).
+    pub(super) fn accounts_busy(&self) -> bool {
+        self.state
+            .accounts
+            .values()
+            .any(|a| a.machine.pending.is_some())
+    }
+
+    /// After every input: seal the account messages of newly committed frames, answer
+    /// peers that repeated themselves, re-send unacked proposals on the resend timer, and
+    /// submit every message whose hanko is complete.
+    pub(super) fn account_work(
+        &mut self,
+        key: &SecretKey,
+        now: u64,
+        on_tick: bool,
+        out: &mut Vec<EntityOutput>,
+    ) {
+        if !self.state.board.contains(&self.me) {
+            return;
+        }
+        let sealed = self.links.sealed_height;
+        if self.state.height > sealed {
+            for (peer, account) in &self.state.accounts {
+                if account.updated_at > sealed {
+                    self.send_parts(key, peer, account.outbox(), out);
+                }
+            }
+            self.links.sealed_height = self.state.height;
+        }
+        let interval = self.config.resend_interval;
+        for peer in std::mem::take(&mut self.links.acks_wanted) {
+            let due = self
+                .links
+                .acks_resent_at
+                .get(&peer)
+                .is_none_or(|t| now >= t.saturating_add(interval));
+            if let (true, Some(account)) = (due, self.state.accounts.get(&peer)) {
+                self.links.acks_resent_at.insert(peer, now);
+                self.send_parts(key, &peer, account.last_ack.iter(), out);
+            }
+        }
+        let resend_due = self
+            .links
+            .proposals_resent_at
+            .is_none_or(|t| now >= t.saturating_add(interval));
+        if on_tick && resend_due && self.accounts_busy() {
+            self.links.proposals_resent_at = Some(now);
+            for (peer, account) in &self.state.accounts {
+                if account.machine.pending.is_some() {
+                    self.send_parts(key, peer, account.proposal.iter(), out);
+                }
+            }
+        }
+        self.submit_hankos(key, now, out);
+    }
+
+    fn send_parts<'a>(
+        &self,
+        key: &SecretKey,
+        peer: &EntityId,
+        messages: impl Iterator<Item = &'a AccountMessage>,
+        out: &mut Vec<EntityOutput>,
+    ) {
+        for message in messages {
+            let Ok(signature) = key.sign_digest(&message.hanko_digest()) else {
+                continue;
+            };
+            let part = AccountPart {
+                from: self.state.entity_id,
+                to: *peer,
+                message: message.clone(),
+                signer: self.me,
+                signature,
+            };
+            out.push(EntityOutput::ToEntity {
+                entity: *peer,
+                message: EntityMessage::AccountPart(Box::new(part)),
+            });
+        }
+    }
+
+    /// Submits, as this validator's entity tx, each gathered message whose parts reach the
+    /// peer board's threshold and that no tx in the mempool already carries; drops the
+    /// gathered parts of messages the account has handled since.
+    fn submit_hankos(&mut self, key: &SecretKey, now: u64, out: &mut Vec<EntityOutput>) {
+        let accounts = &self.state.accounts;
+        self.links.pending.retain(|_, p| {
+            accounts
+                .get(&p.from)
+                .is_some_and(|a| is_fresh(a, &p.message))
+        });
+        let ready: Vec<[u8; 32]> = self
+            .links
+            .pending
+            .iter()
+            .filter(|(_, p)| !p.submitted)
+            .filter(|(_, p)| {
+                accounts.get(&p.from).is_some_and(|a| {
+                    a.peer_board
+                        .is_quorum(a.peer_board.weight(p.hanko.0.keys()))
+                })
+            })
+            .map(|(d, _)| *d)
+            .collect();
+        for digest in ready {
+            let Some(p) = self.links.pending.get(&digest).cloned() else {
+                continue;
+            };
+            let carried = self.mempool.values().any(|pooled| {
+                matches!(&pooled.tx.tx, EntityTx::AccountInput { from, message, .. }
+                    if *from == p.from && message.hanko_digest() == digest)
+            });
+            let tx = EntityTx::AccountInput {
+                from: p.from,
+                message: Box::new(p.message.clone()),
+                hanko: p.hanko.clone(),
+            };
+            if carried || self.submit(key, tx, now, out).is_ok() {
+                if let Some(entry) = self.links.pending.get_mut(&digest) {
+                    entry.submitted = true;
+                }
+            }
+        }
+    }
+}
