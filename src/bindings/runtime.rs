@@ -254,6 +254,14 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
                 action: ProposalAction::Text(str_arg(args, 1, who)?.to_string()),
             }
         }
+        "propose-board" => {
+            need(3)?;
+            let board = board_arg(s, e, &args[1], &args[2], who)?;
+            EntityTx::Propose {
+                id: index_arg(args, 0, who)? as u64,
+                action: ProposalAction::BoardChange(board),
+            }
+        }
         "vote" => {
             need(2)?;
             EntityTx::Vote {
@@ -269,6 +277,35 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
     };
     let hash = s.runtime.submit(e, tx).map_err(|e| runtime_error(who, e))?;
     Ok(Value::bytes(&hash))
+}
+/// A new board for entity `e` from `((replica shares) ...)` and a threshold: the
+/// simulator's replicas are fixed, so a board change picks among them and reweighs them.
+fn board_arg(
+    s: &SimState,
+    e: usize,
+    members: &Value,
+    threshold: &Value,
+    who: &str,
+) -> Result<crate::entity::Board, LangError> {
+    let bad = || type_error(who, 4, "a list of (replica-index shares) pairs", members);
+    let mut validators = Vec::new();
+    for pair in members.list_to_vec().ok_or_else(bad)? {
+        let pair = pair
+            .list_to_vec()
+            .filter(|p| p.len() == 2)
+            .ok_or_else(bad)?;
+        let replica = index_arg(&pair, 0, who)?;
+        let shares = index_arg(&pair, 1, who)? as u64;
+        let address = s
+            .runtime
+            .replica(e, replica)
+            .map_err(|err| runtime_error(who, err))?
+            .me();
+        validators.push(crate::entity::Validator::new(address, shares));
+    }
+    let threshold = index_arg(std::slice::from_ref(threshold), 0, who)? as u64;
+    crate::entity::Board::new(validators, threshold)
+        .map_err(|err| value_error(who, err.to_string()))
 }
 fn outcome(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let hash = crate::lang::builtins::bytes_arg(a, 0, "tx-outcome")?;
@@ -524,7 +561,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "sim-seed", 0, Some(0), seed, "The simulation's seed.", "(sim-seed) => 7";
     "sim-now", 0, Some(0), now, "The simulation's tick.", "(sim-now) => 120";
     "add-entity!", 3, Some(4), add_entity, "(add-entity! name validators threshold [((holder token amount) ...)]): a BFT entity; validator keys derive from the seed.", "(define hub (add-entity! \"hub\" 4 3 '((\"treasury\" 1 1000))))";
-    "submit!", 2, None, submit, "(submit! e 'kind args ...): message, payment (reserves), open-account peer, account-payment peer token amount, set-credit peer token amount, propose, vote. Returns the tx hash.", "(submit! hub 'payment \"treasury\" \"alice\" 1 10)";
+    "submit!", 2, None, submit, "(submit! e 'kind args ...): message, payment (reserves), open-account peer, account-payment peer token amount, set-credit peer token amount, propose id text, propose-board id ((replica shares) ...) threshold, vote id yes?. Returns the tx hash.", "(submit! hub 'payment \"treasury\" \"alice\" 1 10)";
     "tx-outcome", 1, Some(1), outcome, "'pending, 'applied, (rejected reason) or (dropped reason).", "(tx-outcome h) => applied";
     "make-byzantine!", 3, Some(3), make_byzantine, "Makes replica i misbehave: silent, equivocate, invalid-signatures, wrong-state-hash, replay-old (or honest).", "(make-byzantine! hub 0 'equivocate)";
     "set-network!", 0, None, set_network, "Network faults: #:loss #:dup (exact ratios), #:max-delay ticks, #:seed.", "(set-network! #:loss 1/10 #:dup 1/20 #:max-delay 3 #:seed 7)";

@@ -357,8 +357,16 @@ impl Runtime {
     /// # Errors
     /// [`RuntimeError::NoHonestReplica`], or the replica's refusal as [`RuntimeError::Entity`].
     pub fn submit(&mut self, entity: usize, tx: EntityTx) -> Result<[u8; 32], RuntimeError> {
-        let honest = self.honest(entity);
-        self.entity(entity)?;
+        let sim = self.entity(entity)?;
+        // Only validators on the entity's current board can sign txs for it.
+        let honest: Vec<usize> = self
+            .honest(entity)
+            .into_iter()
+            .filter(|i| {
+                let r = &sim.replicas[*i].replica;
+                r.state().board.contains(&r.me())
+            })
+            .collect();
         if honest.is_empty() {
             return Err(RuntimeError::NoHonestReplica(entity));
         }
