@@ -104,7 +104,7 @@ fn a_quorum_hanko_applies_the_peers_frame_and_acks_it() {
     assert_eq!(account.machine.state.height, 1);
     assert_eq!(account.machine.received, 1);
     assert!(matches!(
-        account.last_ack.as_ref().map(|m| &m.body),
+        account.unconfirmed.last().map(|m| &m.body),
         Some(AccountMessageBody::Ack { height: 1, .. })
     ));
     // The same message again is a replay: rejected, nothing changes.

@@ -372,3 +372,179 @@ fn seed_statistics() {
         );
     }
 }
+
+/// Accounts between two boards (hub: 4 validators, threshold 3, one of them byzantine in
+/// half the seeds; shop: 3 of threshold 2) under the same lossy network: random payments
+/// both ways. After healing, both sides hold the same account state with nothing in flight,
+/// every payment is accounted for, and Δ equals what the applied payments moved (a payment
+/// applied as an entity tx but refused when its queued frame was finally proposed is in
+/// the entity's log with its amount).
+#[test]
+fn accounts_between_boards_converge_under_faults() {
+    use xln::account::AccountTx;
+    use xln::entity::{entity_address, LogEntry};
+    let seeds: Vec<u64> = match seed_override() {
+        Some(seed) => vec![seed],
+        None => (0..(seed_count() / 8).max(1))
+            .map(|s| 2_000_000 + s)
+            .collect(),
+    };
+    let count = seeds.len();
+    let mut settled = 0usize;
+    for seed in seeds {
+        let mut rng = SplitMix64::new(seed);
+        let mut rt = Runtime::new(seed);
+        let (hub, shop) = (
+            rt.add_entity(4, 3, Vec::new()).expect("hub"),
+            rt.add_entity(3, 2, Vec::new()).expect("shop"),
+        );
+        if seed % 2 == 1 {
+            let bad = &Behaviour::ALL[1..];
+            let behaviour = bad[rng.below(bad.len() as u64) as usize];
+            rt.set_behaviour(hub, rng.below(4) as usize, behaviour)
+                .expect("behaviour");
+        }
+        rt.set_network(
+            (rng.below(16), 100),
+            (rng.below(21), 100),
+            rng.below(4),
+            seed,
+        );
+        let ids = [rt.entity_id(hub).unwrap(), rt.entity_id(shop).unwrap()];
+        let boards = [
+            rt.genesis_board(hub).unwrap().clone(),
+            rt.genesis_board(shop).unwrap().clone(),
+        ];
+        let ctx = format!("seed {seed}; rerun with XLN_SIM_SEED={seed}");
+        for (me, peer) in [(hub, 1), (shop, 0)] {
+            rt.submit(
+                me,
+                EntityTx::OpenAccount {
+                    peer: ids[peer],
+                    peer_board: boards[peer].clone(),
+                },
+            )
+            .expect("open");
+        }
+        assert!(rt.run_until_quiet(20_000), "accounts not open: {ctx}");
+        for (me, peer) in [(hub, 1), (shop, 0)] {
+            let amount = BigInt::from(100 + rng.below(200));
+            rt.submit(
+                me,
+                EntityTx::SetCreditLimit {
+                    peer: ids[peer],
+                    token: 1,
+                    amount,
+                },
+            )
+            .expect("credit");
+        }
+        // (payer, amount, tx hash)
+        let mut payments = Vec::new();
+        for tick in 0..40 {
+            if rng.below(3) == 0 {
+                let payer = rng.below(2) as usize;
+                let amount = BigInt::from(1 + rng.below(80));
+                let tx = EntityTx::AccountPayment {
+                    peer: ids[1 - payer],
+                    token: 1,
+                    amount: amount.clone(),
+                };
+                let hash = rt.submit([hub, shop][payer], tx).expect("pay");
+                payments.push((payer, amount, hash));
+            }
+            let _ = tick;
+            rt.run_ticks(1);
+        }
+        rt.heal_network();
+        if !rt.run_until_quiet(20_000) {
+            for e in [hub, shop] {
+                for i in 0..rt.replica_count(e) {
+                    let r = rt.replica(e, i).unwrap();
+                    let acct: Vec<String> = r
+                        .state()
+                        .accounts
+                        .values()
+                        .map(|a| {
+                            format!(
+                                "h{} sent {} recv {} pending {} queued {}",
+                                a.machine.state.height,
+                                a.machine.sent,
+                                a.machine.received,
+                                a.machine.pending.is_some(),
+                                a.machine.mempool.len()
+                            )
+                        })
+                        .collect();
+                    eprintln!(
+                        "entity {e} replica {i} {:?}: height {} idle {} mempool {} {acct:?}",
+                        rt.behaviour(e, i).unwrap(),
+                        r.height(),
+                        r.is_idle(),
+                        r.mempool_len()
+                    );
+                }
+            }
+            panic!("not quiet: {ctx}");
+        }
+        let side = |e: usize, peer: usize| {
+            let r = rt.replica(e, rt.honest(e)[0]).expect("replica");
+            r.state().accounts[&ids[peer]].clone()
+        };
+        let (a, b) = (side(hub, 1), side(shop, 0));
+        assert_eq!(
+            a.machine.state.state_hash(),
+            b.machine.state.state_hash(),
+            "the two sides differ: {ctx}"
+        );
+        assert!(
+            a.machine.pending.is_none() && b.machine.pending.is_none(),
+            "{ctx}"
+        );
+        assert!(
+            a.machine.mempool.is_empty() && b.machine.mempool.is_empty(),
+            "{ctx}"
+        );
+        // Δ is the left's balance: the left's payments lower it, the right's raise it.
+        let hub_is_left = entity_address(&ids[0]) < entity_address(&ids[1]);
+        let sign = |payer: usize| if (payer == 0) == hub_is_left { -1 } else { 1 };
+        let mut expected = BigInt::from(0);
+        for (payer, amount, hash) in &payments {
+            match rt.outcome(hash) {
+                Some(xln::runtime::TxOutcome::Applied { .. }) => {
+                    expected += amount * sign(*payer);
+                    settled += 1;
+                }
+                Some(_) => {}
+                None => panic!("payment never accounted for: {ctx}"),
+            }
+        }
+        for (payer, e) in [(0, hub), (1, shop)] {
+            let r = rt.replica(e, rt.honest(e)[0]).expect("replica");
+            for entry in &r.state().log {
+                if let LogEntry::AccountTxRejected {
+                    tx: AccountTx::Pay { amount, .. },
+                    ..
+                } = entry
+                {
+                    expected -= amount * sign(payer);
+                    settled -= 1;
+                }
+            }
+        }
+        let d = a.machine.state.delta(1);
+        assert_eq!(
+            d.ondelta + d.offdelta,
+            expected,
+            "Δ is not what the payments moved: {ctx}"
+        );
+        for e in [hub, shop] {
+            let honest = rt.honest(e);
+            let first = rt.replica(e, honest[0]).unwrap().state_hash();
+            for i in honest {
+                assert_eq!(rt.replica(e, i).unwrap().state_hash(), first, "{ctx}");
+            }
+        }
+    }
+    eprintln!("{count} account seeds: {settled} payments settled across boards");
+}

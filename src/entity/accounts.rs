@@ -9,8 +9,13 @@
 //! [`EntityTx::AccountInput`], which every replica verifies again when the frame applies it.
 //! So no account frame moves without a quorum of each side (2-of-2 between boards).
 //!
-//! Lost parts are re-sent: a proposal until it is acked, and the last ack whenever the
-//! peer repeats a message this side already handled. Entity accounts carry payments and
+//! Lost parts are re-sent. The machine numbers messages and accepts only the next one, so
+//! a side keeps every message the peer may not have processed yet (`unconfirmed`, in
+//! order — a proposal rolled back by the left-wins rule included, since its number was
+//! used) and re-sends them all: on a timer while its own proposal waits for an ack, and
+//! whenever the peer repeats a message this side already handled (the peer lacks a reply).
+//! A message is confirmed when the peer shows it processed it: an ack of our proposal, or
+//! a proposal built on the frame our ack committed. Entity accounts carry payments and
 //! credit limits; subcontracts (HTLCs, orders) run on the single-signer accounts of the
 //! language layer, so here every subcontract call is refused by [`NoSubcontracts`].
 //!
@@ -27,7 +32,9 @@ use super::{
     Board, EntityError, EntityId, EntityMessage, EntityReplica, EntityState, EntityTx, LogEntry,
     TokenId,
 };
-use crate::account::{AccountMachine, AccountMessage, AccountTx, NoSubcontracts, Seal};
+use crate::account::{
+    AccountMachine, AccountMessage, AccountMessageBody, AccountTx, NoSubcontracts, Seal,
+};
 use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// Most hanko parts a replica keeps while waiting for a quorum; older ones are dropped
@@ -49,10 +56,8 @@ pub struct EntityAccount {
     pub peer_board: Board,
     /// This side's machine (`me`/`peer` are the entities' [`entity_address`]es).
     pub machine: AccountMachine,
-    /// The proposal in flight, re-sent until the peer acks it.
-    pub proposal: Option<AccountMessage>,
-    /// The last ack sent, re-sent when the peer repeats what this side already handled.
-    pub last_ack: Option<AccountMessage>,
+    /// Messages sent that the peer has not shown it processed, in counter order.
+    pub unconfirmed: Vec<AccountMessage>,
     /// Height of the entity frame that last produced a message here.
     pub updated_at: u64,
 }
@@ -65,8 +70,8 @@ impl PartialEq for EntityAccount {
 
 impl Eq for EntityAccount {}
 
-/// Canonical encoding: `tagged("xln/entity-account/v1", [peer_board, machine, proposal,
-/// last_ack, updated_at])`.
+/// Canonical encoding: `tagged("xln/entity-account/v1", [peer_board, machine,
+/// unconfirmed, updated_at])`.
 impl Canonical for EntityAccount {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
@@ -74,8 +79,7 @@ impl Canonical for EntityAccount {
             vec![
                 self.peer_board.canonical_rlp(),
                 self.machine.canonical_rlp(),
-                self.proposal.canonical_rlp(),
-                self.last_ack.canonical_rlp(),
+                self.unconfirmed.canonical_rlp(),
                 self.updated_at.canonical_rlp(),
             ],
         )
@@ -85,7 +89,36 @@ impl Canonical for EntityAccount {
 impl EntityAccount {
     /// The messages this side may have to send again.
     pub fn outbox(&self) -> impl Iterator<Item = &AccountMessage> {
-        self.proposal.iter().chain(self.last_ack.iter())
+        self.unconfirmed.iter()
+    }
+
+    /// Drops the messages up to `counter`: the peer has processed them.
+    fn confirm(&mut self, counter: u64) {
+        self.unconfirmed.retain(|m| m.counter > counter);
+    }
+
+    /// What an incoming (already verified and applied) peer message proves the peer
+    /// processed of ours: an ack covers our proposal it acks; a proposal built on the frame
+    /// our own ack committed covers that ack.
+    fn confirmed_by(&self, incoming: &AccountMessage, committed_before: &[u8; 32]) -> u64 {
+        let mut confirmed = 0;
+        for m in &self.unconfirmed {
+            let covered = match (&incoming.body, &m.body) {
+                (
+                    AccountMessageBody::Ack { frame_hash, .. },
+                    AccountMessageBody::Propose { frame, .. },
+                ) => frame.hash() == *frame_hash,
+                (
+                    AccountMessageBody::Propose { frame, .. },
+                    AccountMessageBody::Ack { frame_hash, .. },
+                ) => frame.prev_frame_hash == *frame_hash && frame_hash == committed_before,
+                _ => false,
+            };
+            if covered {
+                confirmed = confirmed.max(m.counter);
+            }
+        }
+        confirmed
     }
 }
 
@@ -205,8 +238,7 @@ impl EntityState {
             EntityAccount {
                 peer_board: peer_board.clone(),
                 machine,
-                proposal: None,
-                last_ack: None,
+                unconfirmed: Vec::new(),
                 updated_at: 0,
             },
         );
@@ -228,7 +260,7 @@ impl EntityState {
         }
         let rejected = self.propose_account(peer);
         match rejected.into_iter().next() {
-            Some(reason) => Err(reason),
+            Some((_, reason)) => Err(reason),
             None => Ok(()),
         }
     }
@@ -263,30 +295,31 @@ impl EntityState {
             .get_mut(from)
             .ok_or_else(|| format!("no open account with peer {}", hex32(from)))?;
         hanko.verify(&account.peer_board, &message.hanko_digest())?;
+        let committed_before = account.machine.state.last_frame_hash;
         let replies = account
             .machine
             .receive_sealed(Seal::Quorum, message, &mut NoSubcontracts)
             .map_err(|e| format!("account with {}: {e}", hex32(from)))?;
+        let confirmed = account.confirmed_by(message, &committed_before);
+        account.confirm(confirmed);
         let height = self.height;
-        if let Some(ack) = replies.into_iter().last() {
-            account.last_ack = Some(ack);
+        if !replies.is_empty() {
+            account.unconfirmed.extend(replies);
             account.updated_at = height;
         }
-        if account.machine.pending.is_none() {
-            account.proposal = None;
-        }
-        for reason in self.propose_account(from) {
+        for (tx, reason) in self.propose_account(from) {
             self.append_log(LogEntry::AccountTxRejected {
                 peer: *from,
+                tx,
                 reason,
             });
         }
         Ok(())
     }
 
-    /// Proposes the account's queued txs if no frame is in flight; returns the reasons of
-    /// txs the proposal refused.
-    fn propose_account(&mut self, peer: &EntityId) -> Vec<String> {
+    /// Proposes the account's queued txs if no frame is in flight; returns the txs the
+    /// proposal refused, with why.
+    fn propose_account(&mut self, peer: &EntityId) -> Vec<(AccountTx, String)> {
         let (height, timestamp) = (self.height, self.timestamp);
         let Some(account) = self.accounts.get_mut(peer) else {
             return Vec::new();
@@ -300,16 +333,18 @@ impl EntityState {
         {
             Ok(outcome) => {
                 if let Some(message) = outcome.message {
-                    account.proposal = Some(message);
+                    account.unconfirmed.push(message);
                     account.updated_at = height;
                 }
                 outcome
                     .rejected
                     .into_iter()
-                    .map(|(_, e)| format!("account with {}: {e}", hex32(peer)))
+                    .map(|(tx, e)| (tx, format!("account with {}: {e}", hex32(peer))))
                     .collect()
             }
-            Err(e) => vec![format!("account with {}: {e}", hex32(peer))],
+            // Only a key mismatch or a signing failure can fail here, and a quorum side
+            // has neither; the queue stays for the next attempt.
+            Err(_) => Vec::new(),
         }
     }
 
@@ -338,9 +373,10 @@ pub struct AccountLinks {
     pub(super) pending: BTreeMap<[u8; 32], PendingHanko>,
     pub(super) sealed_height: u64,
     pub(super) proposals_resent_at: Option<u64>,
-    /// Peers that repeated a message this side already handled: our last ack is re-sent.
-    pub(super) acks_wanted: std::collections::BTreeSet<EntityId>,
-    pub(super) acks_resent_at: BTreeMap<EntityId, u64>,
+    /// Peers that repeated a message this side already handled: our unconfirmed messages
+    /// are re-sent to them.
+    pub(super) replies_wanted: std::collections::BTreeSet<EntityId>,
+    pub(super) replies_resent_at: BTreeMap<EntityId, u64>,
 }
 
 impl EntityReplica {
@@ -378,7 +414,7 @@ impl EntityReplica {
             });
         }
         if !is_fresh(account, message) {
-            self.links.acks_wanted.insert(part.from);
+            self.links.replies_wanted.insert(part.from);
             return Ok(());
         }
         if self.links.pending.len() >= HANKO_PARTS_MAX && !self.links.pending.contains_key(&digest)
@@ -430,15 +466,15 @@ impl EntityReplica {
             self.links.sealed_height = self.state.height;
         }
         let interval = self.config.resend_interval;
-        for peer in std::mem::take(&mut self.links.acks_wanted) {
+        for peer in std::mem::take(&mut self.links.replies_wanted) {
             let due = self
                 .links
-                .acks_resent_at
+                .replies_resent_at
                 .get(&peer)
                 .is_none_or(|t| now >= t.saturating_add(interval));
             if let (true, Some(account)) = (due, self.state.accounts.get(&peer)) {
-                self.links.acks_resent_at.insert(peer, now);
-                self.send_parts(key, &peer, account.last_ack.iter(), out);
+                self.links.replies_resent_at.insert(peer, now);
+                self.send_parts(key, &peer, account.outbox(), out);
             }
         }
         let resend_due = self
@@ -449,7 +485,7 @@ impl EntityReplica {
             self.links.proposals_resent_at = Some(now);
             for (peer, account) in &self.state.accounts {
                 if account.machine.pending.is_some() {
-                    self.send_parts(key, peer, account.proposal.iter(), out);
+                    self.send_parts(key, peer, account.outbox(), out);
                 }
             }
         }
@@ -491,19 +527,28 @@ impl EntityReplica {
                 .get(&p.from)
                 .is_some_and(|a| is_fresh(a, &p.message))
         });
-        let ready: Vec<[u8; 32]> = self
-            .links
-            .pending
-            .iter()
-            .filter(|(_, p)| !p.submitted)
-            .filter(|(_, p)| {
-                accounts.get(&p.from).is_some_and(|a| {
-                    a.peer_board
-                        .is_quorum(a.peer_board.weight(p.hanko.0.keys()))
-                })
-            })
-            .map(|(d, _)| *d)
-            .collect();
+        // Per peer, the sealed messages by counter; only a run that starts right after the
+        // last one the account processed is submitted (a gap would only be rejected).
+        let mut by_counter: BTreeMap<(EntityId, u64), ([u8; 32], bool)> = BTreeMap::new();
+        for (digest, p) in &self.links.pending {
+            let sealed = accounts.get(&p.from).is_some_and(|a| {
+                a.peer_board
+                    .is_quorum(a.peer_board.weight(p.hanko.0.keys()))
+            });
+            if sealed {
+                by_counter.insert((p.from, p.message.counter), (*digest, p.submitted));
+            }
+        }
+        let mut ready = Vec::new();
+        for (peer, account) in accounts {
+            let mut next = account.machine.received + 1;
+            while let Some((digest, submitted)) = by_counter.get(&(*peer, next)) {
+                if !submitted {
+                    ready.push(*digest);
+                }
+                next += 1;
+            }
+        }
         for digest in ready {
             let Some(p) = self.links.pending.get(&digest).cloned() else {
                 continue;

@@ -31,6 +31,8 @@ pub enum LogEntry {
     AccountTxRejected {
         /// The account's peer.
         peer: EntityId,
+        /// The refused account tx.
+        tx: AccountTx,
         /// Why.
         reason: String,
     },
@@ -63,9 +65,13 @@ impl Canonical for LogEntry {
                 b"xln/entity-log/message/v1",
                 vec![signer.canonical_rlp(), text.canonical_rlp()],
             ),
-            LogEntry::AccountTxRejected { peer, reason } => tagged(
+            LogEntry::AccountTxRejected { peer, tx, reason } => tagged(
                 b"xln/entity-log/account-tx-rejected/v1",
-                vec![peer.canonical_rlp(), reason.canonical_rlp()],
+                vec![
+                    peer.canonical_rlp(),
+                    tx.canonical_rlp(),
+                    reason.canonical_rlp(),
+                ],
             ),
             LogEntry::ChainEvent { signer, bytes } => tagged(
                 b"xln/entity-log/chain-event/v1",
@@ -534,7 +540,7 @@ mod tests {
         assert!(reasons[1].contains("not to the peer's id"));
         let account = &next.accounts[&peer];
         assert!(
-            account.proposal.is_some(),
+            account.machine.pending.is_some() && account.unconfirmed.len() == 1,
             "the credit limit is proposed at once"
         );
         assert_eq!(account.updated_at, 1);
