@@ -4,6 +4,8 @@
 //! with 1 and 100 payments per frame, and 100 single-signer entities at once. Medians via
 //! `xln::bench::measure`; rates are derived from the median time per round and the frames
 //! actually committed (proposers wait one tick, so one round's payments share a frame).
+//! Last, payments through an account between two 4-validator boards: each round pays
+//! both ways and runs until both boards committed and sealed (hanko) every account frame.
 
 use std::hint::black_box;
 
@@ -117,5 +119,62 @@ fn main() {
         10,
         7,
         2,
+    );
+    account_bench(10, 9, 3);
+}
+
+/// Two 4-validator boards with an open account and credit both ways; each round submits
+/// `per_round` account payments on each side and runs until quiet.
+fn account_bench(per_round: u64, samples: usize, iterations: u64) {
+    let mut rt = runtime(5, 2, 4, 3);
+    let ids = [rt.entity_id(0).expect("id"), rt.entity_id(1).expect("id")];
+    for (me, peer) in [(0, 1), (1, 0)] {
+        let board = rt.genesis_board(peer).expect("board").clone();
+        rt.submit(
+            me,
+            EntityTx::OpenAccount {
+                peer: ids[peer],
+                peer_board: board,
+            },
+        )
+        .expect("open");
+    }
+    assert!(rt.run_until_quiet(1_000));
+    for (me, peer) in [(0, 1), (1, 0)] {
+        let credit = EntityTx::SetCreditLimit {
+            peer: ids[peer],
+            token: 1,
+            amount: BigInt::from(10).pow(30),
+        };
+        rt.submit(me, credit).expect("credit");
+    }
+    assert!(rt.run_until_quiet(1_000));
+    let height = |rt: &Runtime| {
+        rt.replica(0, 0)
+            .map_or(0, |r| r.state().accounts[&ids[1]].machine.state.height)
+    };
+    let before = height(&rt);
+    let name =
+        format!("account between two 4-validator boards, {per_round} payments each way/round");
+    let m = measure(&name, samples, iterations, |_| {
+        for (me, peer) in [(0, 1), (1, 0)] {
+            for _ in 0..per_round {
+                let pay = EntityTx::AccountPayment {
+                    peer: ids[peer],
+                    token: 1,
+                    amount: BigInt::from(1),
+                };
+                rt.submit(me, pay).expect("pay");
+            }
+        }
+        assert!(rt.run_until_quiet(1_000), "account round did not settle");
+        black_box(rt.now())
+    });
+    let rounds = (samples as u64 * iterations) as f64;
+    let secs = m.median_per_iteration.as_secs_f64();
+    println!(
+        "  => {:.0} account payments/s, {:.1} account frames per round",
+        (2 * per_round) as f64 / secs,
+        (height(&rt) - before) as f64 / rounds
     );
 }
