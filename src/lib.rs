@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod entity;
 pub mod error;
 pub mod lang;
+pub mod netting;
 pub mod repl;
 pub mod routing;
 pub mod runtime;
