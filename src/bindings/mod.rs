@@ -5,6 +5,7 @@
 pub mod account;
 pub mod crypto;
 pub mod data;
+pub mod netting;
 pub mod routing;
 pub mod runtime;
 
@@ -17,5 +18,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Accounts and subcontracts", account::PRIMITIVES),
         ("Gossip and routing", routing::PRIMITIVES),
         ("Entities and the simulator", runtime::PRIMITIVES),
+        ("Netting", netting::PRIMITIVES),
     ]
 }

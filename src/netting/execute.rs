@@ -49,6 +49,11 @@ pub trait Ledger {
     /// # Errors
     /// A message if there is no such account.
     fn debt(&self, a: &Self::Party, b: &Self::Party, token: TokenId) -> Result<BigInt, String>;
+
+    /// A party's name for messages.
+    fn describe(&self, party: &Self::Party) -> String {
+        format!("{party:?}")
+    }
 }
 
 /// What happened to one step.
@@ -130,14 +135,24 @@ pub fn execute<L: Ledger>(
     ledger: &mut L,
 ) -> Result<Execution, NettingError> {
     check_steps(steps)?;
+    let mut caps = Caps::new();
     let outcomes = steps
         .iter()
-        .map(|step| execute_step(step, ledger))
+        .map(|step| execute_step(step, ledger, &mut caps))
         .collect();
     Ok(Execution { outcomes })
 }
 
-fn execute_step<L: Ledger>(step: &Step<L::Party>, ledger: &mut L) -> StepOutcome {
+/// Per (token, account), its obligation before the execution first touched it: no step may
+/// leave it owing more. (Not the obligation before each step: one that changes direction
+/// passes through zero in one step and grows back, smaller, in the next.)
+type Caps<P> = BTreeMap<(TokenId, P, P), BigInt>;
+
+fn execute_step<L: Ledger>(
+    step: &Step<L::Party>,
+    ledger: &mut L,
+    caps: &mut Caps<L::Party>,
+) -> StepOutcome {
     let accounts: Vec<(L::Party, L::Party)> = step
         .transfers
         .iter()
@@ -152,29 +167,25 @@ fn execute_step<L: Ledger>(step: &Step<L::Party>, ledger: &mut L) -> StepOutcome
         .into_iter()
         .collect();
     let aborted = |reason: String| StepOutcome::Aborted { reason };
-    let debts_before = match debts(ledger, &accounts, step.token) {
+    let now = match debts(ledger, &accounts, step.token) {
         Ok(d) => d,
         Err(reason) => return aborted(reason),
     };
+    let limits: Vec<BigInt> = accounts
+        .iter()
+        .zip(now)
+        .map(|((a, b), owed)| {
+            let key = (step.token, a.clone(), b.clone());
+            caps.entry(key).or_insert(owed).clone()
+        })
+        .collect();
     let snapshot = match ledger.snapshot(&accounts) {
         Ok(s) => s,
         Err(reason) => return aborted(reason),
     };
-    let failure = run_payments(step, ledger).err().or_else(|| {
-        let after = match debts(ledger, &accounts, step.token) {
-            Ok(d) => d,
-            Err(reason) => return Some(reason),
-        };
-        accounts
-            .iter()
-            .zip(debts_before.iter().zip(&after))
-            .find(|(_, (before, after))| after > before)
-            .map(|((a, b), (before, after))| {
-                format!(
-                    "the account {a:?}-{b:?} would owe {after} instead of {before}: netting never raises an obligation"
-                )
-            })
-    });
+    let failure = run_payments(step, ledger)
+        .err()
+        .or_else(|| over_limit(ledger, &accounts, &limits, step.token));
     match failure {
         None => StepOutcome::Applied,
         Some(reason) => {
@@ -184,16 +195,40 @@ fn execute_step<L: Ledger>(step: &Step<L::Party>, ledger: &mut L) -> StepOutcome
     }
 }
 
+/// Why some account of the step now owes more than its limit, if one does.
+fn over_limit<L: Ledger>(
+    ledger: &L,
+    accounts: &[(L::Party, L::Party)],
+    limits: &[BigInt],
+    token: TokenId,
+) -> Option<String> {
+    let after = match debts(ledger, accounts, token) {
+        Ok(d) => d,
+        Err(reason) => return Some(reason),
+    };
+    accounts
+        .iter()
+        .zip(limits.iter().zip(&after))
+        .find(|(_, (limit, owed))| owed > limit)
+        .map(|((a, b), (limit, owed))| {
+            format!(
+                "the account {}-{} would owe {owed}, more than the {limit} it owed before netting; netting never raises an obligation",
+                ledger.describe(a),
+                ledger.describe(b)
+            )
+        })
+}
+
 fn run_payments<L: Ledger>(step: &Step<L::Party>, ledger: &mut L) -> Result<(), String> {
     for (i, t) in step.transfers.iter().enumerate() {
         ledger
             .pay(&t.payer, &t.payee, step.token, &t.amount)
             .map_err(|e| {
                 format!(
-                    "payment {} of the step ({:?} pays {:?} {}) failed: {e}",
+                    "payment {} of the step ({} pays {} {}) failed: {e}",
                     i + 1,
-                    t.payer,
-                    t.payee,
+                    ledger.describe(&t.payer),
+                    ledger.describe(&t.payee),
                     t.amount
                 )
             })?;

@@ -13,10 +13,10 @@
 //!   on chain). **Collateral moved**: the sum of the obligations' amounts — the value those
 //!   settlements must move from debtors' reserves into collateral.
 //! - **A netting step**: payments around one cycle of accounts, all in one token, that leave
-//!   every entity's net position (what it holds across its accounts) unchanged. Each
-//!   payment goes from a creditor to its debtor (shrinking a debt) or moves value inside
-//!   collateral; no account's obligation ever grows, so the plan is never worse than no
-//!   netting in either measure.
+//!   every entity's net position (what it holds across its accounts) unchanged. No
+//!   account's obligation ever grows (it may shrink, vanish, or change direction at most at
+//!   its old size), so the plan is never worse than no netting in either measure; within
+//!   that rule it moves the least collateral possible.
 //!
 //! # Files
 //! | file | owns |

@@ -5,7 +5,8 @@
 //! Why a circulation: a set of payments leaves every party's net position unchanged exactly
 //! when, at each party, what it pays equals what it receives. Why no obligation grows: each
 //! account's Δ is confined to the part of its reachable range where its debt is at most what
-//! it was, so every account — and therefore the count and the sum — is never worse. Within
+//! it was (`[−debt₀, C + debt₀]`: an obligation may shrink, vanish or even change direction,
+//! never grow), so every account — and therefore the count and the sum — is never worse. Within
 //! that confinement the result minimises the total collateral moved (no negative cycle is
 //! left) unless the work bounds stop it first ([`Plan::complete`] is then false).
 
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use num_bigint::BigInt;
-use num_traits::{Signed, Zero};
+use num_traits::Signed;
 
 use super::{
     Figures, NettingError, Position, TokenReport, CANCELLATIONS_MAX, POSITIONS_MAX, RELAXATIONS_MAX,
@@ -52,6 +53,43 @@ pub struct Plan<P> {
     pub complete: bool,
 }
 
+impl<P: Clone + Ord + Debug> Plan<P> {
+    /// Keeps only the steps `keep` accepts (e.g. those through one entity) and recomputes
+    /// the reports from `positions`, the positions the plan was made from. A subset of the
+    /// planner's steps is still valid and never worse: every step moves each account
+    /// monotonically toward its planned Δ.
+    pub fn retain(&mut self, positions: &[Position<P>], keep: impl Fn(&Step<P>) -> bool) {
+        self.steps.retain(|s| keep(s));
+        let mut after: BTreeMap<(TokenId, P, P), BigInt> = positions
+            .iter()
+            .map(|p| ((p.token, p.left.clone(), p.right.clone()), p.delta.clone()))
+            .collect();
+        for step in &self.steps {
+            for t in &step.transfers {
+                // The payer is the left (Δ falls) or the right (Δ rises) of its account.
+                let payer_left = (step.token, t.payer.clone(), t.payee.clone());
+                let payer_right = (step.token, t.payee.clone(), t.payer.clone());
+                if let Some(delta) = after.get_mut(&payer_left) {
+                    *delta -= &t.amount;
+                } else if let Some(delta) = after.get_mut(&payer_right) {
+                    *delta += &t.amount;
+                }
+            }
+        }
+        for report in &mut self.reports {
+            let token = report.token;
+            let mine = positions.iter().filter(|p| p.token == token);
+            report.after = Figures::of(mine.map(|p| {
+                let key = (token, p.left.clone(), p.right.clone());
+                (after.get(&key).unwrap_or(&p.delta), &p.collateral)
+            }));
+            let steps = self.steps.iter().filter(|s| s.token == token);
+            report.steps = steps.clone().count();
+            report.transfers = steps.map(|s| s.transfers.len()).sum();
+        }
+    }
+}
+
 /// One account inside the planner.
 struct Edge {
     left: usize,
@@ -60,13 +98,14 @@ struct Edge {
     delta: BigInt,
     collateral: BigInt,
     /// The confined range of Δ: reachable by payments, and no more debt than at `delta0`.
+    /// Convex, and it contains `delta0`.
     lo: BigInt,
     hi: BigInt,
 }
 
 /// A residual arc: paying `length` more from `from` to `to` over `edge` changes the debt
-/// by `cost` per unit (−1 shrinks a debt, 0 moves value inside collateral, +1 undoes an
-/// earlier shrink).
+/// by `cost` per unit (−1 shrinks a debt, 0 moves value inside collateral, +1 grows one —
+/// never beyond its size before netting, in either direction).
 struct Arc {
     from: usize,
     to: usize,
@@ -142,15 +181,14 @@ fn token_graph<P: Clone + Ord + Debug>(
                 token,
             });
         }
-        let zero = BigInt::zero();
+        // debt(Δ) <= debt(Δ₀) exactly on [−debt(Δ₀), C + debt(Δ₀)]: an obligation may
+        // shrink, vanish or change direction, never grow.
+        let owed = p.debt();
         edges.push(Edge {
             left: at(&p.left),
             right: at(&p.right),
-            lo: p.lower.clone().max(p.delta.clone().min(zero.clone())),
-            hi: p
-                .upper
-                .clone()
-                .min(p.delta.clone().max(p.collateral.clone())),
+            lo: p.lower.clone().max(-&owed),
+            hi: p.upper.clone().min(&p.collateral + &owed),
             delta0: p.delta.clone(),
             delta: p.delta.clone(),
             collateral: p.collateral.clone(),
@@ -399,7 +437,7 @@ mod tests {
         let plan = plan(&[pos(1, 2, -30, 0), pos(2, 3, -30, 0), pos(1, 3, 30, 0)]).unwrap();
         let r = &plan.reports[0];
         assert_eq!((r.before.settlements, r.after.settlements), (3, 0));
-        assert_eq!(r.after.collateral_moved, BigInt::zero());
+        assert_eq!(r.after.collateral_moved, BigInt::from(0));
         assert_eq!(plan.steps.len(), 1);
         assert!(plan.complete);
     }
