@@ -6,6 +6,7 @@
 //! `error` (host errors and the single reporting path), `bench` (median timing).
 
 pub mod account;
+pub mod arch;
 pub mod bench;
 pub mod bindings;
 pub mod cli;

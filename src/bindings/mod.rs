@@ -3,6 +3,7 @@
 //! interpreter; only this module depends on both.
 
 pub mod account;
+pub mod arch;
 pub mod crypto;
 pub mod data;
 pub mod netting;
@@ -19,5 +20,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Gossip and routing", routing::PRIMITIVES),
         ("Entities and the simulator", runtime::PRIMITIVES),
         ("Netting", netting::PRIMITIVES),
+        ("Architecture", arch::PRIMITIVES),
     ]
 }
