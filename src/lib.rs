@@ -3,7 +3,9 @@
 //!
 //! Layers: `lang` (reader, expander, compiler, evaluator), `crypto` (hashes, keys,
 //! signatures, RLP, ABI, merkle, canonical encoding), `cli` and `repl` (the command line),
-//! `error` (host errors and the single reporting path), `bench` (median timing).
+//! `error` (host errors and the single reporting path), `bench` (median timing), `account`,
+//! `entity`, `runtime`, `routing`, `netting` (the protocol machines) and `arch` (the
+//! architecture as data).
 
 pub mod account;
 pub mod arch;
