@@ -3,9 +3,12 @@
 //!
 //! Layers: `lang` (reader, expander, compiler, evaluator), `crypto` (hashes, keys,
 //! signatures, RLP, ABI, merkle, canonical encoding), `cli` and `repl` (the command line),
-//! `error` (host errors and the single reporting path), `bench` (median timing).
+//! `error` (host errors and the single reporting path), `bench` (median timing), `account`,
+//! `entity`, `runtime`, `routing`, `netting` (the protocol machines) and `arch` (the
+//! architecture as data).
 
 pub mod account;
+pub mod arch;
 pub mod bench;
 pub mod bindings;
 pub mod cli;
@@ -13,6 +16,7 @@ pub mod crypto;
 pub mod entity;
 pub mod error;
 pub mod lang;
+pub mod netting;
 pub mod repl;
 pub mod routing;
 pub mod runtime;

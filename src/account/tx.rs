@@ -61,6 +61,27 @@ pub enum AccountTx {
 }
 
 impl AccountTx {
+    /// Every kind name, in declaration order; [`AccountTx::kind`] returns one of them (the
+    /// `arch` registry lists these; its tests hold one sample of each variant).
+    pub const KINDS: [&'static str; 5] = [
+        "pay",
+        "set-credit-limit",
+        "chain-delta",
+        "open-subcontract",
+        "call-subcontract",
+    ];
+
+    /// The kind name (as in the canonical tag `xln/account-tx/<kind>/v1`).
+    pub fn kind(&self) -> &'static str {
+        Self::KINDS[match self {
+            AccountTx::Pay { .. } => 0,
+            AccountTx::SetCreditLimit { .. } => 1,
+            AccountTx::ChainDelta { .. } => 2,
+            AccountTx::OpenSubcontract { .. } => 3,
+            AccountTx::CallSubcontract { .. } => 4,
+        }]
+    }
+
     /// Checks what needs no state: positive payments, non-negative limits, every amount
     /// within int256, data nesting within [`super::DATA_DEPTH_MAX`].
     ///

@@ -289,7 +289,7 @@ fn effect_from_value(v: &Value, call: &SubcontractCall<'_>) -> Result<Subcontrac
 
 impl AccountPair {
     /// Proposes from `side`; rejected transactions become an error naming the first one.
-    fn propose(
+    pub(crate) fn propose(
         &mut self,
         side: Side,
         engine: &mut dyn SubcontractEngine,
@@ -338,7 +338,11 @@ impl AccountPair {
     }
 
     /// Delivers and proposes until nothing is in flight and both mempools are empty.
-    fn sync(&mut self, engine: &mut dyn SubcontractEngine, who: &str) -> Result<(), LangError> {
+    pub(crate) fn sync(
+        &mut self,
+        engine: &mut dyn SubcontractEngine,
+        who: &str,
+    ) -> Result<(), LangError> {
         for _ in 0..SYNC_ROUNDS {
             while self.deliver(engine, who)?.is_some() {}
             let mut proposed = false;

@@ -3,8 +3,10 @@
 //! interpreter; only this module depends on both.
 
 pub mod account;
+pub mod arch;
 pub mod crypto;
 pub mod data;
+pub mod netting;
 pub mod routing;
 pub mod runtime;
 
@@ -17,5 +19,7 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Accounts and subcontracts", account::PRIMITIVES),
         ("Gossip and routing", routing::PRIMITIVES),
         ("Entities and the simulator", runtime::PRIMITIVES),
+        ("Netting", netting::PRIMITIVES),
+        ("Architecture", arch::PRIMITIVES),
     ]
 }

@@ -2,6 +2,7 @@
 //! bench, doc), exit codes (0 ok, 1 script error, 2 usage error), and running everything on
 //! a thread whose stack is sized for the configured recursion limit.
 
+pub mod arch;
 pub mod bench;
 
 use std::io::IsTerminal;
@@ -23,6 +24,9 @@ USAGE:
     xln eval 'EXPR...'             evaluate expressions and print the last value
     xln bench [lang|crypto|all]    run built-in benchmarks and print medians
     xln doc [NAME]                 show documentation of a builtin or special form
+    xln arch [--dot [FILE]] [--svg FILE] [--script S]
+                                   the architecture as a tree, or Graphviz DOT/SVG of the
+                                   layers (and of script S's live account network)
 
 OPTIONS:
     --max-depth N      nested (non-tail) call limit before \"stack depth exceeded\" [10000]
@@ -142,6 +146,7 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
         "eval" => usage_error("`xln eval` needs an expression", options.color),
         "bench" => bench::run(rest.first().map(String::as_str).unwrap_or("all")),
         "doc" => doc(rest.first().map(String::as_str)),
+        "arch" => arch::run(rest, &options),
         other if other.ends_with(".xln") => run_file(Path::new(other), rest.to_vec(), &options),
         other => usage_error(&format!("unknown command `{other}`"), options.color),
     }

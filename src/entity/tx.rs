@@ -273,6 +273,20 @@ pub(super) fn check_amount(what: &str, amount: &BigInt, zero_ok: bool) -> Result
 }
 
 impl EntityTx {
+    /// Every kind name, in declaration order; [`EntityTx::kind`] returns one of them (the
+    /// `arch` registry lists these; its tests hold one sample of each variant).
+    pub const KINDS: [&'static str; 9] = [
+        "message",
+        "open-account",
+        "account-input",
+        "account-payment",
+        "payment",
+        "set-credit-limit",
+        "propose",
+        "vote",
+        "chain-event",
+    ];
+
     /// The short kind name (for logs and the timeline).
     pub fn kind(&self) -> &'static str {
         match self {
