@@ -8,6 +8,7 @@
 pub mod account;
 pub mod bench;
 pub mod bindings;
+pub mod chain;
 pub mod cli;
 pub mod crypto;
 pub mod entity;
