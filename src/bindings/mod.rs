@@ -3,6 +3,7 @@
 //! interpreter; only this module depends on both.
 
 pub mod account;
+pub mod chain;
 pub mod crypto;
 pub mod data;
 pub mod routing;
@@ -17,5 +18,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Accounts and subcontracts", account::PRIMITIVES),
         ("Gossip and routing", routing::PRIMITIVES),
         ("Entities and the simulator", runtime::PRIMITIVES),
+        ("Jurisdiction (chain)", chain::PRIMITIVES),
     ]
 }

@@ -168,7 +168,7 @@ impl RpcChain {
         self.retry_raw(what, f)
             .map_err(|(attempts, failure)| match failure {
                 Failure::Final(e) => self.node_error(attempts, format!("{what}: {e}")),
-                Failure::Transient(m) => self.node_error(attempts, format!("{what}: {m}")),
+                Failure::Transient(m) => self.node_error(attempts, m),
             })
     }
 
