@@ -29,6 +29,14 @@ use crate::lang::value::{NativeObject, Primitive, Value};
 
 type R = Result<Value, LangError>;
 
+/// Most blocks one `chain-mine!` may mine (a node mines them one by one).
+pub const MINE_BLOCKS_MAX: u64 = 1_000_000;
+
+/// A u64 from the chain as an exact integer (never wraps into a negative fixnum).
+fn uint(n: u64) -> Value {
+    Value::from_bigint(BigInt::from(n))
+}
+
 /// One connected chain and what this interpreter knows about it.
 pub struct ChainSession {
     pub depository: Depository,
@@ -140,14 +148,11 @@ fn info(s: &mut ChainSession) -> Result<Value, ChainError> {
     Ok(map_of(vec![
         ("backend", Value::sym(s.depository.chain.backend())),
         ("location", Value::string(&s.depository.chain.location())),
-        ("chain-id", Value::Int(d.chain_id as i64)),
+        ("chain-id", uint(d.chain_id)),
         ("registry", Value::string(&d.registry.to_checksum(None))),
         ("depository", Value::string(&d.depository.to_checksum(None))),
-        (
-            "dispute-timeout-blocks",
-            Value::Int(d.dispute_timeout_blocks as i64),
-        ),
-        ("block", Value::Int(block as i64)),
+        ("dispute-timeout-blocks", uint(d.dispute_timeout_blocks)),
+        ("block", uint(block)),
     ]))
 }
 
@@ -201,7 +206,7 @@ fn register(interp: &mut Interp, a: &[Value], span: Span) -> R {
     s.numbers.insert(e.address, n);
     s.entities.insert(n, (e, keys));
     sync_events(interp, span, who)?;
-    Ok(Value::Int(n as i64))
+    Ok(uint(n))
 }
 
 fn entity_number(interp: &mut Interp, a: &[Value], _: Span) -> R {
@@ -209,7 +214,7 @@ fn entity_number(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let s = session(interp, "chain-entity-number")?;
     Ok(s.numbers
         .get(&e.address)
-        .map_or(Value::Bool(false), |n| Value::Int(*n as i64)))
+        .map_or(Value::Bool(false), |n| uint(*n)))
 }
 
 fn mint(interp: &mut Interp, a: &[Value], span: Span) -> R {
@@ -276,8 +281,8 @@ fn collateral(interp: &mut Interp, a: &[Value], _: Span) -> R {
         .collateral(l, r, token)
         .map_err(|err| chain_error(who, &err))?;
     Ok(map_of(vec![
-        ("left", Value::Int(l as i64)),
-        ("right", Value::Int(r as i64)),
+        ("left", uint(l)),
+        ("right", uint(r)),
         ("collateral", int_u(c)),
         ("ondelta", Value::from_bigint(i256_to_bigint(od))),
     ]))
@@ -323,7 +328,7 @@ fn settle(interp: &mut Interp, a: &[Value], span: Span) -> R {
         .settle((l, r), (&lk, &rk), nonce, &[diff])
         .map_err(|e| chain_error(who, &e))?;
     sync_events(interp, span, who)?;
-    Ok(Value::Int(nonce as i64))
+    Ok(uint(nonce))
 }
 
 /// An account state at a height with both entities' signatures: what a dispute submits.
@@ -395,9 +400,7 @@ fn proof(interp: &mut Interp, a: &[Value], _: Span) -> R {
 }
 
 fn proof_nonce(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::Int(
-        proof_arg(a, 0, "chain-proof-nonce")?.proof.nonce as i64,
-    ))
+    Ok(uint(proof_arg(a, 0, "chain-proof-nonce")?.proof.nonce))
 }
 
 fn dispute(interp: &mut Interp, a: &[Value], span: Span) -> R {
@@ -436,9 +439,9 @@ fn dispute_info(interp: &mut Interp, a: &[Value], _: Span) -> R {
         {
             None => Value::Bool(false),
             Some(d) => map_of(vec![
-                ("nonce", Value::Int(d.nonce as i64)),
-                ("deadline", Value::Int(d.deadline as i64)),
-                ("started-by", Value::Int(d.started_by as i64)),
+                ("nonce", uint(d.nonce)),
+                ("deadline", uint(d.deadline)),
+                ("started-by", uint(d.started_by)),
             ]),
         },
     )
@@ -459,6 +462,12 @@ fn debt(interp: &mut Interp, a: &[Value], _: Span) -> R {
 fn mine(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let who = "chain-mine!";
     let n = index_arg(a, 0, who)? as u64;
+    if n > MINE_BLOCKS_MAX {
+        return Err(value_error(
+            who,
+            format!("{n} blocks at once; at most {MINE_BLOCKS_MAX}"),
+        ));
+    }
     let s = session(interp, who)?;
     s.depository
         .chain
@@ -475,14 +484,14 @@ fn block(interp: &mut Interp, _: &[Value], _: Span) -> R {
         .chain
         .block_number()
         .map_err(|e| chain_error("chain-block", &e))?;
-    Ok(Value::Int(b as i64))
+    Ok(uint(b))
 }
 
 fn event_value(e: &PositionedEvent) -> Value {
     let mut entries = vec![
         ("kind", Value::sym(e.event.kind())),
-        ("block", Value::Int(e.block as i64)),
-        ("index", Value::Int(e.log_index as i64)),
+        ("block", uint(e.block)),
+        ("index", uint(e.log_index)),
     ];
     for (name, v) in e.event.fields() {
         entries.push((
@@ -522,7 +531,7 @@ fn gas(interp: &mut Interp, _: &[Value], _: Span) -> R {
             .map(|(op, v)| {
                 (
                     *op,
-                    Value::list(v.iter().map(|g| Value::Int(*g as i64)).collect::<Vec<_>>()),
+                    Value::list(v.iter().map(|g| uint(*g)).collect::<Vec<_>>()),
                 )
             })
             .collect(),
@@ -628,7 +637,7 @@ fn apply_event(
         Value::Native(acct),
         Value::Native(off_left),
         Value::sym("chain-delta"),
-        Value::Int(token as i64),
+        uint(token),
         Value::from_bigint(dc),
         Value::from_bigint(dd),
     ];
