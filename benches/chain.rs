@@ -94,7 +94,10 @@ fn main() {
     let start = nonce + 1;
     let signed: Vec<_> = (start..start + 2200)
         .map(|n| {
-            let d = w.dep.domain().settlement_digest(1, 2, n, std::slice::from_ref(&diff));
+            let d = w
+                .dep
+                .domain()
+                .settlement_digest(1, 2, n, std::slice::from_ref(&diff));
             (n, w.a.sign(d).expect("signs"), w.b.sign(d).expect("signs"))
         })
         .collect();
