@@ -11,6 +11,7 @@ pub mod account;
 pub mod arch;
 pub mod bench;
 pub mod bindings;
+pub mod chain;
 pub mod cli;
 pub mod crypto;
 pub mod entity;

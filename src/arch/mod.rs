@@ -127,13 +127,13 @@ const LAYERS: [(&str, Status, &str); 13] = [
     ("storage", Status::Planned, "write-ahead log and snapshots"),
     (
         "chain",
-        Status::Planned,
+        Status::Built,
         "the Jurisdiction: embedded revm or a JSON-RPC node",
     ),
 ];
 
 /// Who feeds whom (DESIGN.md's diagram, plus the calls the code makes).
-const FEEDS: [(&str, &str); 17] = [
+const FEEDS: [(&str, &str); 20] = [
     ("repl", "lang"),
     ("cli", "lang"),
     ("lang", "bindings"),
@@ -142,6 +142,9 @@ const FEEDS: [(&str, &str); 17] = [
     ("bindings", "routing"),
     ("bindings", "netting"),
     ("bindings", "arch"),
+    ("bindings", "chain"),
+    ("entity", "account"),
+    ("chain", "crypto"),
     ("runtime", "entity"),
     ("routing", "account"),
     ("netting", "account"),
@@ -193,6 +196,7 @@ fn machines() -> Vec<Machine> {
                 "view-change",
                 "commit",
                 "sync-request",
+                "account-part",
             ],
             tx_kinds: EntityTx::KINDS.to_vec(),
         },

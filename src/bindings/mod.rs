@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod arch;
+pub mod chain;
 pub mod crypto;
 pub mod data;
 pub mod netting;
@@ -21,5 +22,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Entities and the simulator", runtime::PRIMITIVES),
         ("Netting", netting::PRIMITIVES),
         ("Architecture", arch::PRIMITIVES),
+        ("Jurisdiction (chain)", chain::PRIMITIVES),
     ]
 }

@@ -19,7 +19,8 @@ USAGE:
     xln [OPTIONS]                  start the REPL
     xln repl                       start the REPL
     xln run FILE [ARGS...]         run a script (ARGS via (command-line-arguments));
-                                   --timeline OUT.jsonl writes the simulation timeline
+                                   --timeline OUT.jsonl writes the simulation timeline;
+                                   --chain URL makes (connect-chain!) use that node
     xln check FILE...              read and expand files, report every error, run nothing
     xln eval 'EXPR...'             evaluate expressions and print the last value
     xln bench [lang|crypto|all]    run built-in benchmarks and print medians
@@ -46,6 +47,8 @@ pub struct Options {
     pub color: bool,
     /// `run --timeline FILE`: where to write the simulation timeline as JSON lines.
     pub timeline: Option<std::path::PathBuf>,
+    /// `run --chain URL`: the JSON-RPC node `(connect-chain!)` connects to.
+    pub chain: Option<String>,
 }
 
 /// Entry point used by `main`: returns the process exit code.
@@ -54,6 +57,7 @@ pub fn run(args: Vec<String>) -> i32 {
         limits: Limits::default(),
         color: color_wanted(),
         timeline: None,
+        chain: None,
     };
     let mut rest = Vec::new();
     let mut it = args.into_iter();
@@ -129,10 +133,15 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
                 Ok(split) => split,
                 Err(message) => return usage_error(&message, options.color),
             };
+            let (chain, rest) = match take_option(&rest, "--chain") {
+                Ok(split) => split,
+                Err(message) => return usage_error(&message, options.color),
+            };
             match rest.split_first() {
                 Some((file, script_args)) => {
                     let options = Options {
                         timeline: timeline.map(Into::into),
+                        chain,
                         ..options
                     };
                     run_file(Path::new(file), script_args.to_vec(), &options)
@@ -209,6 +218,9 @@ pub fn run_file(path: &Path, script_args: Vec<String>, options: &Options) -> i32
     };
     let mut interp = Interp::new(options.limits.clone(), Output::stdout());
     interp.script_args = script_args;
+    if let Some(url) = &options.chain {
+        crate::bindings::chain::set_default_url(&mut interp, url);
+    }
     interp.module = interp.modules.new_module("main", Some(path.to_path_buf()));
     let result = interp.eval_source(&path.display().to_string(), &text);
     interp.out.flush();
