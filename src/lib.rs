@@ -3,6 +3,7 @@
 //!
 //! Layers: `lang` (reader, expander, compiler, evaluator), `crypto` (hashes, keys,
 //! signatures, RLP, ABI, merkle, canonical encoding), `cli` and `repl` (the command line),
+//! `storage` (write-ahead log, snapshots, recovery, time travel),
 //! `error` (host errors and the single reporting path), `bench` (median timing).
 
 pub mod account;
@@ -16,3 +17,4 @@ pub mod lang;
 pub mod repl;
 pub mod routing;
 pub mod runtime;
+pub mod storage;

@@ -14,13 +14,17 @@ use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// Who holds a reserve inside the entity: a named sub-account ("treasury", "alice") or an
 /// address.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Holder {
     /// A name chosen by the entity.
     Name(String),
     /// An address.
     Address(Address),
 }
+
+crate::plain_readable!(Holder);
 
 impl From<&str> for Holder {
     fn from(name: &str) -> Self {
@@ -55,7 +59,7 @@ impl Canonical for Holder {
 }
 
 /// What a governance proposal does once its yes-shares reach the threshold.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProposalAction {
     /// Replace the board (takes effect for the next height).
     BoardChange(Board),
@@ -81,7 +85,7 @@ impl Canonical for ProposalAction {
 /// One change to the entity's state, asked for by a validator and applied in a frame.
 /// Applying may *reject* it (e.g. an insufficient reserve): a rejected tx changes nothing
 /// but its signer's nonce and is reported in the commit, never dropped silently.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntityTx {
     /// Append a text to the entity's message log.
     Message {
@@ -91,12 +95,14 @@ pub enum EntityTx {
     /// Open a (placeholder) account with another entity.
     OpenAccount {
         /// The peer entity.
+        #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
     },
     /// An opaque input for an account machine, recorded in the log (a later layer feeds it
     /// to the account).
     AccountInput {
         /// At most [`PAYLOAD_BYTES_MAX`] bytes.
+        #[serde(with = "crate::crypto::readable")]
         bytes: Vec<u8>,
     },
     /// Move `amount` of `token` from one holder's reserve to another's.
@@ -108,15 +114,18 @@ pub enum EntityTx {
         /// The token.
         token: TokenId,
         /// > 0 and below 2^255.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// Set the credit limit this entity extends to an open account's peer.
     SetCreditLimit {
         /// The peer entity (the account must be open).
+        #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
         /// The token.
         token: TokenId,
         /// >= 0 and below 2^255.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// Open governance proposal `id`; the signer's yes vote is counted at once.
@@ -136,6 +145,7 @@ pub enum EntityTx {
     /// An event from the chain, recorded in the log (placeholder for the chain adapter).
     ChainEvent {
         /// At most [`PAYLOAD_BYTES_MAX`] bytes.
+        #[serde(with = "crate::crypto::readable")]
         bytes: Vec<u8>,
     },
 }
@@ -269,7 +279,7 @@ impl EntityTx {
 /// A transaction signed by a validator. `nonce` numbers the signer's transactions; a frame
 /// applies a tx only if its nonce is above the signer's last committed one, so a replayed
 /// tx is rejected. The signature covers `(entity id, signer, nonce, tx)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SignedTx {
     /// The validator that asks for the tx.
     pub signer: Address,
