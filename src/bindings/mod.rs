@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod data;
 pub mod routing;
 pub mod runtime;
+pub mod storage;
 
 use crate::lang::value::Primitive;
 
@@ -17,5 +18,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Accounts and subcontracts", account::PRIMITIVES),
         ("Gossip and routing", routing::PRIMITIVES),
         ("Entities and the simulator", runtime::PRIMITIVES),
+        ("Persistence and time travel", storage::PRIMITIVES),
     ]
 }

@@ -7,6 +7,7 @@
 //! | `sexpr.rs` | the pretty printer that makes snapshot documents readable (and line-addressable) |
 //! | `snapshot.rs` | snapshot documents: sections with hashes, atomic write, strict read, the runtime state hash |
 //! | `store.rs` | [`Store`]: a directory of WAL + snapshots; recovery, logging, periodic snapshots, pruning, time travel |
+//! | `history.rs` | [`entity_history`]: an entity's committed heights and the inputs that committed them |
 //! | `diff.rs` | [`state_diff`]: a readable structural diff of two runtime states |
 //!
 //! # Layout of a store directory
@@ -22,12 +23,14 @@
 //! the records after it. See each file for its format and failure cases.
 
 mod diff;
+mod history;
 mod sexpr;
 mod snapshot;
 mod store;
 mod wal;
 
 pub use diff::{state_diff, DiffEntry};
+pub use history::{entity_history, HistoryEntry};
 pub use snapshot::{
     parse_snapshot, read_snapshot, runtime_state_hash, runtime_to_value, snapshot_document,
     value_to_runtime, write_snapshot_atomically, Snapshot, SNAPSHOT_FORMAT,

@@ -56,7 +56,7 @@ pub struct Store {
     options: StoreOptions,
 }
 
-fn wal_dir(dir: &Path) -> PathBuf {
+pub(crate) fn wal_dir(dir: &Path) -> PathBuf {
     dir.join("wal")
 }
 
@@ -90,7 +90,7 @@ pub fn snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
 }
 
 /// The runtime to start replay from: the newest snapshot covering at most `limit` inputs.
-fn base(dir: &Path, limit: u64) -> Result<(Runtime, u64), StoreError> {
+pub(crate) fn base(dir: &Path, limit: u64) -> Result<(Runtime, u64), StoreError> {
     match snapshots(dir)?.into_iter().rev().find(|(n, _)| *n <= limit) {
         Some((n, path)) => {
             let snap = read_snapshot(&path)?;
