@@ -424,6 +424,56 @@ fn history(interp: &mut Interp, a: &[Value], _: Span) -> R {
     ))
 }
 
+/// `(fresh-store-dir "name")`: an empty directory path under the OS temp directory, unique
+/// to this process and call (for scripts and tests that must not see an older store).
+fn fresh_store_dir(_: &mut Interp, a: &[Value], _: Span) -> R {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let who = "fresh-store-dir";
+    let name = str_arg(a, 0, who)?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(value_error(who, "the name must be letters, digits, - or _"));
+    }
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("xln-store-{name}-{}-{n}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| value_error(who, format!("{}: {e}", dir.display())))?;
+    }
+    Ok(Value::string(&dir.display().to_string()))
+}
+
+/// `(remove-store! "dir")`: deletes a store directory (only one that holds nothing but a
+/// store: `wal/` and `snapshots/`), so a mistyped path cannot delete anything else.
+fn remove_store(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "remove-store!";
+    let dir = PathBuf::from(str_arg(a, 0, who)?.to_string());
+    if attached(interp).is_some_and(|at| at.store.dir() == dir) {
+        return Err(value_error(who, "the store is open").with_hint("(close-store!) first"));
+    }
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| value_error(who, format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let name = entry.map_err(|e| value_error(who, e))?.file_name();
+        if name != "wal" && name != "snapshots" {
+            return Err(value_error(
+                who,
+                format!(
+                    "{} holds {name:?}: not just a store, nothing deleted",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| value_error(who, format!("{}: {e}", dir.display())))?;
+    Ok(Value::Void)
+}
+
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "open-store!", 1, Some(1), open_store, "Opens (or creates) a store directory, recovers its state (snapshot + WAL) into the simulator and logs every accepted input from now on, fsync'd before each call returns.", "(open-store! \"run.store\") => ((inputs 120) (torn-tail #f))";
     "close-store!", 0, Some(0), close_store, "Flushes and detaches the store (the simulator keeps its state). Returns the inputs logged.", "(close-store!) => 120";
@@ -435,5 +485,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "state-tick", 1, Some(1), state_tick, "The tick of a runtime-state.", "(state-tick (replay-to 40)) => 12";
     "state-height", 2, Some(2), state_height, "(state-height s e): committed height of an honest replica of entity e (handle or index) in runtime-state s.", "(state-height (replay-to 40) hub) => 3";
     "state-diff", 2, Some(2), state_diff_prim, "(state-diff a b): differences between two runtime-states as ((path left right) ...); 'absent marks a missing side.", "(state-diff (replay-to 10) (current-state))";
-    "history", 1, Some(1), history, "(history e): ((height state-hash frame-hash input tick) ...) for each height entity e committed, replayed from the open store.", "(history hub)";
+    "fresh-store-dir", 1, Some(1), fresh_store_dir, "A new, unused directory path under the OS temp directory for a store (name: letters, digits, - or _).", "(fresh-store-dir \"demo\")";
+    "remove-store!", 1, Some(1), remove_store, "Deletes a closed store directory (refuses a directory holding anything but wal/ and snapshots/).", "(remove-store! dir)";
+    "history", 1, Some(1), history, "(history e): ((height frame-state-hash frame-hash input tick) ...) for each height entity e committed, with the input that committed it, replayed from the open store.", "(history hub)";
 ];

@@ -13,7 +13,7 @@ use crate::runtime::{Event, RuntimeInput};
 pub struct HistoryEntry {
     /// The height.
     pub height: u64,
-    /// The entity's state hash after it.
+    /// The committed frame's state hash (what the validators signed for this height).
     pub state_hash: [u8; 32],
     /// The committed frame's hash.
     pub frame_hash: [u8; 32],
