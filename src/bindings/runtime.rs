@@ -130,11 +130,7 @@ fn reset(interp: &mut Interp, a: &[Value], _: Span) -> R {
         Some(_) => index_arg(a, 0, "sim-reset!")? as u64,
         None => 0,
     };
-    apply(
-        interp,
-        RuntimeInput::Reset { seed: seed as u64 },
-        "sim-reset!",
-    )?;
+    apply(interp, RuntimeInput::Reset { seed }, "sim-reset!")?;
     sim(interp).names.clear();
     Ok(Value::Void)
 }

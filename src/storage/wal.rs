@@ -54,6 +54,9 @@ pub const RECORD_BYTES_MAX: usize = 1 << 24;
 /// A segment is closed and a new one begun once it passes this size.
 pub const SEGMENT_BYTES_MAX: u64 = 64 << 20;
 
+/// Called with each record's sequence number and payload during a scan; an error stops it.
+pub type RecordVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), StoreError> + 'a;
+
 /// When appended records reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncPolicy {
@@ -205,7 +208,7 @@ fn scan_segment(
     mut expected: u64,
     after: u64,
     last: bool,
-    visit: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
+    visit: &mut RecordVisitor<'_>,
 ) -> Result<(u64, Option<TailDamage>), StoreError> {
     let corrupt = |offset: usize, seq: u64, reason: String| StoreError::WalCorrupt {
         segment: path.to_path_buf(),
@@ -266,7 +269,7 @@ fn scan_segment(
 pub fn scan(
     dir: &Path,
     after: u64,
-    visit: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
+    visit: &mut RecordVisitor<'_>,
 ) -> Result<WalReport, StoreError> {
     let segs = segments(dir)?;
     let mut report = WalReport::default();
@@ -326,7 +329,7 @@ impl Wal {
         first_seq: u64,
         after: u64,
         policy: SyncPolicy,
-        visit: &mut dyn FnMut(u64, &[u8]) -> Result<(), StoreError>,
+        visit: &mut RecordVisitor<'_>,
     ) -> Result<(Wal, WalReport), StoreError> {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let report = scan(dir, after, visit)?;
