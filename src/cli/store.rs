@@ -82,13 +82,13 @@ pub fn snapshot_command(args: &[String], color: bool) -> i32 {
 fn summary(what: &str, inputs: u64, rt: &Runtime, recorded: [u8; 32]) -> String {
     let actual = runtime_state_hash(rt).unwrap_or_default();
     format!(
-        "{what}: ok, the state after {inputs} inputs: tick {}, {} entities, {} timeline events\nstate hash {} (recorded {}; restored state hashes {})",
+        "{what}: ok, the state after {inputs} inputs: tick {}, {} entities, {} timeline events\nrecorded state hash {}\nrestored state hash {} ({})",
         rt.now(),
         rt.entity_count(),
         rt.timeline().len(),
         hex32(&recorded),
-        if actual == recorded { "equal" } else { "DIFFERENT" },
         hex32(&actual),
+        if actual == recorded { "equal" } else { "DIFFERENT" },
     )
 }
 
