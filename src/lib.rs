@@ -3,9 +3,10 @@
 //!
 //! Layers: `lang` (reader, expander, compiler, evaluator), `crypto` (hashes, keys,
 //! signatures, RLP, ABI, merkle, canonical encoding), `cli` and `repl` (the command line),
-//! `error` (host errors and the single reporting path), `bench` (median timing), `account`,
-//! `entity`, `runtime`, `routing`, `netting` (the protocol machines) and `arch` (the
-//! architecture as data).
+//! `storage` (write-ahead log, snapshots, recovery, time travel), `chain` (the
+//! jurisdiction: embedded revm or a JSON-RPC node), `error` (host errors and the single
+//! reporting path), `bench` (median timing), `account`, `entity`, `runtime`, `routing`,
+//! `netting` (the protocol machines) and `arch` (the architecture as data).
 
 pub mod account;
 pub mod arch;
@@ -21,3 +22,4 @@ pub mod netting;
 pub mod repl;
 pub mod routing;
 pub mod runtime;
+pub mod storage;

@@ -25,7 +25,7 @@ fn arch_prints_the_tree() {
     let out = String::from_utf8_lossy(&o.stdout);
     for needle in [
         "netting [built]",
-        "chain [planned]",
+        "chain [built]",
         "tx kinds: pay, set-credit-limit",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");

@@ -18,7 +18,9 @@ pub const AMOUNT_BITS_MAX: u64 = 255;
 
 /// One of the two parties of an account. Left is the one with the lower address
 /// (bytewise); Δ is the left side's balance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Side {
     /// The party with the lower address.
     Left,
@@ -59,21 +61,28 @@ impl Canonical for Side {
 /// balance: Δ > 0 means value sits with left, a payment from left to right decreases Δ.
 /// Bounds: `−left_credit_limit ≤ Δ ≤ collateral + right_credit_limit`, enforced on every
 /// transition by [`check_rcpan`] (with the amounts held by open subcontracts counted).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Delta {
     /// Locked on chain for this account; always >= 0.
+    #[serde(with = "crate::crypto::readable")]
     pub collateral: BigInt,
     /// The part of Δ changed only by chain settlement and funding.
+    #[serde(with = "crate::crypto::readable")]
     pub ondelta: BigInt,
     /// The part of Δ changed by signed frames.
+    #[serde(with = "crate::crypto::readable")]
     pub offdelta: BigInt,
     /// How far left may run into debt; set by right (who bears the risk).
+    #[serde(with = "crate::crypto::readable")]
     pub left_credit_limit: BigInt,
     /// How far right may run into debt beyond the collateral; set by left.
+    #[serde(with = "crate::crypto::readable")]
     pub right_credit_limit: BigInt,
     /// Held by left's open subcontracts (sum of their holds in this token).
+    #[serde(with = "crate::crypto::readable")]
     pub left_allowance: BigInt,
     /// Held by right's open subcontracts.
+    #[serde(with = "crate::crypto::readable")]
     pub right_allowance: BigInt,
 }
 
@@ -267,3 +276,5 @@ mod tests {
         ));
     }
 }
+
+crate::plain_readable!(Delta, Side);

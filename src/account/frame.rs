@@ -14,13 +14,14 @@ use crate::crypto::{tagged, Address, Canonical, RlpItem, Signature};
 /// `timestamp` set to the frame's and `last_frame_hash` still `prev_frame_hash` (a frame
 /// cannot contain its own hash); once committed, the state's `last_frame_hash` becomes
 /// [`AccountFrame::hash`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountFrame {
     /// Committed height + 1.
     pub height: u64,
     /// The proposer's time, never below the committed timestamp.
     pub timestamp: u64,
     /// Hash of the last committed frame.
+    #[serde(with = "crate::crypto::readable")]
     pub prev_frame_hash: [u8; 32],
     /// The txs, applied in order by the proposer.
     pub txs: Vec<AccountTx>,
@@ -29,6 +30,7 @@ pub struct AccountFrame {
     /// The resulting deltas of `token_ids`, in the same order.
     pub deltas: Vec<Delta>,
     /// Hash of the resulting state (see the type's doc).
+    #[serde(with = "crate::crypto::readable")]
     pub state_hash: [u8; 32],
 }
 
@@ -80,7 +82,7 @@ impl Canonical for AccountFrame {
 }
 
 /// What one side sends the other.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountMessageBody {
     /// A new frame, signed by the proposer over [`AccountFrame::hash`].
     Propose {
@@ -94,6 +96,7 @@ pub enum AccountMessageBody {
         /// The acknowledged frame's height.
         height: u64,
         /// The acknowledged frame's hash.
+        #[serde(with = "crate::crypto::readable")]
         frame_hash: [u8; 32],
         /// The acknowledger's signature over `frame_hash`.
         signature: Signature,
@@ -103,7 +106,7 @@ pub enum AccountMessageBody {
 /// A message between the two sides of one account. `counter` numbers the sender's
 /// messages 1, 2, 3, ...; the receiver accepts exactly the next one, so replays and gaps
 /// are detected.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountMessage {
     /// The sender.
     pub from: Address,
@@ -176,3 +179,5 @@ impl Canonical for AccountMessage {
         tagged(b"xln/account-message/v1", fields)
     }
 }
+
+crate::plain_readable!(AccountFrame, AccountMessage);

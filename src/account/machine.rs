@@ -44,7 +44,7 @@ pub const UNSEALED: Signature = Signature {
 
 /// One side of an account. `state` is what both sides committed; `pending` is this side's
 /// frame in flight, whose resulting state is kept privately until the peer's ack.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AccountMachine {
     /// This side's address.
     pub me: Address,
@@ -64,6 +64,7 @@ pub struct AccountMachine {
     pub received: u64,
     /// The state `pending` leads to (`last_frame_hash` still the previous frame's) and
     /// `pending`'s hash.
+    #[serde(with = "crate::crypto::readable")]
     pending_state: Option<(AccountState, [u8; 32])>,
 }
 

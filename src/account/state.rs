@@ -13,7 +13,7 @@ use crate::crypto::{tagged, Address, Canonical, RlpItem};
 
 /// The state both sides of an account agree on. Identical on both sides after every
 /// committed frame, byte for byte (compare [`AccountState::state_hash`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountState {
     /// The lower address.
     pub left: Address,
@@ -24,10 +24,13 @@ pub struct AccountState {
     /// Timestamp of the last committed frame.
     pub timestamp: u64,
     /// Hash of the last committed frame (zero before the first).
+    #[serde(with = "crate::crypto::readable")]
     pub last_frame_hash: [u8; 32],
     /// Per-token deltas; absent means [`Delta::default`].
+    #[serde(with = "crate::crypto::readable")]
     pub deltas: BTreeMap<TokenId, Delta>,
     /// Open subcontracts by id.
+    #[serde(with = "crate::crypto::readable")]
     pub subcontracts: BTreeMap<u64, Subcontract>,
 }
 
@@ -233,3 +236,4 @@ impl Canonical for AccountState {
         )
     }
 }
+crate::plain_readable!(AccountState);

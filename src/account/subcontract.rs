@@ -21,12 +21,12 @@ use crate::crypto::{tagged, Canonical, RlpItem};
 
 /// Deterministic data carried by subcontracts (params, call args). Maps are ordered, so
 /// equal data always encodes and hashes alike.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Data {
     /// An exact integer.
-    Int(BigInt),
+    Int(#[serde(with = "crate::crypto::readable")] BigInt),
     /// A byte string (hashes, preimages, addresses).
-    Bytes(Vec<u8>),
+    Bytes(#[serde(with = "crate::crypto::readable")] Vec<u8>),
     /// UTF-8 text.
     Text(String),
     /// A boolean.
@@ -89,7 +89,7 @@ impl Canonical for Data {
 }
 
 /// An open subcontract instance: what it holds (the owner's allowance) and its params.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Subcontract {
     /// Chosen by the opener; unique among open instances of the account.
     pub id: u64,
@@ -98,6 +98,7 @@ pub struct Subcontract {
     /// The side that opened it and whose value it holds.
     pub owner: Side,
     /// Amounts still held per token (entries are > 0).
+    #[serde(with = "crate::crypto::readable")]
     pub holds: BTreeMap<TokenId, BigInt>,
     /// The kind's state, as last returned by the engine.
     pub params: Data,
@@ -376,3 +377,5 @@ mod tests {
         assert!(a != b && b != c && a != c);
     }
 }
+
+crate::plain_readable!(Subcontract, Data);

@@ -8,13 +8,14 @@ use super::{check_amount, AccountError, Data, TokenId};
 use crate::crypto::{tagged, Canonical, RlpItem};
 
 /// One change to an account, proposed by one side (the "proposer") inside a frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccountTx {
     /// The proposer pays the peer.
     Pay {
         /// The token paid.
         token: TokenId,
         /// The amount, > 0 and at most the proposer's out-capacity.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// The proposer sets the credit limit it extends to the peer (right sets
@@ -23,6 +24,7 @@ pub enum AccountTx {
         /// The token.
         token: TokenId,
         /// The new limit, >= 0.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// Chain-driven: collateral and ondelta change by these amounts (e.g. collateral funded
@@ -32,8 +34,10 @@ pub enum AccountTx {
         /// The token.
         token: TokenId,
         /// Added to collateral (may be negative).
+        #[serde(with = "crate::crypto::readable")]
         collateral_change: BigInt,
         /// Added to ondelta (may be negative).
+        #[serde(with = "crate::crypto::readable")]
         ondelta_change: BigInt,
     },
     /// The proposer opens subcontract `id` of `kind`, reserving `holds` (token, amount)
@@ -44,6 +48,7 @@ pub enum AccountTx {
         /// The engine kind.
         kind: String,
         /// (token, amount > 0), each token once.
+        #[serde(with = "crate::crypto::readable")]
         holds: Vec<(TokenId, BigInt)>,
         /// The instance's initial params.
         params: Data,
@@ -243,3 +248,5 @@ mod tests {
         assert_ne!(pay.canonical_hash(), limit.canonical_hash());
     }
 }
+
+crate::plain_readable!(AccountTx);

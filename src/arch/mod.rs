@@ -124,7 +124,7 @@ const LAYERS: [(&str, Status, &str); 13] = [
         "offsetting obligations: plan and atomic execution",
     ),
     ("arch", Status::Built, "the architecture as queryable data"),
-    ("storage", Status::Planned, "write-ahead log and snapshots"),
+    ("storage", Status::Built, "write-ahead log and snapshots"),
     (
         "chain",
         Status::Built,
@@ -133,7 +133,7 @@ const LAYERS: [(&str, Status, &str); 13] = [
 ];
 
 /// Who feeds whom (DESIGN.md's diagram, plus the calls the code makes).
-const FEEDS: [(&str, &str); 20] = [
+const FEEDS: [(&str, &str); 22] = [
     ("repl", "lang"),
     ("cli", "lang"),
     ("lang", "bindings"),
@@ -143,6 +143,8 @@ const FEEDS: [(&str, &str); 20] = [
     ("bindings", "netting"),
     ("bindings", "arch"),
     ("bindings", "chain"),
+    ("bindings", "storage"),
+    ("storage", "runtime"),
     ("entity", "account"),
     ("chain", "crypto"),
     ("runtime", "entity"),

@@ -10,6 +10,7 @@ pub mod data;
 pub mod netting;
 pub mod routing;
 pub mod runtime;
+pub mod storage;
 
 use crate::lang::value::Primitive;
 
@@ -23,5 +24,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Netting", netting::PRIMITIVES),
         ("Architecture", arch::PRIMITIVES),
         ("Jurisdiction (chain)", chain::PRIMITIVES),
+        ("Persistence and time travel", storage::PRIMITIVES),
     ]
 }

@@ -14,7 +14,7 @@ use crate::lang::eval::Interp;
 use crate::lang::number::to_bigint;
 use crate::lang::source::Span;
 use crate::lang::value::{NativeObject, Primitive, Value};
-use crate::runtime::{Behaviour, Runtime, RuntimeError, TxOutcome};
+use crate::runtime::{Behaviour, Runtime, RuntimeError, RuntimeInput, RuntimeOutput, TxOutcome};
 
 type R = Result<Value, LangError>;
 
@@ -27,7 +27,7 @@ pub struct SimState {
     pub names: Vec<String>,
 }
 
-fn sim(interp: &mut Interp) -> &mut SimState {
+pub(crate) fn sim(interp: &mut Interp) -> &mut SimState {
     let entry = interp.extensions.entry("runtime").or_insert_with(|| {
         Box::new(SimState {
             runtime: Runtime::new(0),
@@ -89,7 +89,13 @@ fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
     }
 }
 
-fn runtime_error(who: &str, e: RuntimeError) -> LangError {
+/// Applies `input` to the interpreter's runtime: THE way the bindings change it, so that a
+/// store attached with `open-store!` or `xln run --store` logs every accepted input.
+fn apply(interp: &mut Interp, input: RuntimeInput, who: &str) -> Result<RuntimeOutput, LangError> {
+    crate::bindings::storage::apply(interp, input, who)
+}
+
+pub(crate) fn runtime_error(who: &str, e: RuntimeError) -> LangError {
     LangError::new(Code::Value, format!("{who}: {e}"))
 }
 
@@ -124,10 +130,8 @@ fn reset(interp: &mut Interp, a: &[Value], _: Span) -> R {
         Some(_) => index_arg(a, 0, "sim-reset!")? as u64,
         None => 0,
     };
-    *sim(interp) = SimState {
-        runtime: Runtime::new(seed),
-        names: Vec::new(),
-    };
+    apply(interp, RuntimeInput::Reset { seed }, "sim-reset!")?;
+    sim(interp).names.clear();
     Ok(Value::Void)
 }
 fn seed(interp: &mut Interp, _: &[Value], _: Span) -> R {
@@ -170,12 +174,16 @@ fn add_entity(interp: &mut Interp, a: &[Value], _: Span) -> R {
             }
         }
     }
-    let s = sim(interp);
-    let index = s
-        .runtime
-        .add_entity(validators, threshold, reserves)
-        .map_err(|e| runtime_error(who, e))?;
-    s.names.push(name.clone());
+    let input = RuntimeInput::AddEntity {
+        name: name.clone(),
+        validators: validators as u64,
+        threshold,
+        reserves,
+    };
+    let RuntimeOutput::Entity(index) = apply(interp, input, who)? else {
+        return Err(value_error(who, "the runtime did not add an entity"));
+    };
+    sim(interp).names.push(name.clone());
     Ok(Value::Native(Rc::new(BftEntity { index, name })))
 }
 /// `(submit! entity 'kind args ...)`: message, payment, open-account, set-credit, propose, vote.
@@ -271,12 +279,18 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
         }
         other => return Err(
             value_error(who, format!("unknown entity transaction `{other}`")).with_hint(
-                "kinds: message, payment, open-account, account-payment, set-credit, propose, vote",
+                "kinds: message, payment, open-account, account-payment, set-credit, propose, propose-board, vote",
             ),
         ),
     };
-    let hash = s.runtime.submit(e, tx).map_err(|e| runtime_error(who, e))?;
-    Ok(Value::bytes(&hash))
+    let input = RuntimeInput::Submit {
+        entity: e as u64,
+        tx,
+    };
+    match apply(interp, input, who)? {
+        RuntimeOutput::TxHash(hash) => Ok(Value::bytes(&hash)),
+        _ => Err(value_error(who, "the runtime returned no tx hash")),
+    }
 }
 /// A new board for entity `e` from `((replica shares) ...)` and a threshold: the
 /// simulator's replicas are fixed, so a board change picks among them and reweighs them.
@@ -339,10 +353,12 @@ fn make_byzantine(interp: &mut Interp, a: &[Value], _: Span) -> R {
             value_error(who, format!("unknown behaviour `{name}`"))
                 .with_hint(format!("behaviours: {}", names.join(", ")))
         })?;
-    sim(interp)
-        .runtime
-        .set_behaviour(e, replica, behaviour)
-        .map_err(|e| runtime_error(who, e))?;
+    let input = RuntimeInput::SetBehaviour {
+        entity: e as u64,
+        replica: replica as u64,
+        behaviour,
+    };
+    apply(interp, input, who)?;
     Ok(Value::Void)
 }
 /// `(set-network! #:loss 1/10 #:dup 1/20 #:max-delay 3 #:seed 7)`.
@@ -378,25 +394,39 @@ fn set_network(interp: &mut Interp, a: &[Value], _: Span) -> R {
             }
         }
     }
-    sim(interp).runtime.set_network(loss, dup, delay, seed);
+    let input = RuntimeInput::SetNetwork {
+        loss,
+        duplicate: dup,
+        max_delay: delay,
+        seed,
+    };
+    apply(interp, input, who)?;
     Ok(Value::Void)
 }
 fn heal(interp: &mut Interp, _: &[Value], _: Span) -> R {
-    sim(interp).runtime.heal_network();
+    apply(interp, RuntimeInput::HealNetwork, "heal-network!")?;
     Ok(Value::Void)
 }
 fn run_ticks(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let n = index_arg(a, 0, "run-ticks!")? as u64;
-    let s = sim(interp);
-    s.runtime.run_ticks(n);
-    Ok(Value::Int(s.runtime.now() as i64))
+    let ticks = index_arg(a, 0, "run-ticks!")? as u64;
+    match apply(interp, RuntimeInput::RunTicks { ticks }, "run-ticks!")? {
+        RuntimeOutput::Tick(now) => Ok(Value::Int(now as i64)),
+        _ => Err(value_error("run-ticks!", "the runtime returned no tick")),
+    }
 }
 fn run_until_quiet(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let max = match a.first() {
         Some(_) => index_arg(a, 0, "run-until-quiet!")? as u64,
         None => QUIET_TICKS_DEFAULT,
     };
-    Ok(Value::Bool(sim(interp).runtime.run_until_quiet(max)))
+    let input = RuntimeInput::RunUntilQuiet { max_ticks: max };
+    match apply(interp, input, "run-until-quiet!")? {
+        RuntimeOutput::Quiet(quiet) => Ok(Value::Bool(quiet)),
+        _ => Err(value_error(
+            "run-until-quiet!",
+            "the runtime returned no answer",
+        )),
+    }
 }
 fn replica_field(
     interp: &mut Interp,

@@ -4,6 +4,7 @@
 
 pub mod arch;
 pub mod bench;
+pub mod store;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -21,6 +22,11 @@ USAGE:
     xln run FILE [ARGS...]         run a script (ARGS via (command-line-arguments));
                                    --timeline OUT.jsonl writes the simulation timeline;
                                    --chain URL makes (connect-chain!) use that node
+                                   --store DIR logs every runtime input to DIR and resumes
+                                   where a previous run over DIR stopped
+                                   (--snapshot-every N: a snapshot every N inputs [1000])
+    xln snapshot dump|load|diff    readable runtime snapshots (`xln snapshot` for usage)
+    xln wal inspect|verify|prune DIR  the write-ahead log of a store
     xln check FILE...              read and expand files, report every error, run nothing
     xln eval 'EXPR...'             evaluate expressions and print the last value
     xln bench [lang|crypto|all]    run built-in benchmarks and print medians
@@ -49,6 +55,10 @@ pub struct Options {
     pub timeline: Option<std::path::PathBuf>,
     /// `run --chain URL`: the JSON-RPC node `(connect-chain!)` connects to.
     pub chain: Option<String>,
+    /// `run --store DIR`: log every runtime input there and resume from it.
+    pub store: Option<std::path::PathBuf>,
+    /// `run --snapshot-every N`: inputs between snapshots of the store.
+    pub snapshot_every: Option<u64>,
 }
 
 /// Entry point used by `main`: returns the process exit code.
@@ -58,6 +68,8 @@ pub fn run(args: Vec<String>) -> i32 {
         color: color_wanted(),
         timeline: None,
         chain: None,
+        store: None,
+        snapshot_every: None,
     };
     let mut rest = Vec::new();
     let mut it = args.into_iter();
@@ -137,11 +149,30 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
                 Ok(split) => split,
                 Err(message) => return usage_error(&message, options.color),
             };
+            let (store, rest) = match take_option(&rest, "--store") {
+                Ok(split) => split,
+                Err(message) => return usage_error(&message, options.color),
+            };
+            let (every, rest) = match take_option(&rest, "--snapshot-every") {
+                Ok((Some(n), rest)) => match n.parse::<u64>() {
+                    Ok(n) if n > 0 => (Some(n), rest),
+                    _ => {
+                        return usage_error(
+                            "--snapshot-every needs a positive integer",
+                            options.color,
+                        )
+                    }
+                },
+                Ok((None, rest)) => (None, rest),
+                Err(message) => return usage_error(&message, options.color),
+            };
             match rest.split_first() {
                 Some((file, script_args)) => {
                     let options = Options {
                         timeline: timeline.map(Into::into),
                         chain,
+                        store: store.map(Into::into),
+                        snapshot_every: every,
                         ..options
                     };
                     run_file(Path::new(file), script_args.to_vec(), &options)
@@ -156,6 +187,8 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
         "bench" => bench::run(rest.first().map(String::as_str).unwrap_or("all")),
         "doc" => doc(rest.first().map(String::as_str)),
         "arch" => arch::run(rest, &options),
+        "snapshot" => store::snapshot_command(rest, options.color),
+        "wal" => store::wal_command(rest, options.color),
         other if other.ends_with(".xln") => run_file(Path::new(other), rest.to_vec(), &options),
         other => usage_error(&format!("unknown command `{other}`"), options.color),
     }
@@ -222,8 +255,18 @@ pub fn run_file(path: &Path, script_args: Vec<String>, options: &Options) -> i32
         crate::bindings::chain::set_default_url(&mut interp, url);
     }
     interp.module = interp.modules.new_module("main", Some(path.to_path_buf()));
+    if let Some(dir) = &options.store {
+        match crate::bindings::storage::attach_resuming(&mut interp, dir, options.snapshot_every) {
+            Ok(recovery) => eprintln!("{recovery}"),
+            Err(e) => {
+                let e = HostError::new(HostCode::Storage, e.to_string());
+                return report(e.into(), options.color);
+            }
+        }
+    }
     let result = interp.eval_source(&path.display().to_string(), &text);
     interp.out.flush();
+    let stored = crate::bindings::storage::finish(&mut interp);
     if let Some(file) = &options.timeline {
         // Written even when the script failed: the timeline is how one sees why.
         let json = crate::bindings::runtime::timeline_json(&interp).unwrap_or_default();
@@ -235,6 +278,16 @@ pub fn run_file(path: &Path, script_args: Vec<String>, options: &Options) -> i32
     }
     if let Err(e) = result {
         return report(e.into(), options.color);
+    }
+    match stored {
+        Ok(line) if !line.is_empty() => eprintln!("{line}"),
+        Ok(_) => {}
+        Err(message) => {
+            return report(
+                HostError::new(HostCode::Storage, message).into(),
+                options.color,
+            )
+        }
     }
     test_summary(&interp)
 }

@@ -9,6 +9,7 @@
 //! | `abi.rs` | Solidity ABI encoding/decoding of dynamic values, coercion from simple values |
 //! | `merkle.rs` | domain-separated merkle roots and inclusion proofs |
 //! | `canonical.rs` | the [`Canonical`] trait: THE byte encoding of anything hashed or signed |
+//! | `readable.rs` | readable serde forms (hex hashes/keys, decimal amounts) for persisted state |
 //!
 //! Every fallible function returns [`CryptoError`]; nothing here panics on external input.
 
@@ -19,6 +20,7 @@ pub mod canonical;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod readable;
 pub mod rlp;
 
 pub use abi::{abi_decode, abi_encode, abi_encode_args, coerce, AbiArg};

@@ -50,7 +50,7 @@ pub fn entity_address(id: &EntityId) -> Address {
 }
 
 /// One entity's side of an account with a peer entity.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EntityAccount {
     /// The peer's board, whose quorum must seal every message from the peer.
     pub peer_board: Board,
@@ -123,7 +123,7 @@ impl EntityAccount {
 }
 
 /// Signatures of a board's validators over one digest, by signer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hanko(pub BTreeMap<Address, Signature>);
 
 /// Canonical encoding: `tagged("xln/hanko/v1", [[signer, signature] ...])` by signer.
@@ -168,11 +168,13 @@ impl Hanko {
 
 /// One validator's part of a hanko: its signature over `message`'s hanko digest, sent by
 /// a replica of entity `from` to every replica of entity `to`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountPart {
     /// The sending entity.
+    #[serde(with = "crate::crypto::readable")]
     pub from: EntityId,
     /// The receiving entity.
+    #[serde(with = "crate::crypto::readable")]
     pub to: EntityId,
     /// The account message (its own signature field is [`crate::account::UNSEALED`]).
     pub message: AccountMessage,
@@ -200,8 +202,9 @@ impl Canonical for AccountPart {
 }
 
 /// Parts of one message gathered by a replica, waiting for a quorum.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct PendingHanko {
+    #[serde(with = "crate::crypto::readable")]
     pub from: EntityId,
     pub message: AccountMessage,
     pub hanko: Hanko,
@@ -368,14 +371,17 @@ pub(super) fn is_fresh(account: &EntityAccount, message: &AccountMessage) -> boo
 
 /// A replica's account work outside consensus: parts gathered toward hankos, the height up
 /// to which it has sealed its entity's account messages, and resend bookkeeping.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountLinks {
+    #[serde(with = "crate::crypto::readable")]
     pub(super) pending: BTreeMap<[u8; 32], PendingHanko>,
     pub(super) sealed_height: u64,
     pub(super) proposals_resent_at: Option<u64>,
     /// Peers that repeated a message this side already handled: our unconfirmed messages
     /// are re-sent to them.
+    #[serde(with = "crate::crypto::readable")]
     pub(super) replies_wanted: std::collections::BTreeSet<EntityId>,
+    #[serde(with = "crate::crypto::readable")]
     pub(super) replies_resent_at: BTreeMap<EntityId, u64>,
 }
 
@@ -570,3 +576,5 @@ impl EntityReplica {
         }
     }
 }
+
+crate::plain_readable!(EntityAccount, PendingHanko);

@@ -11,7 +11,7 @@ use crate::crypto::{tagged, Address, Canonical, RlpItem};
 pub const BOARD_VALIDATORS_MAX: usize = 256;
 
 /// One validator: the address that signs for it and its voting weight.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Validator {
     /// The signing address.
     pub address: Address,
@@ -40,7 +40,7 @@ impl Canonical for Validator {
 /// quorum. A valid board has 1..=[`BOARD_VALIDATORS_MAX`] distinct validators, each with
 /// shares > 0, and `0 < threshold <= total shares`. Safety of the consensus needs byzantine
 /// shares below `2 × threshold − total`; choose `threshold > 2/3` of the total for BFT.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Board {
     /// The validators, in rotation order.
     pub validators: Vec<Validator>,

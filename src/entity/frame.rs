@@ -15,17 +15,19 @@ use crate::crypto::{tagged, Canonical, RlpItem};
 /// replica that already holds the txs (in its mempool) hashes a few hundred bytes instead
 /// of the whole frame. The [`Canonical`] encoding of `EntityFrame` is the full frame (for
 /// the wire); do not confuse its `canonical_hash` with the frame hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntityFrame {
     /// Committed height + 1.
     pub height: u64,
     /// Hash of the last committed frame.
+    #[serde(with = "crate::crypto::readable")]
     pub prev_hash: [u8; 32],
     /// The proposer's time; never below the committed timestamp.
     pub timestamp: u64,
     /// The txs, applied in order (rejected ones change only their signer's nonce).
     pub txs: Vec<SignedTx>,
     /// Hash of the resulting state (see the type's doc).
+    #[serde(with = "crate::crypto::readable")]
     pub state_hash: [u8; 32],
 }
 
@@ -80,12 +82,14 @@ impl Canonical for FrameHeader {
 
 /// A frame this replica has checked: its hash, the state it leads to (with
 /// `last_frame_hash` already linked to the frame) and the txs it rejects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ValidatedFrame {
     pub frame: EntityFrame,
+    #[serde(with = "crate::crypto::readable")]
     pub hash: [u8; 32],
     pub next: EntityState,
     pub rejected: Vec<RejectedTx>,
+    #[serde(with = "crate::crypto::readable")]
     pub tx_hashes: Vec<[u8; 32]>,
 }
 

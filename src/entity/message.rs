@@ -46,7 +46,9 @@ fn sign(key: &SecretKey, digest: &[u8; 32]) -> Result<Signature, EntityError> {
 }
 
 /// The two voting steps of a view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum VoteKind {
     /// "This proposal is valid and I may vote for it": `T` prevotes lock a frame.
     Prevote,
@@ -72,7 +74,7 @@ impl VoteKind {
 }
 
 /// A validator's signed prevote or precommit for a frame hash at `(height, view)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Vote {
     /// Prevote or precommit.
     pub kind: VoteKind,
@@ -81,6 +83,7 @@ pub struct Vote {
     /// The view voted in.
     pub view: u64,
     /// The frame voted for.
+    #[serde(with = "crate::crypto::readable")]
     pub frame_hash: [u8; 32],
     /// The voter.
     pub validator: Address,
@@ -227,7 +230,7 @@ pub(crate) fn verify_quorum(
 
 /// A frame proposed by the proposer of `(height, view)`. A re-proposed valid frame carries
 /// `valid_view` and `pol`: `T` prevote shares for it at `valid_view` (its proof-of-lock).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Proposal {
     /// The height.
     pub height: u64,
@@ -353,7 +356,7 @@ impl Proposal {
 
 /// A frame with `T` prevote shares at `view`: what a replica may re-propose, and what it
 /// reports in a view change so the next proposer re-proposes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ValidCert {
     /// The view of the prevotes.
     pub view: u64,
@@ -379,7 +382,7 @@ impl Canonical for ValidCert {
 
 /// "The view at `height` timed out for me; let us move to `new_view`", with the sender's
 /// valid frame (if any) so the next proposer re-proposes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ViewChange {
     /// The height.
     pub height: u64,
@@ -483,7 +486,7 @@ impl ViewChange {
 
 /// A committed frame and the `T` precommit shares (one view) that commit it: lets a
 /// replica that missed the votes catch up after checking the quorum itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitNotice {
     /// The committed frame.
     pub frame: EntityFrame,
@@ -502,7 +505,7 @@ impl Canonical for CommitNotice {
 }
 
 /// A message between replicas of one entity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntityMessage {
     /// Mempool gossip: a signed tx for whoever proposes next.
     Tx(SignedTx),
@@ -617,7 +620,7 @@ impl EntityMessage {
 /// Proof that `validator` signed two different things at one `(height, view)`: two
 /// proposals with different frames, or two votes of one kind for different frame hashes.
 /// Both signed messages are kept so anyone can check it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     /// The equivocating validator.
     pub validator: Address,

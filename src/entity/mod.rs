@@ -115,7 +115,7 @@ pub const AMOUNT_BITS_MAX: u64 = 255;
 
 /// Timing and size knobs of a replica, in one place (TigerBeetle style). All times are in
 /// the caller's time unit (the runtime uses ticks).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntityConfig {
     /// Base of the view timeout: view `v` times out after `view_timeout_base + view_timeout_step × v`.
     pub view_timeout_base: u64,
@@ -170,7 +170,9 @@ impl EntityConfig {
 }
 
 /// What the caller should do with the sender after an error (LDK-style).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Reaction {
     /// Stale, duplicate or premature input: drop it; nothing changed, nobody is at fault.
     Ignore,

@@ -87,13 +87,16 @@ pub enum EntityOutput {
 
 /// One validator's replica of an entity: a pure state machine driven by
 /// [`EntityReplica::handle`]. See the module documentation for the consensus rules.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntityReplica {
     pub(super) me: Address,
+    #[serde(skip)]
     pub(super) me_public: Option<PublicKey>,
     pub(super) config: EntityConfig,
     pub(super) state: EntityState,
+    #[serde(with = "crate::crypto::readable")]
     pub(super) frame_hashes: Vec<[u8; 32]>,
+    #[serde(with = "crate::crypto::readable")]
     pub(super) state_hashes: Vec<[u8; 32]>,
     pub(super) recent_commits: VecDeque<CommitNotice>,
     pub(super) mempool: BTreeMap<(Address, u64), Pooled>,
@@ -105,9 +108,10 @@ pub struct EntityReplica {
 }
 
 /// A mempool tx, signature verified, with its hash computed once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Pooled {
     pub tx: SignedTx,
+    #[serde(with = "crate::crypto::readable")]
     pub hash: [u8; 32],
 }
 

@@ -8,15 +8,18 @@ use super::frame::ValidatedFrame;
 use super::{Board, Proposal, ValidCert, ViewChange, Vote, VoteKind};
 use crate::crypto::Address;
 
+crate::plain_readable!(ValidatedFrame, ValidCert);
+
 /// A proposal accepted for a view, with its frame hash computed once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct StoredProposal {
     pub proposal: Proposal,
+    #[serde(with = "crate::crypto::readable")]
     pub frame_hash: [u8; 32],
 }
 
 /// The state of deciding one height.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Round {
     /// The height being decided (committed + 1).
     pub height: u64,
@@ -27,14 +30,17 @@ pub(crate) struct Round {
     /// The first acceptable proposal per view.
     pub proposals: BTreeMap<u64, StoredProposal>,
     /// Frames this replica has checked (from proposals and view-change certificates).
+    #[serde(with = "crate::crypto::readable")]
     pub frames: BTreeMap<[u8; 32], ValidatedFrame>,
     /// Votes by (kind, view, voter); the first one received from each voter.
     pub votes: BTreeMap<(VoteKind, u64, Address), Vote>,
     /// View changes by (new view, sender).
     pub view_changes: BTreeMap<(u64, Address), ViewChange>,
     /// (view, frame hash) this replica precommitted last.
+    #[serde(with = "crate::crypto::readable")]
     pub locked: Option<(u64, [u8; 32])>,
     /// The highest-view frame with a prevote quorum this replica knows, and its hash.
+    #[serde(with = "crate::crypto::readable")]
     pub valid: Option<(ValidCert, [u8; 32])>,
     /// Views in which this replica proposed.
     pub proposed: BTreeSet<u64>,

@@ -18,7 +18,7 @@ use crate::crypto::{keccak256, tagged, Address, Canonical, RlpItem};
 
 /// One entry of the entity's append-only log. The state hashes the log as a hash chain
 /// ([`EntityState::log_hash`]), so a frame costs the same to hash however long the log is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogEntry {
     /// An [`EntityTx::Message`].
     Message {
@@ -30,6 +30,7 @@ pub enum LogEntry {
     /// An account tx queued behind a frame in flight was refused when finally proposed.
     AccountTxRejected {
         /// The account's peer.
+        #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
         /// The refused account tx.
         tx: AccountTx,
@@ -41,6 +42,7 @@ pub enum LogEntry {
         /// Who signed it.
         signer: Address,
         /// The opaque payload.
+        #[serde(with = "crate::crypto::readable")]
         bytes: Vec<u8>,
     },
     /// A proposal reached the threshold and its action was applied.
@@ -90,7 +92,7 @@ impl Canonical for LogEntry {
 }
 
 /// An open governance proposal and the votes cast so far (the proposer's yes included).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenProposal {
     /// Who proposed it.
     pub proposer: Address,
@@ -115,11 +117,12 @@ impl Canonical for OpenProposal {
 }
 
 /// A transaction of a frame that was rejected when applied: reported with every commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RejectedTx {
     /// Its position in the frame.
     pub index: usize,
     /// Its hash ([`SignedTx::hash`]).
+    #[serde(with = "crate::crypto::readable")]
     pub tx_hash: [u8; 32],
     /// Why (deterministic: every replica reports the same text).
     pub reason: String,
@@ -127,29 +130,34 @@ pub struct RejectedTx {
 
 /// The committed application state of an entity. `height`, `timestamp` and
 /// `last_frame_hash` are those of the last committed frame (0 / genesis before any).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntityState {
     /// The entity's id (its genesis board hash).
+    #[serde(with = "crate::crypto::readable")]
     pub entity_id: EntityId,
     /// Height of the last committed frame.
     pub height: u64,
     /// Timestamp of the last committed frame.
     pub timestamp: u64,
     /// Hash of the last committed frame (zero at genesis).
+    #[serde(with = "crate::crypto::readable")]
     pub last_frame_hash: [u8; 32],
     /// The board deciding the next frame.
     pub board: Board,
     /// Reserves per (holder, token); zero balances are not stored.
+    #[serde(with = "crate::crypto::readable")]
     pub reserves: BTreeMap<(Holder, TokenId), BigInt>,
     /// Last committed nonce per signer.
     pub nonces: BTreeMap<Address, u64>,
     /// This entity's side of each account, by peer entity (see `accounts.rs`).
+    #[serde(with = "crate::crypto::readable")]
     pub accounts: BTreeMap<EntityId, EntityAccount>,
     /// Open governance proposals by id.
     pub proposals: BTreeMap<u64, OpenProposal>,
     /// The append-only log.
     pub log: Vec<LogEntry>,
     /// Hash chain over `log`: `keccak(tagged("xln/entity-log-link/v1", [previous, entry]))`.
+    #[serde(with = "crate::crypto::readable")]
     pub log_hash: [u8; 32],
 }
 

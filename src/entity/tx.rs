@@ -17,13 +17,17 @@ use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// Who holds a reserve inside the entity: a named sub-account ("treasury", "alice") or an
 /// address.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Holder {
     /// A name chosen by the entity.
     Name(String),
     /// An address.
     Address(Address),
 }
+
+crate::plain_readable!(Holder);
 
 impl From<&str> for Holder {
     fn from(name: &str) -> Self {
@@ -58,7 +62,7 @@ impl Canonical for Holder {
 }
 
 /// What a governance proposal does once its yes-shares reach the threshold.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProposalAction {
     /// Replace the board (takes effect for the next height).
     BoardChange(Board),
@@ -84,7 +88,7 @@ impl Canonical for ProposalAction {
 /// One change to the entity's state, asked for by a validator and applied in a frame.
 /// Applying may *reject* it (e.g. an insufficient reserve): a rejected tx changes nothing
 /// but its signer's nonce and is reported in the commit, never dropped silently.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntityTx {
     /// Append a text to the entity's message log.
     Message {
@@ -94,6 +98,7 @@ pub enum EntityTx {
     /// Open an account with another entity, whose genesis board seals its messages.
     OpenAccount {
         /// The peer entity.
+        #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
         /// The peer's board (must hash to `peer`).
         peer_board: Board,
@@ -102,6 +107,7 @@ pub enum EntityTx {
     /// (see `accounts.rs`): the account machine verifies and applies it.
     AccountInput {
         /// The peer entity that sent it.
+        #[serde(with = "crate::crypto::readable")]
         from: EntityId,
         /// The message.
         message: Box<AccountMessage>,
@@ -112,10 +118,12 @@ pub enum EntityTx {
     /// transfer).
     AccountPayment {
         /// The peer entity.
+        #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
         /// The token.
         token: TokenId,
         /// > 0 and below 2^255.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// Move `amount` of `token` from one holder's reserve to another's.
@@ -127,15 +135,18 @@ pub enum EntityTx {
         /// The token.
         token: TokenId,
         /// > 0 and below 2^255.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// Set the credit limit this entity extends to an open account's peer.
     SetCreditLimit {
         /// The peer entity (the account must be open).
+        #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
         /// The token.
         token: TokenId,
         /// >= 0 and below 2^255.
+        #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
     /// Open governance proposal `id`; the signer's yes vote is counted at once.
@@ -155,6 +166,7 @@ pub enum EntityTx {
     /// An event from the chain, recorded in the log (placeholder for the chain adapter).
     ChainEvent {
         /// At most [`PAYLOAD_BYTES_MAX`] bytes.
+        #[serde(with = "crate::crypto::readable")]
         bytes: Vec<u8>,
     },
 }
@@ -351,7 +363,7 @@ impl EntityTx {
 /// A transaction signed by a validator. `nonce` numbers the signer's transactions; a frame
 /// applies a tx only if its nonce is above the signer's last committed one, so a replayed
 /// tx is rejected. The signature covers `(entity id, signer, nonce, tx)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SignedTx {
     /// The validator that asks for the tx.
     pub signer: Address,

@@ -8,7 +8,9 @@ use crate::crypto::{keccak256, SecretKey, Signature};
 use crate::entity::{EntityFrame, EntityMessage, EntityReplica, Proposal, Vote};
 
 /// How a replica misbehaves. Settable at any time; [`Behaviour::Honest`] is the default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Behaviour {
     /// Follows the protocol.
     Honest,

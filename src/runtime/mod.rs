@@ -10,6 +10,8 @@
 //! | `network.rs` | [`SplitMix64`], [`NetworkModel`] and the in-flight queue |
 //! | `byzantine.rs` | [`Behaviour`] and how a byzantine replica's messages are rewritten |
 //! | `timeline.rs` | [`Event`] and its JSON-lines form |
+//! | `input.rs` | [`RuntimeInput`], its canonical encoding, and [`Runtime::apply`] |
+//! | `kinds.rs` | the static kind names of events, read back from snapshots |
 //!
 //! One tick: deliver every message due (in the network's order), then give every replica
 //! a `Tick`, then let `ReplayOld` replicas replay. Only errors of the caller (unknown
@@ -18,6 +20,8 @@
 #![warn(missing_docs)]
 
 mod byzantine;
+mod input;
+mod kinds;
 mod network;
 mod timeline;
 
@@ -26,6 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 use num_bigint::BigInt;
 
 pub use byzantine::Behaviour;
+pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
 pub use network::{Envelope, Network, NetworkModel, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
@@ -60,8 +65,10 @@ pub enum RuntimeError {
     Entity(#[from] EntityError),
 }
 
+crate::plain_readable!(TxOutcome);
+
 /// What finally happened to a submitted tx (first report by an honest replica).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TxOutcome {
     /// Committed and applied at `height`.
     Applied {
@@ -83,20 +90,21 @@ pub enum TxOutcome {
 }
 
 /// A tx handed to a replica by [`Runtime::submit`] or [`Runtime::submit_to`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Submission {
     /// The entity.
     pub entity: usize,
     /// The replica that signed and gossiped it.
     pub replica: usize,
     /// The signed tx's hash.
+    #[serde(with = "crate::crypto::readable")]
     pub tx_hash: [u8; 32],
     /// The tick it was submitted at.
     pub tick: u64,
 }
 
 /// One replica in the simulation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct SimReplica {
     key: SecretKey,
     replica: EntityReplica,
@@ -105,16 +113,20 @@ struct SimReplica {
 }
 
 /// One entity in the simulation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct SimEntity {
+    #[serde(with = "crate::crypto::readable")]
     id: EntityId,
     genesis_board: Board,
     replicas: Vec<SimReplica>,
     addresses: BTreeMap<Address, usize>,
+    /// A label for people and tools (`entity-<index>` unless the adder named it).
+    #[serde(default)]
+    name: String,
 }
 
 /// The simulator. See the module documentation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Runtime {
     seed: u64,
     tick: u64,
@@ -122,6 +134,7 @@ pub struct Runtime {
     chaos: SplitMix64,
     entities: Vec<SimEntity>,
     timeline: Vec<Event>,
+    #[serde(with = "crate::crypto::readable")]
     outcomes: BTreeMap<[u8; 32], TxOutcome>,
     submitted: Vec<Submission>,
     next_submitter: usize,
@@ -251,6 +264,7 @@ impl Runtime {
             genesis_board: genesis.board.clone(),
             replicas,
             addresses: addresses.iter().enumerate().map(|(i, a)| (*a, i)).collect(),
+            name: format!("entity-{}", self.entities.len()),
         });
         Ok(self.entities.len() - 1)
     }
@@ -279,6 +293,11 @@ impl Runtime {
     /// The runtime index of the entity with `id`, if it is simulated here.
     pub fn entity_index(&self, id: &EntityId) -> Option<usize> {
         self.entities.iter().position(|e| e.id == *id)
+    }
+
+    /// The name of `entity` (given by [`RuntimeInput::AddEntity`], else `entity-<index>`).
+    pub fn entity_name(&self, entity: usize) -> Option<&str> {
+        self.entities.get(entity).map(|e| e.name.as_str())
     }
 
     /// Number of entities.

@@ -9,7 +9,7 @@ use crate::entity::EntityMessage;
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, well-distributed 64-bit PRNG. Why
 /// inline: the simulator's randomness must be reproducible from a seed forever, so it must
 /// not change with a dependency's version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SplitMix64 {
     state: u64,
 }
@@ -44,7 +44,7 @@ impl SplitMix64 {
 /// duplicated with probability `duplicate`, delivered `1 + uniform(0..=max_delay)` ticks
 /// after it was sent. Random delays reorder messages; messages due in the same tick are
 /// delivered in a random order too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkModel {
     /// Loss probability as (numerator, denominator).
     pub loss: (u64, u64),
@@ -66,7 +66,7 @@ impl NetworkModel {
 }
 
 /// A message on its way from one replica to another of the same entity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Envelope {
     /// The entity (runtime index).
     pub entity: usize,
@@ -90,7 +90,7 @@ pub enum SendFate {
 }
 
 /// The in-flight queue, ordered by (delivery tick, random tie-break, sequence number).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Network {
     model: NetworkModel,
     rng: SplitMix64,

@@ -9,7 +9,7 @@ use crate::crypto::Address;
 use crate::entity::Reaction;
 
 /// One thing that happened in the simulation. `entity` and `replica` are runtime indices.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A tx was submitted to a replica and queued with `nonce`.
     Submitted {
@@ -20,6 +20,7 @@ pub enum Event {
         /// The replica it was submitted to.
         replica: usize,
         /// The signed tx's hash.
+        #[serde(with = "crate::crypto::readable")]
         tx_hash: [u8; 32],
         /// Its nonce.
         nonce: u64,
@@ -35,7 +36,8 @@ pub enum Event {
         /// The receiver.
         to: usize,
         /// The message kind.
-        kind: &'static str,
+        #[serde(deserialize_with = "super::kinds::deserialize")]
+        kind: super::kinds::KindName,
         /// The message height.
         height: u64,
         /// The message view.
@@ -52,7 +54,8 @@ pub enum Event {
         /// The intended receiver.
         to: usize,
         /// The message kind.
-        kind: &'static str,
+        #[serde(deserialize_with = "super::kinds::deserialize")]
+        kind: super::kinds::KindName,
     },
     /// A replica refused an input.
     Rejected {
@@ -80,8 +83,10 @@ pub enum Event {
         /// The deciding view.
         view: u64,
         /// The frame hash.
+        #[serde(with = "crate::crypto::readable")]
         frame_hash: [u8; 32],
         /// The frame's state hash.
+        #[serde(with = "crate::crypto::readable")]
         state_hash: [u8; 32],
         /// Txs in the frame.
         txs: usize,
@@ -103,7 +108,8 @@ pub enum Event {
         /// The view.
         view: u64,
         /// What was signed twice.
-        kind: &'static str,
+        #[serde(deserialize_with = "super::kinds::deserialize")]
+        kind: super::kinds::KindName,
     },
     /// A replica dropped a mempool tx that can no longer commit.
     TxDropped {
@@ -114,6 +120,7 @@ pub enum Event {
         /// The replica.
         replica: usize,
         /// The tx.
+        #[serde(with = "crate::crypto::readable")]
         tx_hash: [u8; 32],
         /// Why.
         reason: String,

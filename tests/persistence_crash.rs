@@ -1,0 +1,145 @@
+//! Crash test: a child `xln run tests/fixtures/workload.xln --store DIR` is killed with
+//! SIGKILL at seeded random moments and restarted, again and again. After every kill the
+//! store must recover, hold exactly a prefix of the inputs a clean run logs (nothing lost,
+//! nothing applied twice), and its state hash must equal the clean run's after the same
+//! number of inputs. The restarted child itself checks that re-running the script
+//! reproduces the logged inputs and the recovered state hash before it logs anything new.
+//!
+//! `XLN_CRASH_SEED` varies the kill times, `XLN_CRASH_KILLS` the number of kills (default
+//! 50). Every failure prints the seed and how to rerun it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xln::runtime::{Runtime, RuntimeInput, SplitMix64};
+use xln::storage::{runtime_state_hash, Store};
+
+const ROUNDS: &str = "20";
+const SNAPSHOT_EVERY: &str = "16";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn workload() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workload.xln")
+}
+
+fn child(dir: &Path, log: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xln"));
+    c.arg("run")
+        .arg(workload())
+        .arg("--store")
+        .arg(dir)
+        .arg("--snapshot-every")
+        .arg(SNAPSHOT_EVERY)
+        .arg(ROUNDS)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("a log file in the temp dir"));
+    c
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xln-crash-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
+    let seed = env_u64("XLN_CRASH_SEED", 7);
+    let kills = env_u64("XLN_CRASH_KILLS", 50);
+    let rerun = format!("rerun with XLN_CRASH_SEED={seed} XLN_CRASH_KILLS={kills} cargo test --test persistence_crash");
+    let root = tmp("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let log = root.join("child.log");
+
+    // The clean run: its inputs, and the state hash after every prefix of them.
+    let clean_dir = root.join("clean");
+    let started = Instant::now();
+    let status = child(&clean_dir, &log).status().unwrap();
+    let full_run = started.elapsed();
+    assert!(
+        status.success(),
+        "clean run failed: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let total = Store::recover_read_only(&clean_dir).unwrap().inputs;
+    let (clean, _) = Store::read_inputs(&clean_dir, 1, total).unwrap();
+    let clean: Vec<RuntimeInput> = clean.into_iter().map(|(_, i)| i).collect();
+    assert_eq!(clean.len() as u64, total);
+    let mut rt = Runtime::new(0);
+    let mut hashes = vec![runtime_state_hash(&rt).unwrap()];
+    for input in &clean {
+        rt.apply(input).unwrap();
+        hashes.push(runtime_state_hash(&rt).unwrap());
+    }
+
+    // Kill, recover, compare, restart.
+    let mut rng = SplitMix64::new(seed);
+    let dir = root.join("crashing");
+    let max_delay_ms = (full_run.as_millis() as u64 * 5 / 4).max(50);
+    let (mut previous, mut completed, mut mid_run) = (0u64, 0u32, 0u32);
+    for kill in 0..kills {
+        let delay = Duration::from_millis(5 + rng.below(max_delay_ms));
+        let mut proc = child(&dir, &log).spawn().unwrap();
+        std::thread::sleep(delay);
+        let finished = proc.try_wait().unwrap();
+        if finished.is_none() {
+            proc.kill().unwrap(); // SIGKILL on Unix
+        }
+        let status = proc.wait().unwrap();
+        if let Some(s) = finished {
+            assert!(
+                s.success(),
+                "kill {kill}: the child failed on its own: {}\n{rerun}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        } else {
+            assert!(!status.success());
+        }
+        let rec = Store::recover_read_only(&dir)
+            .unwrap_or_else(|e| panic!("kill {kill}: recovery failed: {e}\n{rerun}"));
+        let n = rec.inputs;
+        assert!(
+            n <= total,
+            "kill {kill}: {n} inputs, more than the clean run's {total}\n{rerun}"
+        );
+        assert!(
+            n >= previous,
+            "kill {kill}: {n} inputs after {previous}: accepted inputs were lost\n{rerun}"
+        );
+        let (logged, _) = Store::read_inputs(&dir, 1, n).unwrap();
+        let logged: Vec<RuntimeInput> = logged.into_iter().map(|(_, i)| i).collect();
+        let oldest = n - logged.len() as u64; // inputs before it were pruned (never, here)
+        assert_eq!(
+            &logged[..],
+            &clean[oldest as usize..n as usize],
+            "kill {kill}: the log is not the clean run's inputs (lost or duplicated)\n{rerun}"
+        );
+        assert_eq!(
+            rec.state_hash, hashes[n as usize],
+            "kill {kill}: state hash after {n} inputs differs from the clean run\n{rerun}"
+        );
+        previous = n;
+        if n == total {
+            completed += 1;
+            std::fs::remove_dir_all(&dir).unwrap();
+            previous = 0;
+        } else if finished.is_none() {
+            mid_run += 1;
+        }
+    }
+    eprintln!(
+        "crash test: seed {seed}, {kills} kills ({mid_run} mid-run), {completed} runs completed, {total} inputs per run, clean run {full_run:?}"
+    );
+    assert!(
+        mid_run >= kills as u32 / 2,
+        "too few kills landed mid-run ({mid_run}); {rerun}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
