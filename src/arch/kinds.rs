@@ -59,7 +59,7 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 14] = [
     ("entity", "set-credit-limit", &["'set-credit"]),
     ("entity", "propose", &["'propose"]),
     ("entity", "vote", &["'vote"]),
-    ("entity", "chain-event", &[]),
+    ("entity", "chain-event", &["chain-feed!"]),
 ];
 
 /// The check of one transaction kind.

@@ -50,6 +50,8 @@ pub struct ChainSession {
     /// Accounts (on-chain sides) with a dispute started: their off-chain copies no
     /// longer follow the chain.
     pub disputed: BTreeSet<(EntityNumber, EntityNumber)>,
+    /// Per simulated BFT entity (runtime index): how many of `events` it was given.
+    pub fed: BTreeMap<usize, usize>,
 }
 
 /// Interpreter slot: the session (once connected) and the default node URL (`--chain`).
@@ -176,6 +178,7 @@ fn connect(interp: &mut Interp, a: &[Value], _: Span) -> R {
         numbers: BTreeMap::new(),
         entities: BTreeMap::new(),
         events: Vec::new(),
+        fed: BTreeMap::new(),
         disputed: BTreeSet::new(),
     };
     let v = info(&mut s).map_err(|e| chain_error(who, &e))?;
@@ -522,6 +525,38 @@ fn events(interp: &mut Interp, a: &[Value], span: Span) -> R {
     ))
 }
 
+/// `(chain-feed! e)`: hands the simulated BFT entity `e` every chain event it was not
+/// given yet, each as a `chain-event` entity tx (canonical bytes binding the chain id), so
+/// the entity's board commits it like any other input. Returns how many were handed over.
+fn feed(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let who = "chain-feed!";
+    let entity = super::runtime::entity_arg(a, 0, who)?;
+    sync_events(interp, span, who)?;
+    let batch: Vec<Vec<u8>> = {
+        let s = session(interp, who)?;
+        let chain_id = s.depository.deployment.chain_id;
+        let from = s.fed.get(&entity).copied().unwrap_or(0);
+        s.events[from.min(s.events.len())..]
+            .iter()
+            .map(|e| e.entity_input_bytes(chain_id))
+            .collect()
+    };
+    for bytes in &batch {
+        super::runtime::submit_tx(
+            interp,
+            entity,
+            crate::entity::EntityTx::ChainEvent {
+                bytes: bytes.clone(),
+            },
+            who,
+        )?;
+        // Counted one by one: an event is never handed over twice, even if a later
+        // submission fails.
+        *session(interp, who)?.fed.entry(entity).or_insert(0) += 1;
+    }
+    Ok(Value::Int(batch.len() as i64))
+}
+
 fn gas(interp: &mut Interp, _: &[Value], _: Span) -> R {
     let s = session(interp, "chain-gas")?;
     Ok(map_of(
@@ -665,5 +700,6 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "chain-mine!", 1, Some(1), mine, "Mines n empty blocks (time passing); returns the block number.", "(chain-mine! 20)";
     "chain-block", 0, Some(0), block, "The current block number.", "(chain-block) => 7";
     "chain-events", 0, Some(1), events, "Every chain event so far (optionally of one kind) as maps with kind, block, index and fields.", "(length (chain-events 'settled)) => 1";
+    "chain-feed!", 1, Some(1), feed, "(chain-feed! e): hands the simulated BFT entity e every chain event it was not given yet, as chain-event entity txs its board commits. Returns the count.", "(chain-feed! hub) => 5";
     "chain-gas", 0, Some(0), gas, "Gas used by each operation so far, as a map from operation to a list.", "(hash-ref (chain-gas) #:settle)";
 ];

@@ -78,7 +78,7 @@ impl NativeObject for BftEntity {
     }
 }
 
-fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
+pub(crate) fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
     match &a[i] {
         Value::Native(n) => n
             .as_any()
@@ -93,6 +93,24 @@ fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
 /// store attached with `open-store!` or `xln run --store` logs every accepted input.
 fn apply(interp: &mut Interp, input: RuntimeInput, who: &str) -> Result<RuntimeOutput, LangError> {
     crate::bindings::storage::apply(interp, input, who)
+}
+
+/// Submits `tx` to simulated entity `entity` through the one input path (logged when a
+/// store is open); returns its hash.
+pub(crate) fn submit_tx(
+    interp: &mut Interp,
+    entity: usize,
+    tx: EntityTx,
+    who: &str,
+) -> Result<[u8; 32], LangError> {
+    let input = RuntimeInput::Submit {
+        entity: entity as u64,
+        tx,
+    };
+    match apply(interp, input, who)? {
+        RuntimeOutput::TxHash(hash) => Ok(hash),
+        _ => Err(value_error(who, "the runtime returned no tx hash")),
+    }
 }
 
 pub(crate) fn runtime_error(who: &str, e: RuntimeError) -> LangError {
