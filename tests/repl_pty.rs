@@ -16,7 +16,7 @@ fn start(history: &std::path::Path, color: bool) -> PtySession {
     } else {
         cmd.env("NO_COLOR", "1");
     }
-    let mut p = spawn_command(cmd, Some(20_000)).expect("spawn xln repl");
+    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn xln repl");
     p.exp_string("xln> ").expect("first prompt");
     p
 }
