@@ -50,6 +50,9 @@ fn readme_session_multiline_doc_and_history() {
     p.exp_string("=> (1/2 #x\"00ff\" {a [1 2]})").unwrap();
     p.send_line(":env").unwrap();
     p.exp_string("square").unwrap();
+    // Ctrl-D only once the next prompt is up: sent while the line is still being
+    // evaluated, the terminal is in cooked mode and may swallow it.
+    p.exp_string("xln> ").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
     let saved = std::fs::read_to_string(&history).expect("history file written");
@@ -84,6 +87,9 @@ fn tab_completes_bound_names() {
     p.send("\t").unwrap();
     p.send_line("").unwrap();
     p.exp_string("=> 42").unwrap();
+    // Ctrl-D only once the next prompt is up: sent while the line is still being
+    // evaluated, the terminal is in cooked mode and may swallow it.
+    p.exp_string("xln> ").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 }
@@ -100,6 +106,9 @@ fn highlighting_marks_the_matching_bracket() {
     p.exp_string("\u{1b}[32m\"hi\"").unwrap();
     p.send_line("").unwrap();
     p.exp_string("hi").unwrap();
+    // Ctrl-D only once the next prompt is up: sent while the line is still being
+    // evaluated, the terminal is in cooked mode and may swallow it.
+    p.exp_string("xln> ").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 }
