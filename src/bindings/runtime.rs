@@ -301,14 +301,7 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
             ),
         ),
     };
-    let input = RuntimeInput::Submit {
-        entity: e as u64,
-        tx,
-    };
-    match apply(interp, input, who)? {
-        RuntimeOutput::TxHash(hash) => Ok(Value::bytes(&hash)),
-        _ => Err(value_error(who, "the runtime returned no tx hash")),
-    }
+    Ok(Value::bytes(&submit_tx(interp, e, tx, who)?))
 }
 /// A new board for entity `e` from `((replica shares) ...)` and a threshold: the
 /// simulator's replicas are fixed, so a board change picks among them and reweighs them.

@@ -388,11 +388,7 @@ pub struct AccountLinks {
 impl EntityReplica {
     /// Stores one validator's part of a peer entity's account message after checking it is
     /// for one of our accounts and signed by a validator of the peer's board.
-    pub(super) fn on_account_part(
-        &mut self,
-        part: AccountPart,
-        _now: u64,
-    ) -> Result<(), EntityError> {
+    pub(super) fn on_account_part(&mut self, part: AccountPart) -> Result<(), EntityError> {
         let bad = |reason: String| EntityError::BadCertificate {
             what: "account part",
             reason,

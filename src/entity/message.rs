@@ -562,8 +562,20 @@ impl Canonical for EntityMessage {
 }
 
 impl EntityMessage {
-    /// The kind name: "tx", "proposal", "prevote", "precommit", "view-change", "commit",
-    /// "sync-request".
+    /// Every name [`EntityMessage::kind`] returns (keep the two side by side in step: a
+    /// snapshot reads timeline kinds back against this list).
+    pub const KINDS: [&'static str; 8] = [
+        "tx",
+        "proposal",
+        "prevote",
+        "precommit",
+        "view-change",
+        "commit",
+        "sync-request",
+        "account-part",
+    ];
+
+    /// The kind name, one of [`EntityMessage::KINDS`].
     pub fn kind(&self) -> &'static str {
         match self {
             EntityMessage::Tx(_) => "tx",

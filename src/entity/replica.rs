@@ -322,7 +322,7 @@ impl EntityReplica {
             EntityMessage::ViewChange(vc) => self.on_view_change(vc, now, out),
             EntityMessage::Commit(c) => self.on_commit_notice(c, now, out),
             EntityMessage::SyncRequest { from, height } => self.on_sync_request(from, height, out),
-            EntityMessage::AccountPart(part) => self.on_account_part(*part, now),
+            EntityMessage::AccountPart(part) => self.on_account_part(*part),
         }
     }
 

@@ -5,31 +5,19 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
+use crate::entity::EntityMessage;
+
 /// A kind name. An alias (not `&'static str` written out) because serde's derive would
 /// otherwise borrow it from the input, which a snapshot read from a file cannot give.
 pub type KindName = &'static str;
 
-/// Every kind name an [`Event`](super::Event) can carry: those of
-/// [`EntityMessage::kind`](crate::entity::EntityMessage::kind) (keep the two in step: a
-/// snapshot holding an unlisted kind cannot be read back, which the crash test catches).
-pub const KINDS: [&str; 8] = [
-    "tx",
-    "proposal",
-    "prevote",
-    "precommit",
-    "view-change",
-    "commit",
-    "sync-request",
-    "account-part",
-];
-
 /// `deserialize_with` for an event's `kind` field.
 ///
 /// # Errors
-/// Not a string, or not one of [`KINDS`].
+/// Not a string, or not one of [`EntityMessage::KINDS`].
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
     let name = String::deserialize(d)?;
-    KINDS
+    EntityMessage::KINDS
         .iter()
         .find(|k| **k == name)
         .copied()
