@@ -22,4 +22,5 @@ pub mod netting;
 pub mod repl;
 pub mod routing;
 pub mod runtime;
+pub mod sandbox;
 pub mod storage;

@@ -34,7 +34,8 @@ pub use machine::{AccountMachine, ProposeOutcome, Seal, UNSEALED};
 pub use num_bigint::BigInt;
 pub use state::AccountState;
 pub use subcontract::{
-    Data, NoSubcontracts, Subcontract, SubcontractCall, SubcontractEffect, SubcontractEngine,
+    short_hex, Data, NoSubcontracts, Subcontract, SubcontractCall, SubcontractEffect,
+    SubcontractEngine,
 };
 pub use tx::AccountTx;
 pub use view::{view, CapacityView};
@@ -54,6 +55,15 @@ pub const EFFECT_TRANSFERS_MAX: usize = 256;
 
 /// Most tokens one subcontract may hold.
 pub const SUBCONTRACT_HOLDS_MAX: usize = 64;
+
+/// Largest subcontract code one [`AccountTx::InstallCode`] may carry, in bytes.
+pub const CODE_BYTES_MAX: usize = 64 * 1024;
+
+/// Most codes one account may have installed.
+pub const CODES_MAX: usize = 64;
+
+/// Most subcontract instances open in one account at once (each HTLC in flight is one).
+pub const SUBCONTRACTS_OPEN_MAX: usize = 4_096;
 
 /// How the caller should treat the peer after an error (LDK-style): the error tells what
 /// went wrong, the reaction what to do about it.
@@ -308,11 +318,25 @@ pub enum AccountError {
         /// The repeated token.
         token: TokenId,
     },
+    /// Opening an instance of code that is not installed in the account.
+    #[error("no subcontract code {0} is installed in this account; install it first")]
+    UnknownCode(String),
+    /// Installing code that is already installed.
+    #[error("subcontract code {0} is already installed in this account")]
+    DuplicateCode(String),
+    /// The engine refused code at install time.
+    #[error("subcontract code {code} cannot be installed: {reason}")]
+    InvalidCode {
+        /// The code's short hash.
+        code: String,
+        /// The engine's reason.
+        reason: String,
+    },
     /// The subcontract engine refused the call.
-    #[error("subcontract `{kind}` method `{method}` failed: {reason}")]
+    #[error("subcontract {code} method `{method}` failed: {reason}")]
     SubcontractFailed {
-        /// The subcontract kind.
-        kind: String,
+        /// The code's short hash.
+        code: String,
         /// The method called.
         method: String,
         /// The engine's reason.

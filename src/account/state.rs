@@ -7,7 +7,7 @@ use num_bigint::BigInt;
 use num_traits::{Signed, Zero};
 
 use super::delta::check_rcpan;
-use super::subcontract::{allowance_mut, move_value, plan_call, plan_open};
+use super::subcontract::{allowance_mut, move_value, plan_call, plan_install, plan_open};
 use super::{view, AccountError, AccountTx, Delta, Side, Subcontract, SubcontractEngine, TokenId};
 use crate::crypto::{tagged, Address, Canonical, RlpItem};
 
@@ -32,6 +32,9 @@ pub struct AccountState {
     /// Open subcontracts by id.
     #[serde(with = "crate::crypto::readable")]
     pub subcontracts: BTreeMap<u64, Subcontract>,
+    /// Installed subcontract code by its keccak-256 hash.
+    #[serde(default, with = "crate::crypto::readable")]
+    pub codes: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 /// The changes one tx would make, computed without touching the state: new values of the
@@ -40,6 +43,7 @@ pub struct AccountState {
 pub(super) struct Plan {
     pub(super) deltas: BTreeMap<TokenId, Delta>,
     pub(super) subcontract: Option<(u64, Option<Subcontract>)>,
+    pub(super) code: Option<([u8; 32], Vec<u8>)>,
 }
 
 impl Plan {
@@ -64,11 +68,12 @@ impl AccountState {
             last_frame_hash: [0; 32],
             deltas: BTreeMap::new(),
             subcontracts: BTreeMap::new(),
+            codes: BTreeMap::new(),
         }
     }
 
-    /// keccak-256 of the canonical encoding `tagged("xln/account-state/v1", [left, right,
-    /// height, timestamp, last_frame_hash, deltas, subcontracts])`.
+    /// keccak-256 of the canonical encoding `tagged("xln/account-state/v2", [left, right,
+    /// height, timestamp, last_frame_hash, deltas, subcontracts, code hashes])`.
     pub fn state_hash(&self) -> [u8; 32] {
         self.canonical_hash()
     }
@@ -119,12 +124,13 @@ impl AccountState {
                 collateral_change,
                 ondelta_change,
             } => self.plan_chain_delta(*token, collateral_change, ondelta_change)?,
+            AccountTx::InstallCode { code } => plan_install(self, code, engine)?,
             AccountTx::OpenSubcontract {
                 id,
-                kind,
+                code,
                 holds,
                 params,
-            } => plan_open(self, by, *id, kind, holds, params)?,
+            } => plan_open(self, by, *id, code, holds, params)?,
             AccountTx::CallSubcontract { id, method, args } => {
                 plan_call(self, by, *id, method, args, frame, engine)?
             }
@@ -182,6 +188,9 @@ impl AccountState {
     fn commit(&mut self, plan: Plan) -> BTreeSet<TokenId> {
         let touched: BTreeSet<TokenId> = plan.deltas.keys().copied().collect();
         self.deltas.extend(plan.deltas);
+        if let Some((hash, code)) = plan.code {
+            self.codes.insert(hash, code);
+        }
         match plan.subcontract {
             Some((id, Some(instance))) => {
                 self.subcontracts.insert(id, instance);
@@ -218,12 +227,15 @@ impl AccountState {
     }
 }
 
-/// Canonical encoding: `tagged("xln/account-state/v1", [left, right, height, timestamp,
-/// last_frame_hash, deltas, subcontracts])`.
+/// Canonical encoding: `tagged("xln/account-state/v2", [left, right, height, timestamp,
+/// last_frame_hash, deltas, subcontracts, code hashes])`. Code enters by its hash only: the
+/// key of `codes` is the keccak of the bytes (checked at install), so it commits to them
+/// without re-hashing every installed program on every frame.
 impl Canonical for AccountState {
     fn canonical_rlp(&self) -> RlpItem {
+        let code_hashes: Vec<[u8; 32]> = self.codes.keys().copied().collect();
         tagged(
-            b"xln/account-state/v1",
+            b"xln/account-state/v2",
             vec![
                 self.left.canonical_rlp(),
                 self.right.canonical_rlp(),
@@ -232,6 +244,7 @@ impl Canonical for AccountState {
                 self.last_frame_hash.canonical_rlp(),
                 self.deltas.canonical_rlp(),
                 self.subcontracts.canonical_rlp(),
+                code_hashes.canonical_rlp(),
             ],
         )
     }

@@ -1,6 +1,8 @@
 //! Subcontracts: conditional delta transformers (HTLCs, swaps, user-written kinds). This
 //! file owns their data ([`Data`], [`Subcontract`]), the [`SubcontractEngine`] boundary
-//! the language implements, and how an engine's effect is checked and turned into deltas.
+//! the language implements, and how installed code, an engine's effect and its checks
+//! turn into deltas. Code is identified by its keccak-256 hash: installed in the account
+//! by a tx both sides sign, then named by hash when an instance opens.
 //!
 //! The account layer never knows how a subcontract is written: it asks the engine what a
 //! call does, then enforces the money rules itself — the owner's transfers come only out
@@ -14,8 +16,8 @@ use num_traits::Signed;
 
 use super::state::{AccountState, Plan};
 use super::{
-    check_amount, view, AccountError, OverdrawBound, Side, TokenId, DATA_DEPTH_MAX,
-    EFFECT_TRANSFERS_MAX, SUBCONTRACT_HOLDS_MAX,
+    check_amount, view, AccountError, OverdrawBound, Side, TokenId, CODES_MAX, CODE_BYTES_MAX,
+    DATA_DEPTH_MAX, EFFECT_TRANSFERS_MAX, SUBCONTRACTS_OPEN_MAX, SUBCONTRACT_HOLDS_MAX,
 };
 use crate::crypto::{tagged, Canonical, RlpItem};
 
@@ -93,8 +95,9 @@ impl Canonical for Data {
 pub struct Subcontract {
     /// Chosen by the opener; unique among open instances of the account.
     pub id: u64,
-    /// Which engine kind runs it (e.g. "htlc").
-    pub kind: String,
+    /// keccak-256 of the code that runs it (installed in the account's `codes`).
+    #[serde(with = "crate::crypto::readable")]
+    pub code: [u8; 32],
     /// The side that opened it and whose value it holds.
     pub owner: Side,
     /// Amounts still held per token (entries are > 0).
@@ -104,14 +107,14 @@ pub struct Subcontract {
     pub params: Data,
 }
 
-/// Canonical encoding: `tagged("xln/subcontract/v1", [id, kind, owner, holds, params])`.
+/// Canonical encoding: `tagged("xln/subcontract/v2", [id, code, owner, holds, params])`.
 impl Canonical for Subcontract {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
-            b"xln/subcontract/v1",
+            b"xln/subcontract/v2",
             vec![
                 self.id.canonical_rlp(),
-                self.kind.canonical_rlp(),
+                self.code.canonical_rlp(),
                 self.owner.canonical_rlp(),
                 self.holds.canonical_rlp(),
                 self.params.canonical_rlp(),
@@ -123,8 +126,12 @@ impl Canonical for Subcontract {
 /// What the subcontract engine is asked (the account layer never knows how subcontracts
 /// are written — the language implements [`SubcontractEngine`]).
 pub struct SubcontractCall<'a> {
-    /// The instance's kind.
-    pub kind: &'a str,
+    /// keccak-256 of `code` (engines may cache what they derive from the code by it).
+    pub code_hash: &'a [u8; 32],
+    /// The code, as installed in the account by [`AccountTx::InstallCode`].
+    ///
+    /// [`AccountTx::InstallCode`]: super::AccountTx::InstallCode
+    pub code: &'a [u8],
     /// The method called.
     pub method: &'a str,
     /// The instance's current params.
@@ -156,28 +163,84 @@ pub struct SubcontractEffect {
     pub close: bool,
 }
 
-/// Runs subcontract methods. Must be deterministic: both sides call it with the same
-/// inputs and must get the same answer, or the frame's state hashes will differ.
+/// Runs subcontract code. Must be deterministic: every replica of both sides calls it with
+/// the same code and inputs and must get the same answer (no clock, randomness, I/O or
+/// outside state), or the frame's state hashes differ and the wrong replica is caught.
 pub trait SubcontractEngine {
-    /// Answers one call.
+    /// Answers one call of `call.method` of the code `call.code`.
     ///
     /// # Errors
     /// A human-readable reason; the tx is rejected as
     /// [`AccountError::SubcontractFailed`] and the account is unchanged.
     fn call(&mut self, call: &SubcontractCall<'_>) -> Result<SubcontractEffect, String>;
+
+    /// Checks that `code` is code this engine can run (it parses, it defines methods), so
+    /// that [`AccountTx::InstallCode`] refuses what could never run.
+    ///
+    /// # Errors
+    /// Why the code is refused; the install is rejected as [`AccountError::InvalidCode`].
+    ///
+    /// [`AccountTx::InstallCode`]: super::AccountTx::InstallCode
+    fn check_code(&mut self, code: &[u8]) -> Result<(), String>;
 }
 
-/// An engine that knows no kinds: every call fails. For accounts that only pay.
+/// An engine that runs nothing: every install and call fails. For accounts that only pay.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoSubcontracts;
 
 impl SubcontractEngine for NoSubcontracts {
     fn call(&mut self, call: &SubcontractCall<'_>) -> Result<SubcontractEffect, String> {
         Err(format!(
-            "no subcontract engine: kind `{}` is unknown",
-            call.kind
+            "no subcontract engine: code {} cannot run",
+            short_hex(call.code_hash)
         ))
     }
+
+    fn check_code(&mut self, _: &[u8]) -> Result<(), String> {
+        Err("no subcontract engine: code cannot be installed".into())
+    }
+}
+
+/// The first 8 bytes of a code hash in hex, for messages.
+pub fn short_hex(hash: &[u8; 32]) -> String {
+    format!("0x{}…", alloy_primitives::hex::encode(&hash[..8]))
+}
+
+/// Plans `InstallCode`: the code must be within [`CODE_BYTES_MAX`], new to the account
+/// (at most [`CODES_MAX`] per account), and accepted by the engine.
+pub(super) fn plan_install(
+    state: &AccountState,
+    code: &[u8],
+    engine: &mut dyn SubcontractEngine,
+) -> Result<Plan, AccountError> {
+    if code.len() > CODE_BYTES_MAX {
+        return Err(AccountError::TooMany {
+            what: "bytes of subcontract code",
+            count: code.len(),
+            max: CODE_BYTES_MAX,
+        });
+    }
+    let hash = crate::crypto::keccak256(code);
+    if state.codes.contains_key(&hash) {
+        return Err(AccountError::DuplicateCode(short_hex(&hash)));
+    }
+    if state.codes.len() >= CODES_MAX {
+        return Err(AccountError::TooMany {
+            what: "codes installed in one account",
+            count: state.codes.len() + 1,
+            max: CODES_MAX,
+        });
+    }
+    engine
+        .check_code(code)
+        .map_err(|reason| AccountError::InvalidCode {
+            code: short_hex(&hash),
+            reason,
+        })?;
+    Ok(Plan {
+        code: Some((hash, code.to_vec())),
+        ..Plan::default()
+    })
 }
 
 /// Plans `OpenSubcontract` by `owner`: each hold must be positive, in range, listed once,
@@ -187,12 +250,22 @@ pub(super) fn plan_open(
     state: &AccountState,
     owner: Side,
     id: u64,
-    kind: &str,
+    code: &[u8; 32],
     holds: &[(TokenId, BigInt)],
     params: &Data,
 ) -> Result<Plan, AccountError> {
     if state.subcontracts.contains_key(&id) {
         return Err(AccountError::DuplicateSubcontract(id));
+    }
+    if !state.codes.contains_key(code) {
+        return Err(AccountError::UnknownCode(short_hex(code)));
+    }
+    if state.subcontracts.len() >= SUBCONTRACTS_OPEN_MAX {
+        return Err(AccountError::TooMany {
+            what: "open subcontracts in one account",
+            count: state.subcontracts.len() + 1,
+            max: SUBCONTRACTS_OPEN_MAX,
+        });
     }
     if holds.len() > SUBCONTRACT_HOLDS_MAX {
         return Err(AccountError::TooMany {
@@ -221,7 +294,7 @@ pub(super) fn plan_open(
         id,
         Some(Subcontract {
             id,
-            kind: kind.to_string(),
+            code: *code,
             owner,
             holds: held,
             params: params.clone(),
@@ -245,8 +318,13 @@ pub(super) fn plan_call(
         .subcontracts
         .get(&id)
         .ok_or(AccountError::UnknownSubcontract(id))?;
+    let code = state
+        .codes
+        .get(&instance.code)
+        .ok_or_else(|| AccountError::UnknownCode(short_hex(&instance.code)))?;
     let call = SubcontractCall {
-        kind: &instance.kind,
+        code_hash: &instance.code,
+        code,
         method,
         params: &instance.params,
         args,
@@ -257,7 +335,7 @@ pub(super) fn plan_call(
         timestamp: frame.1,
     };
     let failed = |reason: String| AccountError::SubcontractFailed {
-        kind: instance.kind.clone(),
+        code: short_hex(&instance.code),
         method: method.to_string(),
         reason,
     };

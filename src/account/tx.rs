@@ -40,13 +40,21 @@ pub enum AccountTx {
         #[serde(with = "crate::crypto::readable")]
         ondelta_change: BigInt,
     },
-    /// The proposer opens subcontract `id` of `kind`, reserving `holds` (token, amount)
-    /// from its OWN out-capacity as its allowance.
+    /// Installs subcontract code in the account (both sides sign the frame that carries
+    /// it); instances then name it by its keccak-256 hash.
+    InstallCode {
+        /// The code (for the language engine: the text of a `subcontract` form).
+        #[serde(with = "crate::crypto::readable")]
+        code: Vec<u8>,
+    },
+    /// The proposer opens subcontract `id` running installed `code`, reserving `holds`
+    /// (token, amount) from its OWN out-capacity as its allowance.
     OpenSubcontract {
         /// Unique among open instances.
         id: u64,
-        /// The engine kind.
-        kind: String,
+        /// keccak-256 of installed code.
+        #[serde(with = "crate::crypto::readable")]
+        code: [u8; 32],
         /// (token, amount > 0), each token once.
         #[serde(with = "crate::crypto::readable")]
         holds: Vec<(TokenId, BigInt)>,
@@ -68,10 +76,11 @@ pub enum AccountTx {
 impl AccountTx {
     /// Every kind name, in declaration order; [`AccountTx::kind`] returns one of them (the
     /// `arch` registry lists these; its tests hold one sample of each variant).
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 6] = [
         "pay",
         "set-credit-limit",
         "chain-delta",
+        "install-code",
         "open-subcontract",
         "call-subcontract",
     ];
@@ -82,8 +91,9 @@ impl AccountTx {
             AccountTx::Pay { .. } => 0,
             AccountTx::SetCreditLimit { .. } => 1,
             AccountTx::ChainDelta { .. } => 2,
-            AccountTx::OpenSubcontract { .. } => 3,
-            AccountTx::CallSubcontract { .. } => 4,
+            AccountTx::InstallCode { .. } => 3,
+            AccountTx::OpenSubcontract { .. } => 4,
+            AccountTx::CallSubcontract { .. } => 5,
         }]
     }
 
@@ -136,6 +146,15 @@ impl AccountTx {
                 params.check_depth("subcontract params")?;
             }
             AccountTx::CallSubcontract { args, .. } => args.check_depth("subcontract args")?,
+            AccountTx::InstallCode { code } => {
+                if code.len() > super::CODE_BYTES_MAX {
+                    return Err(AccountError::TooMany {
+                        what: "bytes of subcontract code",
+                        count: code.len(),
+                        max: super::CODE_BYTES_MAX,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -154,7 +173,8 @@ impl AccountTx {
 /// Canonical encoding: one tag per variant, fields in declaration order:
 /// `xln/account-tx/pay/v1 [token, amount]`, `xln/account-tx/set-credit-limit/v1 [token,
 /// amount]`, `xln/account-tx/chain-delta/v1 [token, collateral_change, ondelta_change]`,
-/// `xln/account-tx/open-subcontract/v1 [id, kind, holds, params]`,
+/// `xln/account-tx/install-code/v1 [code]`,
+/// `xln/account-tx/open-subcontract/v2 [id, code hash, holds, params]`,
 /// `xln/account-tx/call-subcontract/v1 [id, method, args]`.
 impl Canonical for AccountTx {
     fn canonical_rlp(&self) -> RlpItem {
@@ -179,16 +199,19 @@ impl Canonical for AccountTx {
                     ondelta_change.canonical_rlp(),
                 ],
             ),
+            AccountTx::InstallCode { code } => {
+                tagged(b"xln/account-tx/install-code/v1", vec![code.canonical_rlp()])
+            }
             AccountTx::OpenSubcontract {
                 id,
-                kind,
+                code,
                 holds,
                 params,
             } => tagged(
-                b"xln/account-tx/open-subcontract/v1",
+                b"xln/account-tx/open-subcontract/v2",
                 vec![
                     id.canonical_rlp(),
-                    kind.canonical_rlp(),
+                    code.canonical_rlp(),
                     holds.canonical_rlp(),
                     params.canonical_rlp(),
                 ],

@@ -20,7 +20,7 @@ const SCRIPT_BYTES_MAX: u64 = 1 << 20;
 /// Where a kind shows up in the language: primitives (or stdlib procedures) that produce
 /// it, and quoted kind symbols passed to `account-enqueue!` / `submit!`. A test checks every
 /// unquoted form is a builtin or a stdlib definition.
-pub(super) const SURFACE: [(&str, &str, &[&str]); 14] = [
+pub(super) const SURFACE: [(&str, &str, &[&str]); 17] = [
     ("account", "pay", &["pay!", "pay-direct!", "'pay"]),
     (
         "account",
@@ -34,8 +34,13 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 14] = [
     ),
     (
         "account",
+        "install-code",
+        &["define-subcontract", "'open", "pay!"],
+    ),
+    (
+        "account",
         "open-subcontract",
-        &["'open", "htlc-lock!", "place-order!"],
+        &["'open", "htlc-lock!", "place-order!", "pay!"],
     ),
     (
         "account",
@@ -53,13 +58,20 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 14] = [
     ("entity", "open-account", &["'open-account"]),
     // Replicas create account inputs themselves, one per sealed message of a peer board;
     // a script drives them by paying through an account between entities.
-    ("entity", "account-input", &["'account-payment"]),
-    ("entity", "account-payment", &["'account-payment"]),
+    ("entity", "account-input", &["'account-payment", "pay!", "pay-direct!"]),
+    (
+        "entity",
+        "account",
+        &["'account-payment", "'set-credit", "pay-direct!", "set-credit!", "account-submit!"],
+    ),
     ("entity", "payment", &["'payment"]),
-    ("entity", "set-credit-limit", &["'set-credit"]),
     ("entity", "propose", &["'propose"]),
     ("entity", "vote", &["'vote"]),
     ("entity", "chain-event", &["chain-feed!"]),
+    ("entity", "set-fee-policy", &["set-fee-policy!"]),
+    ("entity", "pay-routed", &["pay!", "pay-async!", "net!"]),
+    // Validators submit it themselves when their clock passes a lock's timeout.
+    ("entity", "timers", &["run-ticks!"]),
 ];
 
 /// The check of one transaction kind.
@@ -170,7 +182,8 @@ fn script_tokens(dir: &Path) -> Result<Vec<(String, BTreeSet<String>)>, String> 
     Ok(out)
 }
 
-/// A subcontract engine for the probe: every call closes the instance and moves nothing.
+/// A subcontract engine for the probe: any code installs; every call closes the instance
+/// and moves nothing.
 struct ProbeEngine;
 
 impl SubcontractEngine for ProbeEngine {
@@ -181,7 +194,13 @@ impl SubcontractEngine for ProbeEngine {
             close: true,
         })
     }
+
+    fn check_code(&mut self, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
 }
+
+const PROBE_CODE: &[u8] = b"(subcontract probe (close (params args ctx) {#:close #t}))";
 
 /// One sample of every account tx kind, in an order where each applies after the ones
 /// before it (collateral first, so the payment has capacity).
@@ -200,9 +219,12 @@ pub(super) fn account_samples() -> Vec<AccountTx> {
             token: 1,
             amount: BigInt::from(50),
         },
+        AccountTx::InstallCode {
+            code: PROBE_CODE.to_vec(),
+        },
         AccountTx::OpenSubcontract {
             id: 1,
-            kind: "probe".into(),
+            code: crate::crypto::keccak256(PROBE_CODE),
             holds: vec![(1, BigInt::from(5))],
             params: Data::Bool(false),
         },
@@ -260,10 +282,12 @@ pub(super) fn entity_samples() -> Vec<(usize, EntityTx)> {
         (0, probe_peer().credit_message(&[9; 32])),
         (
             0,
-            EntityTx::AccountPayment {
+            EntityTx::Account {
                 peer: probe_peer().board.entity_id(),
-                token: 1,
-                amount: BigInt::from(5),
+                tx: AccountTx::Pay {
+                    token: 1,
+                    amount: BigInt::from(5),
+                },
             },
         ),
         (
@@ -277,14 +301,6 @@ pub(super) fn entity_samples() -> Vec<(usize, EntityTx)> {
         ),
         (
             0,
-            EntityTx::SetCreditLimit {
-                peer: probe_peer().board.entity_id(),
-                token: 1,
-                amount: BigInt::from(5),
-            },
-        ),
-        (
-            0,
             EntityTx::Propose {
                 id: 1,
                 action: ProposalAction::Text("probe".into()),
@@ -292,8 +308,36 @@ pub(super) fn entity_samples() -> Vec<(usize, EntityTx)> {
         ),
         (1, EntityTx::Vote { id: 1, yes: true }),
         (0, EntityTx::ChainEvent { bytes: vec![2] }),
+        (
+            0,
+            EntityTx::SetFeePolicy(crate::entity::FeePolicy {
+                base: BigInt::from(1),
+                ..crate::entity::FeePolicy::default()
+            }),
+        ),
+        (
+            0,
+            EntityTx::PayRouted(Box::new(crate::entity::RoutedPayment {
+                token: 1,
+                total: BigInt::from(3),
+                parts: vec![vec![crate::entity::PaymentHop {
+                    entity: probe_peer().board.entity_id(),
+                    onion_key: crate::entity::payment::onion_secret_from(b"arch probe peer")
+                        .public_key()
+                        .to_vec(),
+                    amount: BigInt::from(3),
+                    timeout: 100,
+                }]],
+            })),
+        ),
+        (0, EntityTx::Timers),
     ]
 }
+
+/// Kinds whose handler may leave the state unchanged on the probe: [`EntityTx::Timers`]
+/// does nothing when no lock is due (its effect is tested with real timeouts in
+/// `tests/entity_payments.rs`).
+const MAY_CHANGE_NOTHING: [&str; 1] = ["timers"];
 
 /// A single-signer peer entity for the probe's account samples.
 struct ProbePeer {
@@ -362,6 +406,7 @@ fn entity_handlers() -> Vec<(&'static str, &'static str, Result<(), String>)> {
     );
     let genesis = board.and_then(|b| {
         EntityState::genesis(b, vec![(Holder::from("treasury"), 1, BigInt::from(100))])
+            .map(|s| s.with_onion(crate::entity::payment::onion_secret_from(b"arch probe")))
     });
     let mut state = match genesis {
         Ok(s) => s,
@@ -386,15 +431,21 @@ fn entity_handlers() -> Vec<(&'static str, &'static str, Result<(), String>)> {
             let result = SignedTx::sign(&state.entity_id, &keys[signer], nonces[signer], tx)
                 .map_err(|e| e.to_string())
                 .and_then(|stx| {
-                    let (next, rejected) = state.apply_txs(state.height + 1, 0, &[stx]);
+                    let mut engine = ProbeEngine;
+                    let (next, rejected) =
+                        state.apply_txs(state.height + 1, 0, &[stx], &mut engine);
                     if let Some(r) = rejected.first() {
-                        return Err(r.reason.clone());
+                        return Err(r.rejection.to_string());
                     }
                     // Height and nonce change on every tx; the handler must change more.
                     let mut bookkeeping_only = state.clone();
                     bookkeeping_only.height = next.height;
                     bookkeeping_only.nonces = next.nonces.clone();
-                    let result = changed(bookkeeping_only.hash(), next.hash());
+                    let result = if MAY_CHANGE_NOTHING.contains(&kind) {
+                        Ok(())
+                    } else {
+                        changed(bookkeeping_only.hash(), next.hash())
+                    };
                     state = next;
                     result
                 });
@@ -418,8 +469,9 @@ mod tests {
                     AccountTx::Pay { .. } => 0,
                     AccountTx::SetCreditLimit { .. } => 1,
                     AccountTx::ChainDelta { .. } => 2,
-                    AccountTx::OpenSubcontract { .. } => 3,
-                    AccountTx::CallSubcontract { .. } => 4,
+                    AccountTx::InstallCode { .. } => 3,
+                    AccountTx::OpenSubcontract { .. } => 4,
+                    AccountTx::CallSubcontract { .. } => 5,
                 };
                 assert_eq!(AccountTx::KINDS[position], tx.kind());
                 tx.kind()
@@ -436,12 +488,14 @@ mod tests {
                     EntityTx::Message { .. } => 0,
                     EntityTx::OpenAccount { .. } => 1,
                     EntityTx::AccountInput { .. } => 2,
-                    EntityTx::AccountPayment { .. } => 3,
+                    EntityTx::Account { .. } => 3,
                     EntityTx::Payment { .. } => 4,
-                    EntityTx::SetCreditLimit { .. } => 5,
-                    EntityTx::Propose { .. } => 6,
-                    EntityTx::Vote { .. } => 7,
-                    EntityTx::ChainEvent { .. } => 8,
+                    EntityTx::Propose { .. } => 5,
+                    EntityTx::Vote { .. } => 6,
+                    EntityTx::ChainEvent { .. } => 7,
+                    EntityTx::SetFeePolicy(_) => 8,
+                    EntityTx::PayRouted(_) => 9,
+                    EntityTx::Timers => 10,
                 };
                 assert_eq!(EntityTx::KINDS[position], tx.kind());
                 tx.kind()

@@ -2,7 +2,8 @@
 //! of the transaction kinds against the dispatch and the scripts, and the text tree and
 //! Graphviz DOT renderings (of the layers, and of the interpreter's live account network).
 
-use super::account::{map_of, network};
+use super::accounts::{all_accounts, id_of, map_of, state_of};
+use super::runtime::entity_name_of;
 use crate::account::{view, Side};
 use crate::arch::{self, Architecture, Layer, Machine, NetworkEdge};
 use crate::lang::builtins::{proc_arg, str_arg, value_error};
@@ -169,18 +170,27 @@ fn arch_dot(_: &mut Interp, _: &[Value], _: Span) -> R {
     Ok(Value::string(&arch::layers_dot(&arch::architecture())))
 }
 
-/// The interpreter's accounts as edges labelled, per token, with what each side can send
-/// and the collateral.
+/// The simulator's accounts as edges labelled, per token, with what each side can send
+/// and the collateral (per the left entity's copy).
 pub fn network_edges(interp: &mut Interp) -> Vec<NetworkEdge> {
+    let who = "network-dot";
     let mut edges = Vec::new();
-    for handle in network(interp).accounts.values() {
-        let Ok(pair) = handle.0.try_borrow() else {
+    let Ok(pairs) = all_accounts(interp, who) else {
+        return edges;
+    };
+    for (l, r) in pairs {
+        let (left, right) = (entity_name_of(interp, l), entity_name_of(interp, r));
+        let Ok(rid) = id_of(interp, r, who) else {
             continue;
         };
-        let (left, right) = (&pair.entities[0].name, &pair.entities[1].name);
-        let label = pair.machines[0]
-            .state
-            .deltas
+        let Some(deltas) = state_of(interp, l, who)
+            .ok()
+            .and_then(|s| s.accounts.get(&rid))
+            .map(|a| a.machine.state.deltas.clone())
+        else {
+            continue;
+        };
+        let label = deltas
             .iter()
             .map(|(t, d)| {
                 format!(
@@ -192,11 +202,7 @@ pub fn network_edges(interp: &mut Interp) -> Vec<NetworkEdge> {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        edges.push(NetworkEdge {
-            left: left.clone(),
-            right: right.clone(),
-            label,
-        });
+        edges.push(NetworkEdge { left, right, label });
     }
     edges
 }

@@ -1,7 +1,9 @@
 //! Chain bindings: connect to a jurisdiction (embedded revm by default, or a node's URL),
-//! register the account world's entities, move reserves and collateral, settle, dispute,
-//! and read balances and events. Chain events flow back into the off-chain accounts as
-//! `chain-delta` transactions, so an account's collateral and ondelta follow the chain.
+//! register entities (their boards), move reserves and collateral, settle, dispute, and
+//! read balances and events. Each chain operation is signed by a quorum of the entity's
+//! validators (the registry checks the threshold). Chain events flow back to the entity
+//! that owns the account as a `chain-delta` account tx, so collateral and ondelta follow
+//! the chain.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,7 +12,8 @@ use std::rc::Rc;
 use alloy_primitives::U256;
 use num_bigint::BigInt;
 
-use super::account::{account_between, entity_arg, map_of, EntityHandle};
+use super::accounts::{id_of, map_of, side_of, state_of};
+use super::runtime::{entity_arg, entity_name_of, sim, submit_and_settle};
 use crate::account::TokenId;
 use crate::chain::contracts::Depository as D;
 use crate::chain::events::{FieldValue, PositionedEvent};
@@ -41,10 +44,10 @@ fn uint(n: u64) -> Value {
 pub struct ChainSession {
     pub depository: Depository,
     pub watcher: EventWatcher,
-    /// Off-chain address → entity number.
-    pub numbers: BTreeMap<Address, EntityNumber>,
-    /// Entity number → (the entity value, its keys).
-    pub entities: BTreeMap<EntityNumber, (Rc<EntityHandle>, EntityKeys)>,
+    /// Entity (runtime index) → its number on chain.
+    pub numbers: BTreeMap<usize, EntityNumber>,
+    /// Entity number → (the entity's runtime index, its board and quorum keys).
+    pub entities: BTreeMap<EntityNumber, (usize, EntityKeys)>,
     /// Every event handed over so far, in chain order.
     pub events: Vec<PositionedEvent>,
     /// Accounts (on-chain sides) with a dispute started: their off-chain copies no
@@ -118,9 +121,9 @@ fn int_u(v: U256) -> Value {
 }
 
 impl ChainSession {
-    fn number(&self, e: &EntityHandle, who: &str) -> Result<EntityNumber, LangError> {
-        self.numbers.get(&e.address).copied().ok_or_else(|| {
-            value_error(who, format!("{} is not registered on chain", e.name))
+    fn number(&self, e: usize, who: &str) -> Result<EntityNumber, LangError> {
+        self.numbers.get(&e).copied().ok_or_else(|| {
+            value_error(who, format!("entity #{e} is not registered on chain"))
                 .with_hint("register it with (chain-register! entity)")
         })
     }
@@ -132,8 +135,8 @@ impl ChainSession {
     /// (left, right) on chain: the lower number first.
     fn sides(
         &self,
-        a: &EntityHandle,
-        b: &EntityHandle,
+        a: usize,
+        b: usize,
         who: &str,
     ) -> Result<(EntityNumber, EntityNumber), LangError> {
         let (x, y) = (self.number(a, who)?, self.number(b, who)?);
@@ -191,22 +194,43 @@ fn chain_info(interp: &mut Interp, _: &[Value], _: Span) -> R {
     info(s).map_err(|e| chain_error("chain-info", &e))
 }
 
+/// The entity's board as the registry knows it, with a quorum of its validators' keys.
+fn entity_keys(interp: &mut Interp, e: usize, who: &str) -> Result<EntityKeys, LangError> {
+    let board = sim(interp)
+        .runtime
+        .genesis_board(e)
+        .map_err(|x| super::runtime::runtime_error(who, x))?
+        .clone();
+    let chain_board = crate::chain::ChainBoard::from_board(&board).map_err(|x| chain_error(who, &x))?;
+    let mut keys = Vec::new();
+    let mut shares = 0;
+    for key in sim(interp).runtime.validator_keys(e) {
+        if board.is_quorum(shares) {
+            break;
+        }
+        shares += board.weight([key.address()].iter());
+        keys.push(key);
+    }
+    Ok(EntityKeys {
+        board: chain_board,
+        keys,
+    })
+}
+
 fn register(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let who = "chain-register!";
     let e = entity_arg(a, 0, who)?;
+    let name = entity_name_of(interp, e);
+    let keys = entity_keys(interp, e, who)?;
     let s = session(interp, who)?;
-    if s.numbers.contains_key(&e.address) {
-        return Err(value_error(
-            who,
-            format!("{} is already registered", e.name),
-        ));
+    if s.numbers.contains_key(&e) {
+        return Err(value_error(who, format!("{name} is already registered")));
     }
-    let keys = EntityKeys::single(e.key.clone());
     let n = s
         .depository
         .register_entity(&keys.board)
         .map_err(|err| chain_error(who, &err))?;
-    s.numbers.insert(e.address, n);
+    s.numbers.insert(e, n);
     s.entities.insert(n, (e, keys));
     sync_events(interp, span, who)?;
     Ok(uint(n))
@@ -215,9 +239,7 @@ fn register(interp: &mut Interp, a: &[Value], span: Span) -> R {
 fn entity_number(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let e = entity_arg(a, 0, "chain-entity-number")?;
     let s = session(interp, "chain-entity-number")?;
-    Ok(s.numbers
-        .get(&e.address)
-        .map_or(Value::Bool(false), |n| uint(*n)))
+    Ok(s.numbers.get(&e).map_or(Value::Bool(false), |n| uint(*n)))
 }
 
 fn mint(interp: &mut Interp, a: &[Value], span: Span) -> R {
@@ -226,7 +248,7 @@ fn mint(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let token = token_arg(a, 1, who)?;
     let amount = u256_arg(a, 2, who)?;
     let s = session(interp, who)?;
-    let n = s.number(&e, who)?;
+    let n = s.number(e, who)?;
     s.depository
         .mint_reserve(n, token, amount)
         .map_err(|err| chain_error(who, &err))?;
@@ -238,7 +260,7 @@ fn reserve(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let e = entity_arg(a, 0, who)?;
     let token = token_arg(a, 1, who)?;
     let s = session(interp, who)?;
-    let n = s.number(&e, who)?;
+    let n = s.number(e, who)?;
     s.depository
         .reserve(n, token)
         .map(int_u)
@@ -251,7 +273,7 @@ fn transfer(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let token = token_arg(a, 2, who)?;
     let amount = u256_arg(a, 3, who)?;
     let s = session(interp, who)?;
-    let (f, t) = (s.number(&from, who)?, s.number(&to, who)?);
+    let (f, t) = (s.number(from, who)?, s.number(to, who)?);
     let keys = s.keys(f).clone();
     s.depository
         .reserve_to_reserve(f, &keys, t, token, amount)
@@ -265,7 +287,7 @@ fn fund(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let token = token_arg(a, 2, who)?;
     let amount = u256_arg(a, 3, who)?;
     let s = session(interp, who)?;
-    let (n, p) = (s.number(&e, who)?, s.number(&peer, who)?);
+    let (n, p) = (s.number(e, who)?, s.number(peer, who)?);
     let keys = s.keys(n).clone();
     s.depository
         .reserve_to_collateral(n, &keys, p, token, amount)
@@ -278,7 +300,7 @@ fn collateral(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let (x, y) = (entity_arg(a, 0, who)?, entity_arg(a, 1, who)?);
     let token = token_arg(a, 2, who)?;
     let s = session(interp, who)?;
-    let (l, r) = s.sides(&x, &y, who)?;
+    let (l, r) = s.sides(x, y, who)?;
     let (c, od) = s
         .depository
         .collateral(l, r, token)
@@ -292,10 +314,8 @@ fn collateral(interp: &mut Interp, a: &[Value], _: Span) -> R {
 }
 
 /// The off-chain height of the account between two entities, if they have one.
-fn account_height(interp: &mut Interp, x: &EntityHandle, y: &EntityHandle) -> Option<u64> {
-    let acct = account_between(interp, x, y, "chain").ok()?;
-    let pair = acct.0.try_borrow().ok()?;
-    Some(pair.machines[0].state.height)
+fn account_height(interp: &mut Interp, x: usize, y: usize) -> Option<u64> {
+    side_of(interp, x, y, "chain").ok()?.map(|a| a.machine.state.height)
 }
 
 fn settle(interp: &mut Interp, a: &[Value], span: Span) -> R {
@@ -303,10 +323,10 @@ fn settle(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let (x, y) = (entity_arg(a, 0, who)?, entity_arg(a, 1, who)?);
     let token = token_arg(a, 2, who)?;
     let (x_gets, y_gets) = (amount_arg(a, 3, who)?, amount_arg(a, 4, who)?);
-    let height = account_height(interp, &x, &y);
+    let height = account_height(interp, x, y);
     let s = session(interp, who)?;
-    let (l, r) = s.sides(&x, &y, who)?;
-    let (left_gets, right_gets) = if s.number(&x, who)? == l {
+    let (l, r) = s.sides(x, y, who)?;
+    let (left_gets, right_gets) = if s.number(x, who)? == l {
         (x_gets, y_gets)
     } else {
         (y_gets, x_gets)
@@ -377,16 +397,15 @@ fn upcast(rc: Rc<dyn NativeObject>) -> Rc<dyn Any> {
 fn proof(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "chain-proof";
     let (x, y) = (entity_arg(a, 0, who)?, entity_arg(a, 1, who)?);
-    let acct = account_between(interp, &x, &y, who)?;
-    let state = acct
-        .0
-        .try_borrow()
-        .map_err(|_| value_error(who, "the account is busy"))?
-        .machines[0]
-        .state
-        .clone();
+    let state = side_of(interp, x, y, who)?
+        .map(|acc| acc.machine.state.clone())
+        .ok_or_else(|| value_error(who, "these entities have no account"))?;
+    let mut by_addr = BTreeMap::new();
+    for e in [x, y] {
+        by_addr.insert(crate::entity::entity_address(&id_of(interp, e, who)?), e);
+    }
     let s = session(interp, who)?;
-    let by_address = |addr: &Address| s.numbers.get(addr).copied();
+    let by_address = |addr: &Address| by_addr.get(addr).and_then(|e| s.numbers.get(e)).copied();
     let (Some(nl), Some(nr)) = (by_address(&state.left), by_address(&state.right)) else {
         return Err(value_error(who, "both parties must be registered on chain"));
     };
@@ -411,7 +430,7 @@ fn dispute(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let e = entity_arg(a, 0, who)?;
     let p = proof_arg(a, 1, who)?;
     let s = session(interp, who)?;
-    let n = s.number(&e, who)?;
+    let n = s.number(e, who)?;
     s.depository
         .dispute_start(&p.proof, n, p.signatures.clone())
         .map_err(|err| chain_error(who, &err))?;
@@ -422,7 +441,7 @@ fn finalize(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let who = "chain-finalize!";
     let (x, y) = (entity_arg(a, 0, who)?, entity_arg(a, 1, who)?);
     let s = session(interp, who)?;
-    let (l, r) = s.sides(&x, &y, who)?;
+    let (l, r) = s.sides(x, y, who)?;
     s.depository
         .dispute_finalize(l, r)
         .map_err(|err| chain_error(who, &err))?;
@@ -433,7 +452,7 @@ fn dispute_info(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "chain-dispute";
     let (x, y) = (entity_arg(a, 0, who)?, entity_arg(a, 1, who)?);
     let s = session(interp, who)?;
-    let (l, r) = s.sides(&x, &y, who)?;
+    let (l, r) = s.sides(x, y, who)?;
     Ok(
         match s
             .depository
@@ -455,7 +474,7 @@ fn debt(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let (x, y) = (entity_arg(a, 0, who)?, entity_arg(a, 1, who)?);
     let token = token_arg(a, 2, who)?;
     let s = session(interp, who)?;
-    let (d, c) = (s.number(&x, who)?, s.number(&y, who)?);
+    let (d, c) = (s.number(x, who)?, s.number(y, who)?);
     s.depository
         .debt(d, c, token)
         .map(int_u)
@@ -530,7 +549,7 @@ fn events(interp: &mut Interp, a: &[Value], span: Span) -> R {
 /// the entity's board commits it like any other input. Returns how many were handed over.
 fn feed(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let who = "chain-feed!";
-    let entity = super::runtime::entity_arg(a, 0, who)?;
+    let entity = entity_arg(a, 0, who)?;
     sync_events(interp, span, who)?;
     let batch: Vec<Vec<u8>> = {
         let s = session(interp, who)?;
@@ -638,24 +657,25 @@ fn apply_event(
     let (Some((le, _)), Some((re, _))) = (s.entities.get(&left), s.entities.get(&right)) else {
         return Ok(());
     };
-    let (le, re) = (le.clone(), re.clone());
-    let Ok(acct) = account_between(interp, &le, &re, who) else {
+    let (le, re) = (*le, *re);
+    // The account's off-chain left side (by address) proposes the chain delta.
+    let Some(account) = side_of(interp, le, re, who)?.cloned() else {
         return Ok(());
     };
-    let (off_left, current) = {
-        let pair = acct
-            .0
-            .try_borrow()
-            .map_err(|_| value_error(who, "the account is busy"))?;
-        (
-            pair.entities[0].clone(),
-            pair.machines[0].state.delta(token),
-        )
+    let (off_left, off_right) = match account.machine.side {
+        crate::account::Side::Left => (le, re),
+        crate::account::Side::Right => (re, le),
     };
+    let right_id = id_of(interp, off_right, who)?;
+    let current = state_of(interp, off_left, who)?
+        .accounts
+        .get(&right_id)
+        .map(|a| a.machine.state.delta(token))
+        .unwrap_or_default();
     let collateral = u256_to_bigint(c);
     let chain_ondelta = i256_to_bigint(od);
     // Off-chain left is the chain's left unless the numbers order the other way.
-    let ondelta = if off_left.address == le.address {
+    let ondelta = if off_left == le {
         chain_ondelta
     } else {
         &collateral - chain_ondelta
@@ -667,23 +687,23 @@ fn apply_event(
     if dc == BigInt::from(0) && dd == BigInt::from(0) {
         return Ok(());
     }
-    let submit = crate::lang::builtins::primitive("account-submit!");
-    let args = vec![
-        Value::Native(acct),
-        Value::Native(off_left),
-        Value::sym("chain-delta"),
-        uint(token),
-        Value::from_bigint(dc),
-        Value::from_bigint(dd),
-    ];
-    interp.apply(&submit, args, span)?;
+    let _ = span;
+    let tx = crate::entity::EntityTx::Account {
+        peer: id_of(interp, off_right, who)?,
+        tx: crate::account::AccountTx::ChainDelta {
+            token,
+            collateral_change: dc,
+            ondelta_change: dd,
+        },
+    };
+    submit_and_settle(interp, off_left, tx, who)?;
     Ok(())
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "connect-chain!", 0, Some(1), connect, "Connects to a jurisdiction and deploys the contracts: the embedded EVM (revm, deterministic) with no argument, or the JSON-RPC node at the URL (`xln run FILE --chain URL` makes that the default). Returns the chain's info.", "(connect-chain!)";
     "chain-info", 0, Some(0), chain_info, "Backend, location, chain id, contract addresses, dispute timeout and current block.", "(hash-ref (chain-info) #:backend) => embedded";
-    "chain-register!", 1, Some(1), register, "Registers an entity (a board of its one key) in the entity registry; returns its number.", "(chain-register! alice) => 1";
+    "chain-register!", 1, Some(1), register, "Registers an entity's board in the entity registry (signatures of a quorum of it authorise its later operations); returns its number.", "(chain-register! alice) => 1";
     "chain-entity-number", 1, Some(1), entity_number, "The entity's number on chain, or #f.", "(chain-entity-number alice) => 1";
     "chain-mint!", 3, Some(3), mint, "(chain-mint! entity token amount): the development faucet credits the entity's reserve.", "(chain-mint! alice 1 1000)";
     "chain-reserve", 2, Some(2), reserve, "The entity's reserve of a token on chain.", "(chain-reserve alice 1) => 1000";
@@ -700,6 +720,6 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "chain-mine!", 1, Some(1), mine, "Mines n empty blocks (time passing); returns the block number.", "(chain-mine! 20)";
     "chain-block", 0, Some(0), block, "The current block number.", "(chain-block) => 7";
     "chain-events", 0, Some(1), events, "Every chain event so far (optionally of one kind) as maps with kind, block, index and fields.", "(length (chain-events 'settled)) => 1";
-    "chain-feed!", 1, Some(1), feed, "(chain-feed! e): hands the simulated BFT entity e every chain event it was not given yet, as chain-event entity txs its board commits. Returns the count.", "(chain-feed! hub) => 5";
+    "chain-feed!", 1, Some(1), feed, "(chain-feed! e): hands entity e every chain event it was not given yet, as chain-event entity txs its board commits. Returns the count.", "(chain-feed! hub) => 5";
     "chain-gas", 0, Some(0), gas, "Gas used by each operation so far, as a map from operation to a list.", "(hash-ref (chain-gas) #:settle)";
 ];

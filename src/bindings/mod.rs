@@ -2,11 +2,10 @@
 //! scripts as a table of documented primitives. The layers themselves never see the
 //! interpreter; only this module depends on both.
 
-pub mod account;
+pub mod accounts;
 pub mod arch;
 pub mod chain;
 pub mod crypto;
-pub mod data;
 pub mod netting;
 pub mod routing;
 pub mod runtime;
@@ -18,7 +17,7 @@ use crate::lang::value::Primitive;
 pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
     vec![
         ("Crypto", crypto::PRIMITIVES),
-        ("Accounts and subcontracts", account::PRIMITIVES),
+        ("Accounts and subcontracts", accounts::PRIMITIVES),
         ("Gossip and routing", routing::PRIMITIVES),
         ("Entities and the simulator", runtime::PRIMITIVES),
         ("Netting", netting::PRIMITIVES),

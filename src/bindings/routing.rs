@@ -1,318 +1,354 @@
-//! Routing bindings: each entity's fee policy and gossip view (profiles built from its real
-//! account capacities, spread along accounts as a last-write-wins CRDT), and route queries
-//! over the graph an entity knows. Multi-hop payment itself is `stdlib/network.xln`.
+//! Routing bindings over the entities' own gossip: each entity's fee policy (an entity
+//! tx), waiting for profiles to spread (`gossip-sync!`), what an entity's replica knows,
+//! routes planned over the sender's view, and `pay!`: a direct payment when the two share
+//! an account, otherwise a routed payment the sender's entity locks on its first hop and
+//! every hop forwards on its own. The bindings only plan (as the sender's wallet would)
+//! and wait; they decide nothing for any hop.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use num_bigint::BigInt;
 
-use super::account::{entity_arg, map_of, network, EntityHandle};
-use crate::account::{view, Side};
-use crate::crypto::Address;
+use super::accounts::{id_of, map_of, refusal, side_of, state_of};
+use super::runtime::{
+    entity_arg, entity_value, rejection_error, settle, sim, submit_and_settle, submit_tx,
+};
+use crate::entity::gossip::{GossipView, GOSSIP_INTERVAL};
+use crate::entity::payment::SentPayment;
+use crate::entity::{
+    EntityId, EntityTx, FeePolicy, PaymentStatus, RejectionKind, RoutedPayment, TokenId,
+};
 use crate::lang::builtins::{index_arg, type_error, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
 use crate::lang::number::to_bigint;
 use crate::lang::source::Span;
-use crate::lang::value::{NativeObject, Primitive, Value};
-use crate::routing::{
-    find_routes, AdvertisedAccount, ChannelGraph, GossipState, MergeOutcome, Profile, Route,
-};
+use crate::lang::value::{Primitive, Value};
+use crate::runtime::RuntimeInput;
 
 type R = Result<Value, LangError>;
 
-/// Gossip rounds `gossip-sync!` runs before giving up (a network of n entities needs < n).
-const MAX_GOSSIP_ROUNDS: usize = 1_000;
+/// Rounds `gossip-sync!` runs before it gives up (each round is two gossip intervals).
+const GOSSIP_ROUNDS_MAX: usize = 200;
 
-/// Routing state kept beside the accounts: fee policies, each entity's gossip view, and
-/// the logical clock that stamps profiles.
-#[derive(Default)]
-pub struct RoutingState {
-    pub fees: BTreeMap<Address, (u128, u32)>,
-    pub views: BTreeMap<Address, GossipState>,
-    pub clock: u64,
+/// The gossip view of entity `index` (its first honest replica's).
+fn view_of<'i>(interp: &'i mut Interp, index: usize, who: &str) -> Result<&'i GossipView, LangError> {
+    let s = sim(interp);
+    let replica = *s
+        .runtime
+        .honest(index)
+        .first()
+        .ok_or_else(|| value_error(who, "the entity has no honest replica"))?;
+    s.runtime
+        .replica(index, replica)
+        .map(|r| r.gossip())
+        .map_err(|e| super::runtime::runtime_error(who, e))
 }
 
-fn routing(interp: &mut Interp) -> &mut RoutingState {
-    let entry = interp
-        .extensions
-        .entry("routing")
-        .or_insert_with(|| Box::new(RoutingState::default()) as Box<dyn std::any::Any>);
-    if !entry.is::<RoutingState>() {
-        *entry = Box::new(RoutingState::default());
+/// Runtime index by entity id.
+fn index_of(interp: &mut Interp, id: &EntityId) -> Option<usize> {
+    sim(interp).runtime.entity_index(id)
+}
+
+/// `(set-fee-policy! e base ppm [timeout-delta])`: the entity's own forwarding policy.
+fn set_fee_policy(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "set-fee-policy!";
+    let e = entity_arg(a, 0, who)?;
+    let base = to_bigint(&a[1])
+        .filter(|b| b.sign() != num_bigint::Sign::Minus)
+        .ok_or_else(|| type_error(who, 1, "a non-negative base fee", &a[1]))?;
+    let ppm = u32::try_from(index_arg(a, 2, who)?)
+        .map_err(|_| value_error(who, "ppm must fit in 32 bits"))?;
+    let mut policy = FeePolicy {
+        base,
+        ppm,
+        ..FeePolicy::default()
+    };
+    if a.get(3).is_some() {
+        policy.timeout_delta = index_arg(a, 3, who)? as u64;
     }
-    entry
-        .downcast_mut::<RoutingState>()
-        .expect("routing state type checked above")
+    submit_and_settle(interp, e, EntityTx::SetFeePolicy(policy), who)?;
+    Ok(Value::Void)
 }
 
-fn to_u128(n: &BigInt) -> u128 {
-    u128::try_from(n).unwrap_or(if n.sign() == num_bigint::Sign::Minus {
-        0
-    } else {
-        u128::MAX
-    })
-}
-
-/// Every entity that is a party to some account, by address.
-fn entities(interp: &mut Interp) -> BTreeMap<Address, Rc<EntityHandle>> {
-    let mut out = BTreeMap::new();
-    for acct in network(interp).accounts.values() {
-        if let Ok(pair) = acct.0.try_borrow() {
-            for e in &pair.entities {
-                out.insert(e.address, e.clone());
+/// What every honest replica's view knows: (entity, replica) → {profile entity → height}.
+fn views_fingerprint(interp: &mut Interp) -> Vec<BTreeMap<EntityId, u64>> {
+    let count = sim(interp).runtime.entity_count();
+    let mut out = Vec::new();
+    for e in 0..count {
+        let s = sim(interp);
+        for r in s.runtime.honest(e) {
+            if let Ok(replica) = s.runtime.replica(e, r) {
+                out.push(replica.gossip().profiles().map(|p| (p.entity, p.height)).collect());
             }
         }
     }
     out
 }
 
-/// The profile an entity would publish now: its fee policy and, for every account and
-/// token, the capacities its own committed copy shows.
-fn current_profile(interp: &mut Interp, who: &EntityHandle, timestamp: u64) -> Profile {
-    let (fee_base, fee_ppm) = routing(interp)
-        .fees
-        .get(&who.address)
-        .copied()
-        .unwrap_or((0, 0));
-    let mut accounts = Vec::new();
-    for acct in network(interp).accounts.values() {
-        let Ok(pair) = acct.0.try_borrow() else {
-            continue;
+/// `(gossip-sync!)`: lets time pass until every entity has published its current profile
+/// and no replica learns anything new; returns the ticks it took.
+fn gossip_sync(interp: &mut Interp, _: &[Value], _: Span) -> R {
+    let who = "gossip-sync!";
+    let start = sim(interp).runtime.now();
+    let mut last = None;
+    for _ in 0..GOSSIP_ROUNDS_MAX {
+        settle(interp, who, "the network")?;
+        let input = RuntimeInput::RunTicks {
+            ticks: 2 * GOSSIP_INTERVAL + 2,
         };
-        let (me, side) = if pair.entities[0].address == who.address {
-            (0, Side::Left)
-        } else if pair.entities[1].address == who.address {
-            (1, Side::Right)
-        } else {
-            continue;
-        };
-        let peer = pair.entities[1 - me].address;
-        for (token, delta) in &pair.machines[me].state.deltas {
-            let v = view(delta, side);
-            accounts.push(AdvertisedAccount {
-                peer: peer.0,
-                token: *token,
-                capacity_out: to_u128(&v.out_capacity),
-                capacity_in: to_u128(&v.in_capacity),
-            });
+        super::storage::apply(interp, input, who)?;
+        settle(interp, who, "the network")?;
+        let now = views_fingerprint(interp);
+        if last.as_ref() == Some(&now) {
+            let ticks = sim(interp).runtime.now() - start;
+            return Ok(Value::from_bigint(BigInt::from(ticks)));
         }
+        last = Some(now);
     }
-    accounts.sort_by_key(|a| (a.peer, a.token));
-    Profile {
-        entity: who.address.0,
-        timestamp,
-        capabilities: vec!["route".into()],
-        fee_base,
-        fee_ppm,
-        accounts,
-    }
-}
-
-/// One gossip round: every entity publishes its current profile into its own view, then
-/// every account's two parties exchange views. Returns how many profiles changed anywhere.
-pub fn gossip_round(interp: &mut Interp) -> usize {
-    let all = entities(interp);
-    let mut changes = 0;
-    let stamp = {
-        let r = routing(interp);
-        r.clock += 1;
-        r.clock
-    };
-    for e in all.values() {
-        let profile = current_profile(interp, e, stamp);
-        let view = routing(interp).views.entry(e.address).or_default();
-        if view.get(&e.address.0).is_none_or(|old| {
-            old.accounts != profile.accounts
-                || old.fee_base != profile.fee_base
-                || old.fee_ppm != profile.fee_ppm
-        }) {
-            view.merge(profile);
-            changes += 1;
-        }
-    }
-    let links: Vec<(Address, Address)> = network(interp).accounts.keys().copied().collect();
-    for (a, b) in links {
-        let r = routing(interp);
-        let va = r.views.get(&a).cloned().unwrap_or_default();
-        let vb = r.views.get(&b).cloned().unwrap_or_default();
-        for (target, source) in [(a, &vb), (b, &va)] {
-            let view = r.views.entry(target).or_default();
-            for p in source.profiles() {
-                if view.merge(p.clone()) != MergeOutcome::Kept {
-                    changes += 1;
-                }
-            }
-        }
-    }
-    changes
-}
-
-fn set_fee_policy(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let e = entity_arg(a, 0, "set-fee-policy!")?;
-    let base = to_bigint(&a[1])
-        .filter(|b| b.sign() != num_bigint::Sign::Minus)
-        .ok_or_else(|| type_error("set-fee-policy!", 1, "a non-negative base fee", &a[1]))?;
-    let ppm = index_arg(a, 2, "set-fee-policy!")?;
-    let ppm = u32::try_from(ppm)
-        .map_err(|_| value_error("set-fee-policy!", "ppm must fit in 32 bits"))?;
-    routing(interp)
-        .fees
-        .insert(e.address, (to_u128(&base), ppm));
-    Ok(Value::Void)
-}
-fn round(interp: &mut Interp, _: &[Value], _: Span) -> R {
-    Ok(Value::Int(gossip_round(interp) as i64))
-}
-fn sync(interp: &mut Interp, _: &[Value], _: Span) -> R {
-    for rounds in 1..=MAX_GOSSIP_ROUNDS {
-        if gossip_round(interp) == 0 {
-            return Ok(Value::Int(rounds as i64));
-        }
-    }
-    Err(value_error(
-        "gossip-sync!",
-        format!("gossip did not settle in {MAX_GOSSIP_ROUNDS} rounds"),
+    Err(LangError::new(
+        Code::Timeout,
+        format!("{who}: gossip did not settle in {GOSSIP_ROUNDS_MAX} rounds"),
     ))
 }
+
 fn known(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let e = entity_arg(a, 0, "gossip-known")?;
-    let all = entities(interp);
-    let view = routing(interp)
-        .views
-        .get(&e.address)
-        .cloned()
-        .unwrap_or_default();
-    Ok(Value::list(
-        view.profiles()
-            .filter_map(|p| all.get(&Address(p.entity)).map(|e| Value::string(&e.name)))
-            .collect::<Vec<_>>(),
-    ))
+    let who = "gossip-known";
+    let e = entity_arg(a, 0, who)?;
+    let ids: Vec<EntityId> = view_of(interp, e, who)?.profiles().map(|p| p.entity).collect();
+    let mut names = Vec::new();
+    for id in ids {
+        if let Some(i) = index_of(interp, &id) {
+            names.push(Value::string(&super::runtime::entity_name_of(interp, i)));
+        }
+    }
+    Ok(Value::list(names))
 }
+
+/// `(gossip-profile e [as-seen-by])`: e's profile in its own view (or another's).
 fn profile_value(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let e = entity_arg(a, 0, "gossip-profile")?;
-    let all = entities(interp);
-    let view = routing(interp)
-        .views
-        .get(&e.address)
-        .cloned()
-        .unwrap_or_default();
-    let Some(p) = view.get(&e.address.0) else {
+    let who = "gossip-profile";
+    let e = entity_arg(a, 0, who)?;
+    let seer = match a.get(1) {
+        Some(_) => entity_arg(a, 1, who)?,
+        None => e,
+    };
+    let id = id_of(interp, e, who)?;
+    let Some(p) = view_of(interp, seer, who)?.get(&id).cloned() else {
         return Ok(Value::Bool(false));
     };
-    let name = |addr: &[u8; 20]| {
-        all.get(&Address(*addr))
-            .map(|e| Value::string(&e.name))
-            .unwrap_or(Value::Bool(false))
-    };
-    let accounts = p
-        .accounts
-        .iter()
-        .map(|x| {
-            map_of(vec![
-                ("peer", name(&x.peer)),
-                ("token", Value::Int(x.token as i64)),
-                ("out", Value::from_bigint(x.capacity_out.into())),
-                ("in", Value::from_bigint(x.capacity_in.into())),
-            ])
-        })
-        .collect::<Vec<_>>();
+    let mut accounts = Vec::new();
+    for adv in &p.accounts {
+        let peer = match index_of(interp, &adv.peer) {
+            Some(i) => entity_value(interp, i),
+            None => Value::bytes(&adv.peer),
+        };
+        accounts.push(map_of(vec![
+            ("peer", peer),
+            ("token", Value::from_bigint(BigInt::from(adv.token))),
+            ("out", Value::from_bigint(adv.out.clone())),
+            ("in", Value::from_bigint(adv.inn.clone())),
+        ]));
+    }
     Ok(map_of(vec![
-        ("entity", name(&p.entity)),
-        ("timestamp", Value::Int(p.timestamp as i64)),
-        ("fee-base", Value::from_bigint(p.fee_base.into())),
-        ("fee-ppm", Value::Int(p.fee_ppm as i64)),
+        ("entity", entity_value(interp, e)),
+        ("height", Value::from_bigint(BigInt::from(p.height))),
+        ("fee-base", Value::from_bigint(p.fee_base.clone())),
+        ("fee-ppm", Value::from_bigint(BigInt::from(p.fee_ppm))),
+        ("timeout-delta", Value::from_bigint(BigInt::from(p.timeout_delta))),
         ("accounts", Value::list(accounts)),
     ]))
 }
 
-fn route_value(
-    route: &Route,
-    graph: &ChannelGraph,
-    all: &BTreeMap<Address, Rc<EntityHandle>>,
-) -> Value {
-    let entity = |node| {
-        graph
-            .node_key(node)
-            .and_then(|k| <[u8; 20]>::try_from(k).ok())
-            .and_then(|k| all.get(&Address(k)))
-            .map(|e| Value::Native(e.clone() as Rc<dyn NativeObject>))
-            .unwrap_or(Value::Bool(false))
+/// A planned payment as a script value: hops `{#:from #:to #:amount #:fee #:timeout}` (the
+/// fee is what `from` keeps for forwarding; 0 on the sender's own hop), `#:total-fee`,
+/// `#:amount-sent`.
+fn plan_value(interp: &mut Interp, from: usize, plan: &RoutedPayment) -> Value {
+    let Some(hops) = plan.parts.first() else {
+        return Value::Bool(false);
     };
-    let hops = route
-        .hops
-        .iter()
-        .map(|h| {
-            map_of(vec![
-                ("from", entity(h.from)),
-                ("to", entity(h.to)),
-                ("amount", Value::from_bigint(h.amount_to_forward.into())),
-                ("fee", Value::from_bigint(h.fee.into())),
-            ])
-        })
-        .collect::<Vec<_>>();
+    let mut out = Vec::new();
+    let mut prev: Option<(usize, BigInt)> = None;
+    for hop in hops {
+        let to = index_of(interp, &hop.entity);
+        let (from_index, fee) = match &prev {
+            None => (from, BigInt::from(0)),
+            Some((i, amount)) => (*i, amount - &hop.amount),
+        };
+        let to_value = to.map_or(Value::Bool(false), |i| entity_value(interp, i));
+        out.push(map_of(vec![
+            ("from", entity_value(interp, from_index)),
+            ("to", to_value),
+            ("amount", Value::from_bigint(hop.amount.clone())),
+            ("fee", Value::from_bigint(fee)),
+            ("timeout", Value::from_bigint(BigInt::from(hop.timeout))),
+        ]));
+        prev = Some((to.unwrap_or(usize::MAX), hop.amount.clone()));
+    }
+    let sent = hops[0].amount.clone();
     map_of(vec![
-        ("hops", Value::list(hops)),
-        ("total-fee", Value::from_bigint(route.total_fee.into())),
-        ("amount-sent", Value::from_bigint(route.amount_sent.into())),
-        ("probability", Value::Float(route.success_probability)),
+        ("hops", Value::list(out)),
+        ("total-fee", Value::from_bigint(&sent - &plan.total)),
+        ("amount-sent", Value::from_bigint(sent)),
     ])
 }
 
-/// Up to `n` routes from `from` to `to` over the graph `from` knows through gossip.
-fn query(interp: &mut Interp, a: &[Value], n: usize, who: &str) -> Result<Vec<Value>, LangError> {
-    let from = entity_arg(a, 0, who)?;
-    let to = entity_arg(a, 1, who)?;
+fn amount_token(a: &[Value], who: &str) -> Result<(BigInt, TokenId), LangError> {
     let amount = to_bigint(&a[2])
         .filter(|x| x.sign() == num_bigint::Sign::Plus)
         .ok_or_else(|| type_error(who, 2, "a positive amount", &a[2]))?;
-    let amount = u128::try_from(&amount)
-        .map_err(|_| value_error(who, "the amount is too large to route"))?;
-    let token = index_arg(a, 3, who)? as u64;
-    let all = entities(interp);
-    let view = routing(interp)
-        .views
-        .get(&from.address)
-        .cloned()
-        .unwrap_or_default();
-    let graph = ChannelGraph::from_gossip(&view, token);
-    let node = |e: &EntityHandle| {
-        graph.node_by_key(&e.address.0).ok_or_else(|| {
-            value_error(
-                who,
-                format!(
-                    "{} does not know {} (run (gossip-sync!) first)",
-                    from.name, e.name
-                ),
-            )
-        })
-    };
-    let (src, dst) = (node(&from)?, node(&to)?);
-    let routes = find_routes(&graph, src, dst, amount, n)
-        .map_err(|e| LangError::new(Code::Value, format!("{who}: {e}")))?;
-    Ok(routes
-        .iter()
-        .map(|r| route_value(r, &graph, &all))
-        .collect())
+    Ok((amount, index_arg(a, 3, who)? as TokenId))
 }
+
+/// Plans up to `n` payments from `a[0]` to `a[1]` over the sender's view.
+fn plans(interp: &mut Interp, a: &[Value], n: usize, who: &str) -> Result<(usize, Vec<RoutedPayment>), LangError> {
+    let from = entity_arg(a, 0, who)?;
+    let to = entity_arg(a, 1, who)?;
+    let (amount, token) = amount_token(a, who)?;
+    let (from_id, to_id) = (id_of(interp, from, who)?, id_of(interp, to, who)?);
+    let now = sim(interp).runtime.now();
+    let plans = view_of(interp, from, who)?
+        .plans(&from_id, &to_id, &amount, token, now, n)
+        .map_err(|r| rejection_error(who, &r))?;
+    Ok((from, plans))
+}
+
 fn route(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    query(interp, a, 1, "route")?
-        .into_iter()
-        .next()
-        .ok_or_else(|| value_error("route", "no route"))
+    let (from, plans) = plans(interp, a, 1, "route")?;
+    plans
+        .first()
+        .map(|p| plan_value(interp, from, p))
+        .ok_or_else(|| refusal("route", RejectionKind::Route, "no route"))
 }
+
 fn routes(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 4, "routes")?.clamp(1, 64);
-    Ok(Value::list(query(interp, a, n, "routes")?))
+    let (from, plans) = plans(interp, a, n, "routes")?;
+    Ok(Value::list(
+        plans.iter().map(|p| plan_value(interp, from, p)).collect::<Vec<_>>(),
+    ))
+}
+
+/// The payment entity `from` sent with tx `tx`, per its committed state.
+fn sent_payment(interp: &mut Interp, from: usize, tx: &[u8; 32], who: &str) -> Result<Option<SentPayment>, LangError> {
+    Ok(state_of(interp, from, who)?
+        .payments
+        .sent
+        .values()
+        .find(|p| p.tx == *tx)
+        .cloned())
+}
+
+/// Submits the routed payment `plan` to entity `from`; returns the tx hash (not settled).
+fn send_routed(interp: &mut Interp, from: usize, plan: RoutedPayment, who: &str) -> Result<[u8; 32], LangError> {
+    submit_tx(interp, from, EntityTx::PayRouted(Box::new(plan)), who)
+}
+
+/// `(pay! from to amount token)`: tells `from`'s entity to pay. Directly when they share an
+/// account; otherwise over the cheapest route `from`'s view knows: the sender locks its
+/// first hop, each hop forwards by its own policy, the receiver reveals, the preimage flows
+/// back. Settles, then returns the route (`#:hops #:total-fee #:amount-sent`), or raises the
+/// payment's failure with its code (E020 capacity, E024 timeout, E025 route, ...).
+fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
+    let who = "pay!";
+    let from = entity_arg(a, 0, who)?;
+    let to = entity_arg(a, 1, who)?;
+    if side_of(interp, from, to, who)?.is_some() {
+        let (amount, _) = amount_token(a, who)?;
+        super::accounts::pay_direct(interp, a, span)?;
+        return Ok(map_of(vec![
+            ("hops", Value::list(vec![map_of(vec![
+                ("from", entity_value(interp, from)),
+                ("to", entity_value(interp, to)),
+                ("amount", Value::from_bigint(amount.clone())),
+                ("fee", Value::from_bigint(BigInt::from(0))),
+            ])])),
+            ("total-fee", Value::from_bigint(BigInt::from(0))),
+            ("amount-sent", Value::from_bigint(amount)),
+        ]));
+    }
+    let (from, mut plans) = plans(interp, a, 1, who)?;
+    let plan = plans.remove(0);
+    let shown = plan_value(interp, from, &plan);
+    let tx = send_routed(interp, from, plan, who)?;
+    settle(interp, who, "the payment")?;
+    match super::runtime::sim(interp).runtime.outcome(&tx) {
+        Some(crate::runtime::TxOutcome::Rejected { rejection, .. }) => {
+            return Err(rejection_error(who, rejection))
+        }
+        Some(crate::runtime::TxOutcome::Applied { .. }) => {}
+        _ => return Err(refusal(who, RejectionKind::Timeout, "the payment was not committed")),
+    }
+    match sent_payment(interp, from, &tx, who)?.map(|p| p.status) {
+        Some(PaymentStatus::Settled) => Ok(shown),
+        Some(PaymentStatus::Failed(r)) => Err(rejection_error(who, &r)),
+        Some(PaymentStatus::Pending) | None => Err(refusal(
+            who,
+            RejectionKind::Timeout,
+            "the payment is still pending (a lock waits for its timeout)",
+        )),
+    }
+}
+
+/// `(pay-async! from to amount token)`: as `pay!` over a route, but returns at once with
+/// the payment's tx hash; `(payment-status from hash)` follows it.
+fn pay_async(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "pay-async!";
+    let (from, mut plans) = plans(interp, a, 1, who)?;
+    let tx = send_routed(interp, from, plans.remove(0), who)?;
+    Ok(Value::bytes(&tx))
+}
+
+/// `(payment-status from hash)`: 'pending, 'settled, or (failed kind reason).
+fn payment_status(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "payment-status";
+    let from = entity_arg(a, 0, who)?;
+    let hash = crate::lang::builtins::bytes_arg(a, 1, who)?;
+    let hash = <[u8; 32]>::try_from(&hash[..]).map_err(|_| value_error(who, "a tx hash is 32 bytes"))?;
+    Ok(match sent_payment(interp, from, &hash, who)?.map(|p| p.status) {
+        None | Some(PaymentStatus::Pending) => Value::sym("pending"),
+        Some(PaymentStatus::Settled) => Value::sym("settled"),
+        Some(PaymentStatus::Failed(r)) => Value::list(vec![
+            Value::sym("failed"),
+            Value::sym(r.kind.name()),
+            Value::string(&r.reason),
+        ]),
+    })
+}
+
+/// `(fees-earned e token)`: what the entity earned forwarding payments.
+fn fees_earned(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "fees-earned";
+    let e = entity_arg(a, 0, who)?;
+    let token = index_arg(a, 1, who)? as TokenId;
+    Ok(Value::from_bigint(
+        state_of(interp, e, who)?
+            .payments
+            .fees_earned
+            .get(&token)
+            .cloned()
+            .unwrap_or_default(),
+    ))
+}
+
+/// `(payments-in-flight e)`: locks the entity sent or forwarded that are not settled yet.
+fn in_flight(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "payments-in-flight";
+    let e = entity_arg(a, 0, who)?;
+    let n = state_of(interp, e, who)?.payments.outgoing.len();
+    Ok(Value::from_bigint(BigInt::from(n)))
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
-    "set-fee-policy!", 3, Some(3), set_fee_policy, "The fee an entity charges to forward: base + ceil(amount x ppm / 1,000,000).", "(set-fee-policy! hub 1 1000)";
-    "gossip-round!", 0, Some(0), round, "Every entity publishes its profile; every account's parties exchange what they know. Returns the number of changes.", "(gossip-round!) => 6";
-    "gossip-sync!", 0, Some(0), sync, "Gossip rounds until nothing changes; returns the rounds taken.", "(gossip-sync!) => 3";
-    "gossip-known", 1, Some(1), known, "Names of the entities whose profiles this entity has.", "(gossip-known alice) => (\"alice\" \"hub\")";
-    "gossip-profile", 1, Some(1), profile_value, "The entity's own published profile (fees, accounts and capacities), or #f.", "(hash-ref (gossip-profile hub) #:fee-ppm) => 1000";
-    "route", 4, Some(4), route, "(route from to amount token): the cheapest route over what `from` knows, as {#:hops #:total-fee #:amount-sent #:probability}.", "(hash-ref (route alice carol 100 1) #:total-fee)";
-    "routes", 5, Some(5), routes, "(routes from to amount token n): up to n routes, cheapest first (Yen's algorithm).", "(length (routes alice carol 100 1 3))";
+    "set-fee-policy!", 3, Some(4), set_fee_policy, "(set-fee-policy! e base ppm [timeout-delta]): the fee e charges to forward, base + ceil(amount x ppm / 1,000,000), and the timeout margin it wants (an entity tx of e's board).", "(set-fee-policy! hub 1 1000)";
+    "gossip-sync!", 0, Some(0), gossip_sync, "Lets time pass until every entity has published its profile (signed by its board, spread along accounts) and no replica learns anything new; returns the ticks taken.", "(gossip-sync!) => 36";
+    "gossip-known", 1, Some(1), known, "Names of the entities whose profiles the entity's replica knows.", "(gossip-known alice) => (\"hub\" \"carol\")";
+    "gossip-profile", 1, Some(2), profile_value, "(gossip-profile e [seer]): e's published profile (fees, timeout delta, accounts and capacities) as e (or seer) knows it, or #f.", "(hash-ref (gossip-profile hub) #:fee-ppm) => 1000";
+    "route", 4, Some(4), route, "(route from to amount token): the cheapest route over what from's entity knows, with each hop's amount, fee and timeout: {#:hops #:total-fee #:amount-sent}.", "(hash-ref (route alice carol 100 1) #:total-fee)";
+    "routes", 5, Some(5), routes, "(routes from to amount token n): up to n routes, cheapest first.", "(length (routes alice carol 100 1 3))";
+    "pay!", 4, Some(4), pay, "(pay! from to amount token): tells from's entity to pay — directly over their account, or routed: from locks an HTLC on its first hop with an onion, each hop forwards by its own policy, the receiver reveals. Settles; returns the route, or raises the failure's code (E020 capacity, E024 timeout, E025 route ...).", "(pay! alice carol 500 1)";
+    "pay-async!", 4, Some(4), pay_async, "As pay! over a route, but returns the payment's tx hash at once (follow it with payment-status).", "(define p (pay-async! alice carol 5 1))";
+    "payment-status", 2, Some(2), payment_status, "(payment-status from hash): 'pending, 'settled or (failed kind reason).", "(payment-status alice p) => settled";
+    "fees-earned", 2, Some(2), fees_earned, "What the entity earned forwarding payments in a token.", "(fees-earned hub 1) => 2";
+    "payments-in-flight", 1, Some(1), in_flight, "Locks the entity sent or forwarded that have not settled or failed yet.", "(payments-in-flight hub) => 0";
 ];

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use num_bigint::BigInt;
 
-use crate::entity::{EntityTx, Holder, ProposalAction};
+use crate::entity::{EntityTx, Holder, ProposalAction, Rejection};
 use crate::lang::builtins::{index_arg, str_arg, type_error, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
@@ -54,18 +54,19 @@ pub fn timeline_json(interp: &Interp) -> Option<String> {
         .map(|s| s.runtime.to_json_lines())
 }
 
-/// A handle to a simulated BFT entity.
-pub struct BftEntity {
+/// A script's handle to an entity of the simulator: a board of one validator (a person)
+/// or of many (an organisation). The one kind of entity there is.
+pub struct Entity {
     pub index: usize,
     pub name: String,
 }
 
-impl NativeObject for BftEntity {
+impl NativeObject for Entity {
     fn type_name(&self) -> &'static str {
-        "bft-entity"
+        "entity"
     }
     fn describe(&self) -> String {
-        format!("#<bft-entity {} #{}>", self.name, self.index)
+        format!("#<entity {} #{}>", self.name, self.index)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -73,19 +74,97 @@ impl NativeObject for BftEntity {
     fn equal(&self, other: &dyn NativeObject) -> bool {
         other
             .as_any()
-            .downcast_ref::<BftEntity>()
+            .downcast_ref::<Entity>()
             .is_some_and(|e| e.index == self.index)
     }
 }
 
+/// The runtime index of the entity argument `i`.
 pub(crate) fn entity_arg(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
     match &a[i] {
         Value::Native(n) => n
             .as_any()
-            .downcast_ref::<BftEntity>()
+            .downcast_ref::<Entity>()
             .map(|e| e.index)
-            .ok_or_else(|| type_error(who, i, "a bft-entity", &a[i])),
-        v => Err(type_error(who, i, "a bft-entity (from add-entity!)", v)),
+            .ok_or_else(|| type_error(who, i, "an entity", &a[i])),
+        v => Err(type_error(who, i, "an entity (from make-entity)", v)),
+    }
+}
+
+/// The script value for entity `index`.
+pub(crate) fn entity_value(interp: &mut Interp, index: usize) -> Value {
+    let name = sim(interp)
+        .runtime
+        .entity_name(index)
+        .unwrap_or("?")
+        .to_string();
+    Value::Native(Rc::new(Entity { index, name }))
+}
+
+/// The name of entity `index`, for messages.
+pub(crate) fn entity_name_of(interp: &mut Interp, index: usize) -> String {
+    sim(interp)
+        .runtime
+        .entity_name(index)
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Ticks a synchronous operation (`pay!`, `open-account`, ...) lets the simulator run
+/// before it reports that the network did not settle.
+pub const SETTLE_TICKS_DEFAULT: u64 = 20_000;
+
+/// Runs the simulator until quiet (a logged input), or fails naming `what` did not settle.
+pub(crate) fn settle(interp: &mut Interp, who: &str, what: &str) -> Result<(), LangError> {
+    let input = RuntimeInput::RunUntilQuiet {
+        max_ticks: SETTLE_TICKS_DEFAULT,
+    };
+    match apply(interp, input, who)? {
+        RuntimeOutput::Quiet(true) => Ok(()),
+        _ => Err(LangError::new(
+            Code::Timeout,
+            format!("{who}: {what} did not settle within {SETTLE_TICKS_DEFAULT} ticks"),
+        )
+        .with_hint("a partitioned or silent party holds it up; (run-ticks! n) and retry, or heal the network")),
+    }
+}
+
+/// The script error for a protocol refusal: one code per kind (E020–E026).
+pub(crate) fn rejection_error(who: &str, r: &Rejection) -> LangError {
+    use crate::entity::RejectionKind as K;
+    let code = match r.kind {
+        K::Capacity => Code::Capacity,
+        K::Replay => Code::Replay,
+        K::BadSignature => Code::BadSignature,
+        K::Subcontract => Code::Subcontract,
+        K::Timeout => Code::Timeout,
+        K::Route => Code::Route,
+        K::Unknown | K::Invalid | K::Reserve | K::Refused => Code::Refused,
+    };
+    LangError::new(code, format!("{who}: {}", r.reason))
+}
+
+/// Submits `tx` to entity `entity`, lets the network settle, and fails with the tx's own
+/// refusal (coded by kind) if its board rejected it. Returns the tx hash.
+pub(crate) fn submit_and_settle(
+    interp: &mut Interp,
+    entity: usize,
+    tx: EntityTx,
+    who: &str,
+) -> Result<[u8; 32], LangError> {
+    let hash = submit_tx(interp, entity, tx, who)?;
+    settle(interp, who, "the transaction")?;
+    match sim(interp).runtime.outcome(&hash) {
+        Some(TxOutcome::Applied { .. }) => Ok(hash),
+        Some(TxOutcome::Rejected { rejection, .. }) => Err(rejection_error(who, rejection)),
+        Some(TxOutcome::Dropped { reason }) => Err(LangError::new(
+            Code::Refused,
+            format!("{who}: the transaction was dropped: {reason}"),
+        )),
+        None => Err(LangError::new(
+            Code::Timeout,
+            format!("{who}: the transaction has not committed"),
+        )),
     }
 }
 
@@ -158,39 +237,26 @@ fn seed(interp: &mut Interp, _: &[Value], _: Span) -> R {
 fn now(interp: &mut Interp, _: &[Value], _: Span) -> R {
     Ok(Value::Int(sim(interp).runtime.now() as i64))
 }
-/// `(add-entity! name validators threshold [reserves])`, reserves `((holder token amount) ...)`.
-fn add_entity(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let who = "add-entity!";
+/// `(make-entity name [validators threshold] [#:reserves ((holder token amount) ...)])`: an
+/// entity of the simulator — one validator by default (a person), or a board of
+/// `validators` equal shares deciding at `threshold`. Validator keys derive from the seed.
+fn make_entity(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let who = "make-entity";
     let name = str_arg(a, 0, who)?.to_string();
-    let validators = index_arg(a, 1, who)?;
-    let threshold = index_arg(a, 2, who)? as u64;
-    let mut reserves = Vec::new();
-    if let Some(list) = a.get(3) {
-        for (k, r) in list
-            .list_to_vec()
-            .ok_or_else(|| type_error(who, 3, "a list of (holder token amount)", list))?
-            .iter()
-            .enumerate()
-        {
-            match r.list_to_vec().as_deref() {
-                Some([h, t, x]) => reserves.push((
-                    holder(h, 3, who)?,
-                    match t {
-                        Value::Int(t) if *t >= 0 => *t as u64,
-                        v => return Err(type_error(who, 3, "a token id", v)),
-                    },
-                    to_bigint(x).ok_or_else(|| {
-                        value_error(who, format!("reserve {k}: the amount must be an integer"))
-                    })?,
-                )),
-                _ => {
-                    return Err(value_error(
-                        who,
-                        format!("reserve {k} is not (holder token amount)"),
-                    ))
-                }
-            }
+    let (validators, threshold, rest) = match a.get(1) {
+        Some(Value::Keyword(_)) | None => (1, 1, 1),
+        Some(_) if a.len() >= 3 => (index_arg(a, 1, who)?, index_arg(a, 2, who)? as u64, 3),
+        Some(_) => {
+            return Err(value_error(who, "give both the number of validators and the threshold")
+                .with_hint("(make-entity \"hub\" 4 3), or (make-entity \"alice\") for one key"))
         }
+    };
+    let mut reserves = Vec::new();
+    for (k, v) in keyword_args(a, rest, who)? {
+        if k != "reserves" {
+            return Err(value_error(who, format!("unknown option #:{k}")).with_hint("options: #:reserves"));
+        }
+        reserves = reserves_arg(&v, who)?;
     }
     let input = RuntimeInput::AddEntity {
         name: name.clone(),
@@ -202,7 +268,63 @@ fn add_entity(interp: &mut Interp, a: &[Value], _: Span) -> R {
         return Err(value_error(who, "the runtime did not add an entity"));
     };
     sim(interp).names.push(name.clone());
-    Ok(Value::Native(Rc::new(BftEntity { index, name })))
+    Ok(Value::Native(Rc::new(Entity { index, name })))
+}
+
+fn reserves_arg(list: &Value, who: &str) -> Result<Vec<(Holder, u64, BigInt)>, LangError> {
+    let mut reserves = Vec::new();
+    for (k, r) in list
+        .list_to_vec()
+        .ok_or_else(|| type_error(who, 1, "a list of (holder token amount)", list))?
+        .iter()
+        .enumerate()
+    {
+        match r.list_to_vec().as_deref() {
+            Some([h, t, x]) => reserves.push((
+                holder(h, 1, who)?,
+                match t {
+                    Value::Int(t) if *t >= 0 => *t as u64,
+                    v => return Err(type_error(who, 1, "a token id", v)),
+                },
+                to_bigint(x).ok_or_else(|| {
+                    value_error(who, format!("reserve {k}: the amount must be an integer"))
+                })?,
+            )),
+            _ => {
+                return Err(value_error(
+                    who,
+                    format!("reserve {k} is not (holder token amount)"),
+                ))
+            }
+        }
+    }
+    Ok(reserves)
+}
+fn entity_name_prim(_: &mut Interp, a: &[Value], _: Span) -> R {
+    match &a[0] {
+        Value::Native(n) => n
+            .as_any()
+            .downcast_ref::<Entity>()
+            .map(|e| Value::string(&e.name))
+            .ok_or_else(|| type_error("entity-name", 0, "an entity", &a[0])),
+        v => Err(type_error("entity-name", 0, "an entity", v)),
+    }
+}
+fn entity_id_prim(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let e = entity_arg(a, 0, "entity-id")?;
+    let id = sim(interp)
+        .runtime
+        .entity_id(e)
+        .map_err(|x| runtime_error("entity-id", x))?;
+    Ok(Value::bytes(&id))
+}
+fn entity_address_prim(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let e = entity_arg(a, 0, "entity-address")?;
+    let id = sim(interp)
+        .runtime
+        .entity_id(e)
+        .map_err(|x| runtime_error("entity-address", x))?;
+    Ok(Value::bytes(crate::entity::entity_address(&id).as_bytes()))
 }
 /// `(submit! entity 'kind args ...)`: message, payment, open-account, set-credit, propose, vote.
 fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
@@ -223,7 +345,7 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let s = sim(interp);
     let entity_id = |s: &SimState, v: &Value, i: usize| -> Result<[u8; 32], LangError> {
         let index = entity_arg(std::slice::from_ref(v), 0, who)
-            .map_err(|_| type_error(who, i, "a bft-entity", v))?;
+            .map_err(|_| type_error(who, i, "an entity", v))?;
         s.runtime
             .entity_id(index)
             .map_err(|e| runtime_error(who, e))
@@ -247,7 +369,7 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
         "open-account" => {
             need(1)?;
             let peer = entity_arg(args, 0, who)
-                .map_err(|_| type_error(who, 2, "a bft-entity", &args[0]))?;
+                .map_err(|_| type_error(who, 2, "an entity", &args[0]))?;
             EntityTx::OpenAccount {
                 peer: entity_id(s, &args[0], 2)?,
                 peer_board: s
@@ -259,18 +381,22 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
         }
         "account-payment" => {
             need(3)?;
-            EntityTx::AccountPayment {
+            EntityTx::Account {
                 peer: entity_id(s, &args[0], 2)?,
-                token: index_arg(args, 1, who)? as u64,
-                amount: amount(args, 2, who)?,
+                tx: crate::account::AccountTx::Pay {
+                    token: index_arg(args, 1, who)? as u64,
+                    amount: amount(args, 2, who)?,
+                },
             }
         }
         "set-credit" => {
             need(3)?;
-            EntityTx::SetCreditLimit {
+            EntityTx::Account {
                 peer: entity_id(s, &args[0], 2)?,
-                token: index_arg(args, 1, who)? as u64,
-                amount: amount(args, 2, who)?,
+                tx: crate::account::AccountTx::SetCreditLimit {
+                    token: index_arg(args, 1, who)? as u64,
+                    amount: amount(args, 2, who)?,
+                },
             }
         }
         "propose" => {
@@ -339,9 +465,11 @@ fn outcome(interp: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(match sim(interp).runtime.outcome(&hash) {
         None => Value::sym("pending"),
         Some(TxOutcome::Applied { .. }) => Value::sym("applied"),
-        Some(TxOutcome::Rejected { reason, .. }) => {
-            Value::list(vec![Value::sym("rejected"), Value::string(reason)])
-        }
+        Some(TxOutcome::Rejected { rejection, .. }) => Value::list(vec![
+            Value::sym("rejected"),
+            Value::string(&rejection.reason),
+            Value::sym(rejection.kind.name()),
+        ]),
         Some(TxOutcome::Dropped { reason }) => {
             Value::list(vec![Value::sym("dropped"), Value::string(reason)])
         }
@@ -502,7 +630,7 @@ fn entity_account(interp: &mut Interp, a: &[Value], _: Span) -> R {
             crate::account::Side::Left => "left",
             crate::account::Side::Right => "right",
         };
-        super::account::map_of(vec![
+        super::accounts::map_of(vec![
             ("side", Value::Symbol(crate::lang::symbol::Sym::new(side))),
             ("height", Value::Int(m.state.height as i64)),
             ("delta", Value::from_bigint(&d.ondelta + &d.offdelta)),
@@ -601,10 +729,13 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "sim-reset!", 0, Some(1), reset, "A fresh deterministic simulation; all randomness derives from the seed (default 0).", "(sim-reset! 7)";
     "sim-seed", 0, Some(0), seed, "The simulation's seed.", "(sim-seed) => 7";
     "sim-now", 0, Some(0), now, "The simulation's tick.", "(sim-now) => 120";
-    "add-entity!", 3, Some(4), add_entity, "(add-entity! name validators threshold [((holder token amount) ...)]): a BFT entity; validator keys derive from the seed.", "(define hub (add-entity! \"hub\" 4 3 '((\"treasury\" 1 1000))))";
+    "make-entity", 1, None, make_entity, "(make-entity name [validators threshold] [#:reserves ((holder token amount) ...)]): an entity of the simulator — a board of one validator by default (a person), or of `validators` equal shares deciding at `threshold`; validator keys derive from the seed.", "(define hub (make-entity \"hub\" 4 3 #:reserves '((\"treasury\" 1 1000))))";
+    "entity-name", 1, Some(1), entity_name_prim, "The entity's name.", "(entity-name hub) => \"hub\"";
+    "entity-id", 1, Some(1), entity_id_prim, "The entity's 32-byte id (its genesis board's hash).", "(bytes-length (entity-id hub)) => 32";
+    "entity-address", 1, Some(1), entity_address_prim, "The entity's 20-byte address inside accounts (the last 20 bytes of its id; the lower address is an account's left side).", "(bytes-length (entity-address hub)) => 20";
     "submit!", 2, None, submit, "(submit! e 'kind args ...): message, payment (reserves), open-account peer, account-payment peer token amount, set-credit peer token amount, propose id text, propose-board id ((replica shares) ...) threshold, vote id yes?. Returns the tx hash.", "(submit! hub 'payment \"treasury\" \"alice\" 1 10)";
-    "tx-outcome", 1, Some(1), outcome, "'pending, 'applied, (rejected reason) or (dropped reason).", "(tx-outcome h) => applied";
-    "make-byzantine!", 3, Some(3), make_byzantine, "Makes replica i misbehave: silent, equivocate, invalid-signatures, wrong-state-hash, replay-old (or honest).", "(make-byzantine! hub 0 'equivocate)";
+    "tx-outcome", 1, Some(1), outcome, "'pending, 'applied, (rejected reason kind) or (dropped reason); kind is capacity, replay, bad-signature, subcontract, timeout, route, unknown, invalid, reserve or refused.", "(tx-outcome h) => applied";
+    "make-byzantine!", 3, Some(3), make_byzantine, "Makes replica i misbehave: silent, equivocate, invalid-signatures, wrong-state-hash, replay-old, altered-subcontract (or honest).", "(make-byzantine! hub 0 'equivocate)";
     "set-network!", 0, None, set_network, "Network faults: #:loss #:dup (exact ratios), #:max-delay ticks, #:seed.", "(set-network! #:loss 1/10 #:dup 1/20 #:max-delay 3 #:seed 7)";
     "heal-network!", 0, Some(0), heal, "A perfect network from now on.", "(heal-network!)";
     "run-ticks!", 1, Some(1), run_ticks, "Advances the simulation n ticks; returns the tick.", "(run-ticks! 100) => 100";

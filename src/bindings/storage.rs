@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::runtime::{runtime_error, sim, BftEntity};
+use super::runtime::{runtime_error, sim, Entity};
 use crate::lang::builtins::{index_arg, str_arg, type_error, value_error};
 use crate::lang::diagnostics::LangError;
 use crate::lang::eval::Interp;
@@ -364,10 +364,10 @@ fn entity_index(a: &[Value], i: usize, who: &str) -> Result<usize, LangError> {
         Value::Int(n) if *n >= 0 => Ok(*n as usize),
         Value::Native(n) => n
             .as_any()
-            .downcast_ref::<BftEntity>()
+            .downcast_ref::<Entity>()
             .map(|e| e.index)
-            .ok_or_else(|| type_error(who, i, "a bft-entity or an entity index", &a[i])),
-        v => Err(type_error(who, i, "a bft-entity or an entity index", v)),
+            .ok_or_else(|| type_error(who, i, "an entity or an entity index", &a[i])),
+        v => Err(type_error(who, i, "an entity or an entity index", v)),
     }
 }
 

@@ -8,6 +8,7 @@
 //! | `rlp.rs` | the [`RlpItem`] tree, RLP encoding and *strict* decoding, integer helpers |
 //! | `abi.rs` | Solidity ABI encoding/decoding of dynamic values, coercion from simple values |
 //! | `merkle.rs` | domain-separated merkle roots and inclusion proofs |
+//! | `onion.rs` | payment onions: per-hop ECDH + HKDF + ChaCha20-Poly1305 layers of one fixed size |
 //! | `canonical.rs` | the [`Canonical`] trait: THE byte encoding of anything hashed or signed |
 //! | `readable.rs` | readable serde forms (hex hashes/keys, decimal amounts) for persisted state |
 //!
@@ -20,6 +21,7 @@ pub mod canonical;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod onion;
 pub mod readable;
 pub mod rlp;
 

@@ -15,25 +15,25 @@
 //! used) and re-sends them all: on a timer while its own proposal waits for an ack, and
 //! whenever the peer repeats a message this side already handled (the peer lacks a reply).
 //! A message is confirmed when the peer shows it processed it: an ack of our proposal, or
-//! a proposal built on the frame our ack committed. Entity accounts carry payments and
-//! credit limits; subcontracts (HTLCs, orders) run on the single-signer accounts of the
-//! language layer, so here every subcontract call is refused by [`NoSubcontracts`].
+//! a proposal built on the frame our ack committed. Entity accounts carry every account tx:
+//! payments, credit limits, chain deltas, code installs and subcontract calls, which run in
+//! the engine the host passes in (the language sandbox), identically on every replica.
 //!
 //! [`EntityTx::AccountInput`]: super::EntityTx::AccountInput
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use num_bigint::BigInt;
 
 use super::message::verify_cached;
 use super::replica::EntityOutput;
 use super::state::hex32;
+use super::rejection::{Rejection, RejectionKind};
 use super::{
-    Board, EntityError, EntityId, EntityMessage, EntityReplica, EntityState, EntityTx, LogEntry,
-    TokenId,
+    Board, EntityError, EntityId, EntityMessage, EntityReplica, EntityState, EntityTx, TokenId,
 };
 use crate::account::{
-    AccountMachine, AccountMessage, AccountMessageBody, AccountTx, NoSubcontracts, Seal,
+    AccountMachine, AccountMessage, AccountMessageBody, AccountTx, Seal, SubcontractEngine,
 };
 use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
 
@@ -49,6 +49,9 @@ pub fn entity_address(id: &EntityId) -> Address {
     Address(bytes)
 }
 
+/// Most accounts one entity may have open (a hub's scale; bounds the state).
+pub const ACCOUNTS_MAX: usize = 100_000;
+
 /// One entity's side of an account with a peer entity.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EntityAccount {
@@ -60,6 +63,15 @@ pub struct EntityAccount {
     pub unconfirmed: Vec<AccountMessage>,
     /// Height of the entity frame that last produced a message here.
     pub updated_at: u64,
+    /// The counter this side's subcontract ids come from (see [`EntityAccount::allocate_subcontract_id`]).
+    #[serde(default)]
+    pub next_subcontract: u64,
+    /// Locks of ours whose timeout was already asked for (so it is asked once).
+    #[serde(default)]
+    pub timeouts_asked: BTreeSet<u64>,
+    /// The entity height at which this side was opened.
+    #[serde(default)]
+    pub opened_at: u64,
 }
 
 impl PartialEq for EntityAccount {
@@ -70,23 +82,57 @@ impl PartialEq for EntityAccount {
 
 impl Eq for EntityAccount {}
 
-/// Canonical encoding: `tagged("xln/entity-account/v1", [peer_board, machine,
-/// unconfirmed, updated_at])`.
+/// Canonical encoding: `tagged("xln/entity-account/v2", [peer_board, machine,
+/// unconfirmed, updated_at, next_subcontract, opened_at, timeouts_asked])`.
 impl Canonical for EntityAccount {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
-            b"xln/entity-account/v1",
+            b"xln/entity-account/v2",
             vec![
                 self.peer_board.canonical_rlp(),
                 self.machine.canonical_rlp(),
                 self.unconfirmed.canonical_rlp(),
                 self.updated_at.canonical_rlp(),
+                self.next_subcontract.canonical_rlp(),
+                self.opened_at.canonical_rlp(),
+                self.timeouts_asked
+                    .iter()
+                    .copied()
+                    .collect::<Vec<u64>>()
+                    .canonical_rlp(),
             ],
         )
     }
 }
 
 impl EntityAccount {
+    /// A fresh subcontract id for this side: `(n << 1) | side`, so the two sides of the
+    /// account never choose the same one.
+    pub fn allocate_subcontract_id(&mut self) -> u64 {
+        let n = self.next_subcontract.max(1);
+        self.next_subcontract = n + 1;
+        super::payment::subcontract_id(n, self.machine.side)
+    }
+
+    /// The id the next [`EntityAccount::allocate_subcontract_id`] will return.
+    pub fn next_subcontract_id(&self) -> u64 {
+        super::payment::subcontract_id(self.next_subcontract.max(1), self.machine.side)
+    }
+
+    /// Whether `code` is installed, in the frame in flight, or queued.
+    pub fn has_code(&self, code: &[u8; 32]) -> bool {
+        let installs = |tx: &AccountTx| {
+            matches!(tx, AccountTx::InstallCode { code: c } if crate::crypto::keccak256(c) == *code)
+        };
+        self.machine.state.codes.contains_key(code)
+            || self.machine.mempool.iter().any(installs)
+            || self
+                .machine
+                .pending
+                .as_ref()
+                .is_some_and(|f| f.txs.iter().any(installs))
+    }
+
     /// The messages this side may have to send again.
     pub fn outbox(&self) -> impl Iterator<Item = &AccountMessage> {
         self.unconfirmed.iter()
@@ -201,6 +247,63 @@ impl Canonical for AccountPart {
     }
 }
 
+/// A validator's note that its entity opened an account with `to`, carrying the entity's
+/// board so the peer can open its side (entities accept inbound accounts: an account
+/// without credit or collateral risks nothing). Answered by the peer's own note once it
+/// has opened, which stops the re-sends.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccountOpen {
+    /// The entity that opened.
+    #[serde(with = "crate::crypto::readable")]
+    pub from: EntityId,
+    /// The peer.
+    #[serde(with = "crate::crypto::readable")]
+    pub to: EntityId,
+    /// The opener's board (hashes to `from` for an unregistered entity).
+    pub board: Board,
+    /// An answer to the peer's own note (not answered again, so notes never ping-pong).
+    pub reply: bool,
+    /// The validator that signed.
+    pub signer: Address,
+    /// Its signature over [`AccountOpen::digest`].
+    pub signature: Signature,
+}
+
+/// Canonical encoding: `tagged("xln/account-open/v1", [from, to, board, reply, signer,
+/// signature])`.
+impl Canonical for AccountOpen {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/account-open/v1",
+            vec![
+                self.from.canonical_rlp(),
+                self.to.canonical_rlp(),
+                self.board.canonical_rlp(),
+                self.reply.canonical_rlp(),
+                self.signer.canonical_rlp(),
+                self.signature.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+impl AccountOpen {
+    /// What the validator signs: `tagged("xln/account-open-seal/v1", [from, to, board,
+    /// reply])`.
+    pub fn digest(from: &EntityId, to: &EntityId, board: &Board, reply: bool) -> [u8; 32] {
+        tagged(
+            b"xln/account-open-seal/v1",
+            vec![
+                from.canonical_rlp(),
+                to.canonical_rlp(),
+                board.canonical_rlp(),
+                reply.canonical_rlp(),
+            ],
+        )
+        .canonical_hash()
+    }
+}
+
 /// Parts of one message gathered by a replica, waiting for a quorum.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct PendingHanko {
@@ -213,6 +316,10 @@ pub(super) struct PendingHanko {
 
 // ----- the consensus side: applied identically by every replica ---------------------
 
+/// Most propose-and-react rounds one entity tx may cause across accounts (each failure
+/// moves one hop upstream, so a few suffice; the bound only guards against a logic error).
+const FLUSH_ROUNDS_MAX: usize = 64;
+
 impl EntityState {
     /// Opens this entity's side of an account with `peer`, whose genesis board is
     /// `peer_board` (checked against the id, so the board cannot be made up).
@@ -220,19 +327,34 @@ impl EntityState {
         &mut self,
         peer: &EntityId,
         peer_board: &Board,
-    ) -> Result<(), String> {
+    ) -> Result<(), Rejection> {
+        let refused = |r: String| Rejection::new(RejectionKind::Refused, r);
         if *peer == self.entity_id {
-            return Err("an entity cannot open an account with itself".into());
+            return Err(refused("an entity cannot open an account with itself".into()));
         }
         if self.accounts.contains_key(peer) {
-            return Err(format!("account with peer {} is already open", hex32(peer)));
+            return Err(refused(format!(
+                "account with peer {} is already open",
+                hex32(peer)
+            )));
         }
-        peer_board.validate().map_err(|e| e.to_string())?;
+        if self.accounts.len() >= ACCOUNTS_MAX {
+            return Err(Rejection::new(
+                RejectionKind::Capacity,
+                format!("{ACCOUNTS_MAX} accounts are open, the most allowed"),
+            ));
+        }
+        peer_board
+            .validate()
+            .map_err(|e| Rejection::new(RejectionKind::Invalid, e.to_string()))?;
         if peer_board.entity_id() != *peer {
-            return Err(format!(
-                "the board given for peer {} hashes to {}, not to the peer's id",
-                hex32(peer),
-                hex32(&peer_board.entity_id())
+            return Err(Rejection::new(
+                RejectionKind::Invalid,
+                format!(
+                    "the board given for peer {} hashes to {}, not to the peer's id",
+                    hex32(peer),
+                    hex32(&peer_board.entity_id())
+                ),
             ));
         }
         let machine = AccountMachine::new(entity_address(&self.entity_id), entity_address(peer));
@@ -243,6 +365,9 @@ impl EntityState {
                 machine,
                 unconfirmed: Vec::new(),
                 updated_at: 0,
+                next_subcontract: 1,
+                timeouts_asked: BTreeSet::new(),
+                opened_at: self.height,
             },
         );
         Ok(())
@@ -250,59 +375,84 @@ impl EntityState {
 
     /// Queues an account tx with `peer` and proposes at once if no frame is in flight. A tx
     /// the proposal refuses (beyond capacity, say) rejects the entity tx; one queued behind
-    /// a frame in flight is proposed later, and a refusal then is logged.
-    pub(super) fn account_tx(&mut self, peer: &EntityId, tx: AccountTx) -> Result<(), String> {
-        let account = self
-            .accounts
-            .get_mut(peer)
-            .ok_or_else(|| format!("no open account with peer {}", hex32(peer)))?;
+    /// a frame in flight is proposed later, and a refusal then is logged. A subcontract
+    /// open gets its id from the account's counter (whatever id the tx carried).
+    pub(super) fn account_tx(
+        &mut self,
+        peer: &EntityId,
+        tx: AccountTx,
+        engine: &mut dyn SubcontractEngine,
+    ) -> Result<(), Rejection> {
+        let account = self.accounts.get_mut(peer).ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::Unknown,
+                format!("no open account with peer {}", hex32(peer)),
+            )
+        })?;
+        let tx = match tx {
+            AccountTx::OpenSubcontract {
+                code,
+                holds,
+                params,
+                ..
+            } => AccountTx::OpenSubcontract {
+                id: account.allocate_subcontract_id(),
+                code,
+                holds,
+                params,
+            },
+            other => other,
+        };
         let idle = account.machine.pending.is_none() && account.machine.mempool.is_empty();
-        account.machine.enqueue(tx);
+        account.machine.enqueue(tx.clone());
         if !idle {
             return Ok(());
         }
-        let rejected = self.propose_account(peer);
-        match rejected.into_iter().next() {
-            Some((_, reason)) => Err(reason),
+        let refused = self.propose_account(peer, engine);
+        let mut first = None;
+        for (refused_tx, why) in refused {
+            if refused_tx == tx && first.is_none() {
+                first = Some(why);
+            } else {
+                self.on_own_tx_refused(peer, &refused_tx, why);
+            }
+        }
+        self.flush_accounts(engine);
+        match first {
+            Some(why) => Err(why),
             None => Ok(()),
         }
     }
 
-    /// Pays `amount` of `token` to `peer` through the account.
-    pub(super) fn account_pay(
-        &mut self,
-        peer: &EntityId,
-        token: TokenId,
-        amount: &BigInt,
-    ) -> Result<(), String> {
-        self.account_tx(
-            peer,
-            AccountTx::Pay {
-                token,
-                amount: amount.clone(),
-            },
-        )
-    }
-
     /// Hands the peer's sealed message to the account: the hanko must be a quorum of the
     /// peer's board over the message's digest; the machine then checks counters, heights,
-    /// hashes and capacities. Replies and the next proposal go to the outbox.
+    /// hashes and capacities. Whatever the message committed (the peer's frame, or our own
+    /// frame it acknowledges) is then acted on: locks forwarded, preimages passed upstream,
+    /// payments settled or failed. Replies and the next proposals go to the outbox.
     pub(super) fn account_input(
         &mut self,
         from: &EntityId,
         message: &AccountMessage,
         hanko: &Hanko,
-    ) -> Result<(), String> {
-        let account = self
-            .accounts
-            .get_mut(from)
-            .ok_or_else(|| format!("no open account with peer {}", hex32(from)))?;
-        hanko.verify(&account.peer_board, &message.hanko_digest())?;
+        engine: &mut dyn SubcontractEngine,
+    ) -> Result<(), Rejection> {
+        let account = self.accounts.get_mut(from).ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::Unknown,
+                format!("no open account with peer {}", hex32(from)),
+            )
+        })?;
+        hanko
+            .verify(&account.peer_board, &message.hanko_digest())
+            .map_err(|r| Rejection::new(RejectionKind::BadSignature, r))?;
         let committed_before = account.machine.state.last_frame_hash;
+        let pending_before = account.machine.pending.clone();
+        let height_before = account.machine.state.height;
         let replies = account
             .machine
-            .receive_sealed(Seal::Quorum, message, &mut NoSubcontracts)
-            .map_err(|e| format!("account with {}: {e}", hex32(from)))?;
+            .receive_sealed(Seal::Quorum, message, engine)
+            .map_err(|e| Rejection::account(&hex32(from), &e))?;
+        let height_after = account.machine.state.height;
         let confirmed = account.confirmed_by(message, &committed_before);
         account.confirm(confirmed);
         let height = self.height;
@@ -310,19 +460,49 @@ impl EntityState {
             account.unconfirmed.extend(replies);
             account.updated_at = height;
         }
-        for (tx, reason) in self.propose_account(from) {
-            self.append_log(LogEntry::AccountTxRejected {
-                peer: *from,
-                tx,
-                reason,
-            });
+        // Rolled back by the left-wins rule: our txs are queued again.
+        if account.machine.pending.is_none() && !account.machine.mempool.is_empty() {
+            self.dirty.insert(*from);
         }
+        match &message.body {
+            AccountMessageBody::Propose { frame, .. } if height_after == frame.height => {
+                self.on_peer_frame(from, &frame.txs);
+            }
+            AccountMessageBody::Ack { .. } if height_after > height_before => {
+                if let Some(frame) = pending_before {
+                    self.on_own_frame(from, &frame.txs);
+                }
+            }
+            _ => {}
+        }
+        self.dirty.insert(*from);
+        self.flush_accounts(engine);
         Ok(())
+    }
+
+    /// Proposes every account with queued txs and no frame in flight, reacts to the txs a
+    /// proposal refuses (which may queue more, in other accounts), until nothing is left.
+    pub(super) fn flush_accounts(&mut self, engine: &mut dyn SubcontractEngine) {
+        for _ in 0..FLUSH_ROUNDS_MAX {
+            let dirty = std::mem::take(&mut self.dirty);
+            if dirty.is_empty() {
+                return;
+            }
+            for peer in dirty {
+                for (tx, why) in self.propose_account(&peer, engine) {
+                    self.on_own_tx_refused(&peer, &tx, why);
+                }
+            }
+        }
     }
 
     /// Proposes the account's queued txs if no frame is in flight; returns the txs the
     /// proposal refused, with why.
-    fn propose_account(&mut self, peer: &EntityId) -> Vec<(AccountTx, String)> {
+    fn propose_account(
+        &mut self,
+        peer: &EntityId,
+        engine: &mut dyn SubcontractEngine,
+    ) -> Vec<(AccountTx, Rejection)> {
         let (height, timestamp) = (self.height, self.timestamp);
         let Some(account) = self.accounts.get_mut(peer) else {
             return Vec::new();
@@ -332,7 +512,7 @@ impl EntityState {
         }
         match account
             .machine
-            .propose_sealed(Seal::Quorum, timestamp, &mut NoSubcontracts)
+            .propose_sealed(Seal::Quorum, timestamp, engine)
         {
             Ok(outcome) => {
                 if let Some(message) = outcome.message {
@@ -342,7 +522,7 @@ impl EntityState {
                 outcome
                     .rejected
                     .into_iter()
-                    .map(|(tx, e)| (tx, format!("account with {}: {e}", hex32(peer))))
+                    .map(|(tx, e)| (tx, Rejection::account(&hex32(peer), &e)))
                     .collect()
             }
             // Only a key mismatch or a signing failure can fail here, and a quorum side
@@ -351,8 +531,7 @@ impl EntityState {
         }
     }
 
-    /// Δ of `token` in the account with `peer` as this entity sees it (left's balance), the
-    /// account height, and whether a frame is in flight.
+    /// Δ of `token` in the account with `peer` as this entity sees it (left's balance).
     pub fn account_delta(&self, peer: &EntityId, token: TokenId) -> Option<BigInt> {
         self.accounts.get(peer).map(|a| {
             let d = a.machine.state.delta(token);
@@ -383,6 +562,15 @@ pub struct AccountLinks {
     pub(super) replies_wanted: std::collections::BTreeSet<EntityId>,
     #[serde(with = "crate::crypto::readable")]
     pub(super) replies_resent_at: BTreeMap<EntityId, u64>,
+    /// When this replica last asked for [`EntityTx::Timers`].
+    #[serde(default)]
+    pub(super) timers_asked_at: Option<u64>,
+    /// Peers known to have opened their side (their [`AccountOpen`] arrived).
+    #[serde(default, with = "crate::crypto::readable")]
+    pub(super) peers_opened: std::collections::BTreeSet<EntityId>,
+    /// When this replica last re-sent its open notes.
+    #[serde(default)]
+    pub(super) opens_resent_at: Option<u64>,
 }
 
 impl EntityReplica {
@@ -437,12 +625,13 @@ impl EntityReplica {
         Ok(())
     }
 
-    /// Whether an account still waits for the peer (a proposal not yet acked).
+    /// Whether an account still waits for the peer: a proposal not yet acked, or an
+    /// account the peer has not shown it opened yet.
     pub(super) fn accounts_busy(&self) -> bool {
-        self.state
-            .accounts
-            .values()
-            .any(|a| a.machine.pending.is_some())
+        self.state.accounts.iter().any(|(peer, a)| {
+            a.machine.pending.is_some()
+                || (a.machine.received == 0 && !self.links.peers_opened.contains(peer))
+        })
     }
 
     /// After every input: seal the account messages of newly committed frames, answer
@@ -461,11 +650,33 @@ impl EntityReplica {
         let sealed = self.links.sealed_height;
         if self.state.height > sealed {
             for (peer, account) in &self.state.accounts {
+                if account.opened_at > sealed {
+                    self.send_open(key, peer, false, out);
+                }
                 if account.updated_at > sealed {
                     self.send_parts(key, peer, account.outbox(), out);
                 }
             }
             self.links.sealed_height = self.state.height;
+        }
+        let opens_due = self
+            .links
+            .opens_resent_at
+            .is_none_or(|t| now >= t.saturating_add(self.config.resend_interval));
+        if on_tick && opens_due {
+            let waiting: Vec<EntityId> = self
+                .state
+                .accounts
+                .iter()
+                .filter(|(p, a)| a.machine.received == 0 && !self.links.peers_opened.contains(*p))
+                .map(|(p, _)| *p)
+                .collect();
+            if !waiting.is_empty() {
+                self.links.opens_resent_at = Some(now);
+                for peer in waiting {
+                    self.send_open(key, &peer, false, out);
+                }
+            }
         }
         let interval = self.config.resend_interval;
         for peer in std::mem::take(&mut self.links.replies_wanted) {
@@ -492,6 +703,96 @@ impl EntityReplica {
             }
         }
         self.submit_hankos(key, now, out);
+        if on_tick {
+            self.ask_timers(key, now, out);
+        }
+    }
+
+    /// When this validator's clock says a lock of ours has timed out, it asks its board to
+    /// take it back ([`EntityTx::Timers`]); at most once per resend interval, and not while
+    /// such a tx waits in its mempool.
+    fn ask_timers(&mut self, key: &SecretKey, now: u64, out: &mut Vec<EntityOutput>) {
+        let due = self
+            .links
+            .timers_asked_at
+            .is_none_or(|t| now >= t.saturating_add(self.config.resend_interval));
+        let waiting = self
+            .mempool
+            .values()
+            .any(|p| p.tx.signer == self.me && p.tx.tx == EntityTx::Timers);
+        if due && !waiting && self.state.timers_due(now) {
+            self.links.timers_asked_at = Some(now);
+            let _ = self.submit(key, EntityTx::Timers, now, out);
+        }
+    }
+
+    fn send_open(&self, key: &SecretKey, peer: &EntityId, reply: bool, out: &mut Vec<EntityOutput>) {
+        let from = self.state.entity_id;
+        let board = self.state.board.clone();
+        let Ok(signature) = key.sign_digest(&AccountOpen::digest(&from, peer, &board, reply)) else {
+            return;
+        };
+        out.push(EntityOutput::ToEntity {
+            entity: *peer,
+            message: EntityMessage::AccountOpen(Box::new(AccountOpen {
+                from,
+                to: *peer,
+                board,
+                reply,
+                signer: self.me,
+                signature,
+            })),
+        });
+    }
+
+    /// A peer entity opened an account with us: open our side (submitting our own
+    /// open-account tx, once), or note that the peer has opened.
+    pub(super) fn on_account_open(
+        &mut self,
+        key: &SecretKey,
+        note: AccountOpen,
+        now: u64,
+        out: &mut Vec<EntityOutput>,
+    ) -> Result<(), EntityError> {
+        let bad = |reason: String| EntityError::BadCertificate {
+            what: "account open",
+            reason,
+        };
+        if note.to != self.state.entity_id {
+            return Err(bad(format!("addressed to entity {}", hex32(&note.to))));
+        }
+        if note.board.entity_id() != note.from {
+            return Err(bad("the opener's board does not hash to its id".into()));
+        }
+        if !note.board.contains(&note.signer) {
+            return Err(bad(format!("{} is not on the opener's board", note.signer)));
+        }
+        let digest = AccountOpen::digest(&note.from, &note.to, &note.board, note.reply);
+        if !verify_cached(&note.signer, &digest, &note.signature) {
+            return Err(EntityError::BadSignature {
+                what: "account open",
+                signer: note.signer,
+                height: 0,
+            });
+        }
+        // The note proves the peer opened its side.
+        self.links.peers_opened.insert(note.from);
+        if self.state.accounts.contains_key(&note.from) {
+            // The peer asks because it has not seen our side yet: answer (not answers).
+            if !note.reply {
+                self.send_open(key, &note.from, true, out);
+            }
+            return Ok(());
+        }
+        let tx = EntityTx::OpenAccount {
+            peer: note.from,
+            peer_board: note.board,
+        };
+        let queued = self.mempool.values().any(|p| p.tx.tx == tx);
+        if !queued && self.state.board.contains(&self.me) {
+            self.submit(key, tx, now, out)?;
+        }
+        Ok(())
     }
 
     fn send_parts<'a>(

@@ -3,6 +3,7 @@
 
 use super::state::RejectedTx;
 use super::{EntityError, EntityState, SignedTx, FRAME_TXS_MAX};
+use crate::account::SubcontractEngine;
 use crate::crypto::{tagged, Canonical, RlpItem};
 
 /// One step of the entity. `state_hash` is the hash of the state after applying `txs` with
@@ -97,9 +98,14 @@ impl EntityFrame {
     /// The frame that applies `txs` at `timestamp` on top of `state` (the committed state).
     /// Why public: proposers build frames with it, and simulators build deliberately
     /// conflicting ones. Cannot fail; rejected txs stay in the frame and are reported.
-    pub fn build(state: &EntityState, txs: Vec<SignedTx>, timestamp: u64) -> EntityFrame {
+    pub fn build(
+        state: &EntityState,
+        txs: Vec<SignedTx>,
+        timestamp: u64,
+        engine: &mut dyn SubcontractEngine,
+    ) -> EntityFrame {
         let height = state.height + 1;
-        let (next, _) = state.apply_txs(height, timestamp, &txs);
+        let (next, _) = state.apply_txs(height, timestamp, &txs, engine);
         EntityFrame {
             height,
             prev_hash: state.last_frame_hash,
@@ -140,6 +146,7 @@ impl EntityFrame {
         latest_timestamp: Option<u64>,
         (hash, tx_hashes): ([u8; 32], Vec<[u8; 32]>),
         verified: impl Fn(&SignedTx) -> bool,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<ValidatedFrame, EntityError> {
         let invalid = |reason: String| EntityError::InvalidFrame {
             height: self.height,
@@ -181,7 +188,7 @@ impl EntityFrame {
             return Err(invalid("tx hash list does not match the txs".into()));
         }
         let (mut next, rejected) =
-            state.apply_hashed_txs(self.height, self.timestamp, &self.txs, &tx_hashes);
+            state.apply_hashed_txs(self.height, self.timestamp, &self.txs, &tx_hashes, engine);
         let computed = next.hash();
         if computed != self.state_hash {
             return Err(EntityError::StateHashMismatch {
@@ -204,6 +211,7 @@ impl EntityFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::NoSubcontracts;
     use crate::crypto::SecretKey;
     use crate::entity::{Board, EntityTx};
 
@@ -218,13 +226,19 @@ mod tests {
             EntityTx::Message { text: "x".into() },
         )
         .unwrap();
-        let frame = EntityFrame::build(&state, vec![tx], 3);
+        let frame = EntityFrame::build(&state, vec![tx], 3, &mut NoSubcontracts);
         (key, state, frame)
     }
 
     fn check(state: &EntityState, frame: &EntityFrame) -> Result<ValidatedFrame, EntityError> {
         let hashes = frame.txs.iter().map(SignedTx::hash).collect::<Vec<_>>();
-        frame.validate(state, Some(100), (frame.hash(), hashes), |_| false)
+        frame.validate(
+            state,
+            Some(100),
+            (frame.hash(), hashes),
+            |_| false,
+            &mut NoSubcontracts,
+        )
     }
 
     #[test]

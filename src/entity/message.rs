@@ -6,6 +6,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
+use super::gossip::{ProfilePart, SignedProfile};
+use super::accounts::AccountOpen;
 use super::{AccountPart, Board, EntityError, EntityFrame, EntityId, SignedTx};
 use crate::crypto::{tagged, verify_address, Address, Canonical, RlpItem, SecretKey, Signature};
 
@@ -528,6 +530,12 @@ pub enum EntityMessage {
     },
     /// One validator's part of the hanko of an account message to another entity.
     AccountPart(Box<AccountPart>),
+    /// A validator's note that its entity opened an account with the receiving entity.
+    AccountOpen(Box<AccountOpen>),
+    /// One validator's signature over its entity's profile, to an account peer.
+    ProfilePart(Box<ProfilePart>),
+    /// A complete (quorum-signed) profile, passed along accounts.
+    Profile(Box<SignedProfile>),
 }
 
 /// Canonical encoding: `tagged("xln/entity-message/<kind>/v1", [payload])`, or for a sync
@@ -557,6 +565,17 @@ impl Canonical for EntityMessage {
                 b"xln/entity-message/account-part/v1",
                 vec![p.canonical_rlp()],
             ),
+            EntityMessage::AccountOpen(o) => tagged(
+                b"xln/entity-message/account-open/v1",
+                vec![o.canonical_rlp()],
+            ),
+            EntityMessage::ProfilePart(p) => tagged(
+                b"xln/entity-message/profile-part/v1",
+                vec![p.canonical_rlp()],
+            ),
+            EntityMessage::Profile(p) => {
+                tagged(b"xln/entity-message/profile/v1", vec![p.canonical_rlp()])
+            }
         }
     }
 }
@@ -564,7 +583,7 @@ impl Canonical for EntityMessage {
 impl EntityMessage {
     /// Every name [`EntityMessage::kind`] returns (keep the two side by side in step: a
     /// snapshot reads timeline kinds back against this list).
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 11] = [
         "tx",
         "proposal",
         "prevote",
@@ -573,6 +592,9 @@ impl EntityMessage {
         "commit",
         "sync-request",
         "account-part",
+        "account-open",
+        "profile-part",
+        "profile",
     ];
 
     /// The kind name, one of [`EntityMessage::KINDS`].
@@ -585,6 +607,9 @@ impl EntityMessage {
             EntityMessage::Commit(_) => "commit",
             EntityMessage::SyncRequest { .. } => "sync-request",
             EntityMessage::AccountPart(_) => "account-part",
+            EntityMessage::AccountOpen(_) => "account-open",
+            EntityMessage::ProfilePart(_) => "profile-part",
+            EntityMessage::Profile(_) => "profile",
         }
     }
 
@@ -597,7 +622,10 @@ impl EntityMessage {
             EntityMessage::ViewChange(v) => v.height,
             EntityMessage::Commit(c) => c.frame.height,
             EntityMessage::SyncRequest { height, .. } => *height,
-            EntityMessage::AccountPart(_) => 0,
+            EntityMessage::AccountPart(_)
+            | EntityMessage::AccountOpen(_)
+            | EntityMessage::ProfilePart(_)
+            | EntityMessage::Profile(_) => 0,
         }
     }
 
@@ -610,7 +638,10 @@ impl EntityMessage {
             EntityMessage::Commit(c) => c.precommits.first().map_or(0, |v| v.view),
             EntityMessage::Tx(_)
             | EntityMessage::SyncRequest { .. }
-            | EntityMessage::AccountPart(_) => 0,
+            | EntityMessage::AccountPart(_)
+            | EntityMessage::AccountOpen(_)
+            | EntityMessage::ProfilePart(_)
+            | EntityMessage::Profile(_) => 0,
         }
     }
 
@@ -625,6 +656,9 @@ impl EntityMessage {
             EntityMessage::Commit(_) => None,
             EntityMessage::SyncRequest { from, .. } => Some(*from),
             EntityMessage::AccountPart(p) => Some(p.signer),
+            EntityMessage::AccountOpen(o) => Some(o.signer),
+            EntityMessage::ProfilePart(p) => Some(p.signer),
+            EntityMessage::Profile(_) => None,
         }
     }
 }

@@ -7,6 +7,10 @@
 //! | `board.rs` | [`Board`] and [`Validator`]: shares, threshold, validation, hash, proposer rotation |
 //! | `tx.rs` | [`EntityTx`], [`SignedTx`], [`Holder`]: what a frame carries, canonical and signed |
 //! | `state.rs` | [`EntityState`]: the application state, its hash, and how txs apply (or are rejected) |
+//! | `accounts.rs` | accounts with peer entities inside the state; hankos; sealing and re-sending account messages |
+//! | `gossip.rs` | profiles signed by the board, spread along accounts; each replica's view; route planning |
+//! | `payment.rs` | routed payments: HTLC locks with onions, forwarding by the entity's own policy, timeouts |
+//! | `rejection.rs` | [`Rejection`] and [`RejectionKind`]: typed refusals of txs and payments |
 //! | `frame.rs` | [`EntityFrame`]: a batch of txs with the state hash they lead to |
 //! | `message.rs` | [`EntityMessage`] and its parts (proposal, votes, view change, commit, evidence), digests, signature checks |
 //! | `round.rs` | per-height consensus bookkeeping: stored proposals, vote tallies, lock, valid frame |
@@ -73,19 +77,26 @@
 mod accounts;
 mod board;
 mod frame;
+pub mod gossip;
 mod message;
+pub mod payment;
+mod rejection;
 mod replica;
 mod round;
 mod rules;
 mod state;
 mod tx;
 
-pub use accounts::{entity_address, AccountPart, EntityAccount, Hanko, HANKO_PARTS_MAX};
+pub use accounts::{
+    entity_address, AccountOpen, AccountPart, EntityAccount, Hanko, ACCOUNTS_MAX, HANKO_PARTS_MAX,
+};
 pub use board::{Board, Validator, BOARD_VALIDATORS_MAX};
 pub use frame::{EntityFrame, FrameHeader};
 pub use message::{
     CommitNotice, EntityMessage, Evidence, Proposal, ValidCert, ViewChange, Vote, VoteKind,
 };
+pub use payment::{FeePolicy, PaymentHop, PaymentStatus, RoutedPayment};
+pub use rejection::{Rejection, RejectionKind};
 pub use replica::{CommittedFrame, EntityInput, EntityOutput, EntityReplica};
 pub use state::{EntityState, LogEntry, OpenProposal, RejectedTx};
 pub use tx::{EntityTx, Holder, ProposalAction, SignedTx};

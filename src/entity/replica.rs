@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::accounts::AccountLinks;
+use super::gossip::GossipView;
 use super::frame::ValidatedFrame;
 use super::message::verify_quorum;
 use super::round::{Round, StoredProposal};
@@ -13,6 +14,7 @@ use super::{
     Board, CommitNotice, EntityConfig, EntityError, EntityId, EntityMessage, EntityState, EntityTx,
     Evidence, Proposal, RejectedTx, SignedTx, ViewChange, Vote, VoteKind,
 };
+use crate::account::SubcontractEngine;
 use crate::crypto::{Address, Canonical, PublicKey, SecretKey};
 
 /// What a replica is given. Time is not part of the input: it is the `now` argument of
@@ -105,6 +107,9 @@ pub struct EntityReplica {
     pub(super) last_sync_at: Option<u64>,
     /// Account-side work outside consensus (hanko parts, resends); see `accounts.rs`.
     pub(super) links: AccountLinks,
+    /// What this replica knows of other entities' profiles; see `gossip.rs`.
+    #[serde(default)]
+    pub(super) gossip: GossipView,
 }
 
 /// A mempool tx, signature verified, with its hash computed once.
@@ -151,6 +156,7 @@ impl EntityReplica {
             evidence: Vec::new(),
             last_sync_at: None,
             links: AccountLinks::default(),
+            gossip: GossipView::default(),
         }
     }
 
@@ -165,17 +171,22 @@ impl EntityReplica {
         key: &SecretKey,
         input: EntityInput,
         now: u64,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<Vec<EntityOutput>, EntityError> {
         let public = self.check_key(key)?;
         let mut out = Vec::new();
         let on_tick = input == EntityInput::Tick;
         match input {
             EntityInput::SubmitTx(tx) => self.submit(key, tx, now, &mut out)?,
-            EntityInput::Message(message) => self.receive(message, now, &mut out)?,
+            EntityInput::Message(EntityMessage::AccountOpen(note)) => {
+                self.on_account_open(key, *note, now, &mut out)?
+            }
+            EntityInput::Message(message) => self.receive(message, now, &mut out, engine)?,
             EntityInput::Tick => self.tick(key, now, &mut out),
         }
-        self.advance(key, now, on_tick, &mut out);
+        self.advance(key, now, on_tick, &mut out, engine);
         self.account_work(key, now, on_tick, &mut out);
+        self.gossip_work(key, now, &mut out);
         self.me_public = Some(public);
         Ok(out)
     }
@@ -314,15 +325,20 @@ impl EntityReplica {
         message: EntityMessage,
         now: u64,
         out: &mut Vec<EntityOutput>,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<(), EntityError> {
         match message {
             EntityMessage::Tx(stx) => self.on_tx(stx, now),
-            EntityMessage::Proposal(p) => self.on_proposal(p, now, out),
+            EntityMessage::Proposal(p) => self.on_proposal(p, now, out, engine),
             EntityMessage::Vote(v) => self.on_vote(v, now, out),
-            EntityMessage::ViewChange(vc) => self.on_view_change(vc, now, out),
-            EntityMessage::Commit(c) => self.on_commit_notice(c, now, out),
+            EntityMessage::ViewChange(vc) => self.on_view_change(vc, now, out, engine),
+            EntityMessage::Commit(c) => self.on_commit_notice(c, now, out, engine),
             EntityMessage::SyncRequest { from, height } => self.on_sync_request(from, height, out),
             EntityMessage::AccountPart(part) => self.on_account_part(*part),
+            // Needs the key (it may submit a tx); handled in `handle`.
+            EntityMessage::AccountOpen(_) => Ok(()),
+            EntityMessage::ProfilePart(part) => self.on_profile_part(*part, out),
+            EntityMessage::Profile(signed) => self.on_profile(*signed, out),
         }
     }
 
@@ -423,13 +439,14 @@ impl EntityReplica {
         frame: &super::EntityFrame,
         hashes: ([u8; 32], Vec<[u8; 32]>),
         latest_timestamp: Option<u64>,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<Option<ValidatedFrame>, EntityError> {
         if self.round.frames.contains_key(&hashes.0) {
             return Ok(None);
         }
         let verified = |t: &SignedTx| self.pooled(t).is_some();
         frame
-            .validate(&self.state, latest_timestamp, hashes, verified)
+            .validate(&self.state, latest_timestamp, hashes, verified, engine)
             .map(Some)
     }
 
@@ -438,6 +455,7 @@ impl EntityReplica {
         p: Proposal,
         now: u64,
         out: &mut Vec<EntityOutput>,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<(), EntityError> {
         if let Position::Future = self.position("proposal", p.height, p.view)? {
             self.request_sync(Some(p.proposer), now, out);
@@ -469,7 +487,7 @@ impl EntityReplica {
         }
         self.check_pol(&p, &frame_hash)?;
         let latest = now.saturating_add(self.config.clock_drift_max);
-        let validated = self.checked_frame(&p.frame, hashes, Some(latest))?;
+        let validated = self.checked_frame(&p.frame, hashes, Some(latest), engine)?;
         if let Some(v) = validated {
             self.round.frames.insert(frame_hash, v);
         }
@@ -549,6 +567,7 @@ impl EntityReplica {
         vc: ViewChange,
         now: u64,
         out: &mut Vec<EntityOutput>,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<(), EntityError> {
         if let Position::Future = self.position("view change", vc.height, vc.new_view)? {
             self.request_sync(Some(vc.validator), now, out);
@@ -592,7 +611,7 @@ impl EntityReplica {
                 &hash,
                 "view-change valid frame",
             )?;
-            validated = self.checked_frame(&cert.frame, hashes, None)?;
+            validated = self.checked_frame(&cert.frame, hashes, None, engine)?;
             valid_hash = Some(hash);
         } else {
             vc.verify_signature(&self.state.entity_id, None)?;
@@ -622,6 +641,7 @@ impl EntityReplica {
         c: CommitNotice,
         now: u64,
         out: &mut Vec<EntityOutput>,
+        engine: &mut dyn SubcontractEngine,
     ) -> Result<(), EntityError> {
         let view = c.precommits.first().map_or(0, |v| v.view);
         if let Position::Future = self.position("commit notice", c.frame.height, self.round.view)? {
@@ -640,7 +660,7 @@ impl EntityReplica {
             &hash,
             "commit",
         )?;
-        if let Some(v) = self.checked_frame(&c.frame, hashes, None)? {
+        if let Some(v) = self.checked_frame(&c.frame, hashes, None, engine)? {
             self.round.frames.insert(hash, v);
         }
         self.commit(hash, view, c.precommits, now, out);

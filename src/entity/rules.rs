@@ -12,6 +12,7 @@ use super::{
     CommitNotice, EntityFrame, EntityMessage, Proposal, SignedTx, ValidCert, ViewChange, Vote,
     VoteKind, FRAME_TXS_MAX,
 };
+use crate::account::SubcontractEngine;
 use crate::crypto::{Canonical, SecretKey};
 
 impl EntityReplica {
@@ -23,6 +24,7 @@ impl EntityReplica {
         now: u64,
         on_tick: bool,
         out: &mut Vec<EntityOutput>,
+        engine: &mut dyn SubcontractEngine,
     ) {
         // Every pass either commits (a new height) or moves a view or casts a vote that is
         // cast at most once per view; the bound only guards against a logic error.
@@ -40,7 +42,7 @@ impl EntityReplica {
                 | self.update_valid()
                 | self.precommit(key, out)
                 | self.prevote(key, out)
-                | self.propose(key, now, on_tick, out);
+                | self.propose(key, now, on_tick, out, engine);
             if !changed {
                 break;
             }
@@ -299,6 +301,7 @@ impl EntityReplica {
         now: u64,
         on_tick: bool,
         out: &mut Vec<EntityOutput>,
+        engine: &mut dyn SubcontractEngine,
     ) -> bool {
         let view = self.round.view;
         let height = self.round.height;
@@ -325,7 +328,7 @@ impl EntityReplica {
                 if txs.is_empty() {
                     return false;
                 }
-                let validated = self.build_frame(txs, now.max(self.state.timestamp));
+                let validated = self.build_frame(txs, now.max(self.state.timestamp), engine);
                 let hash = validated.hash;
                 let frame = validated.frame.clone();
                 self.round.frames.insert(hash, validated);
@@ -375,12 +378,17 @@ impl EntityReplica {
 
     /// Builds this replica's own frame, checked by construction (the txs came through the
     /// mempool, which verified their signatures).
-    fn build_frame(&self, selected: Vec<(SignedTx, [u8; 32])>, timestamp: u64) -> ValidatedFrame {
+    fn build_frame(
+        &self,
+        selected: Vec<(SignedTx, [u8; 32])>,
+        timestamp: u64,
+        engine: &mut dyn SubcontractEngine,
+    ) -> ValidatedFrame {
         let height = self.state.height + 1;
         let (txs, tx_hashes): (Vec<SignedTx>, Vec<[u8; 32]>) = selected.into_iter().unzip();
         let (mut next, rejected) = self
             .state
-            .apply_hashed_txs(height, timestamp, &txs, &tx_hashes);
+            .apply_hashed_txs(height, timestamp, &txs, &tx_hashes, engine);
         let frame = EntityFrame {
             height,
             prev_hash: self.state.last_frame_hash,

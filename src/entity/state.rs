@@ -2,18 +2,21 @@
 //! on (board, reserves, nonces, accounts, open proposals, message log), its canonical hash,
 //! and how one signed tx applies to it or is rejected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use num_bigint::BigInt;
 use num_traits::Zero;
 
 use super::accounts::EntityAccount;
+use super::payment::{FeePolicy, Payments};
+use super::rejection::{Rejection, RejectionKind};
 use super::tx::check_amount;
 use super::{
     Board, EntityError, EntityId, EntityTx, Holder, ProposalAction, SignedTx, TokenId,
     AMOUNT_BITS_MAX, OPEN_PROPOSALS_MAX,
 };
-use crate::account::AccountTx;
+use crate::account::{AccountTx, SubcontractEngine};
+use crate::crypto::onion::OnionSecret;
 use crate::crypto::{keccak256, tagged, Address, Canonical, RlpItem};
 
 /// One entry of the entity's append-only log. The state hashes the log as a hash chain
@@ -57,6 +60,48 @@ pub enum LogEntry {
         /// The proposal.
         id: u64,
     },
+    /// This entity sent a routed payment.
+    PaymentSent {
+        /// Its hashlock.
+        #[serde(with = "crate::crypto::readable")]
+        hashlock: [u8; 32],
+    },
+    /// A payment this entity sent settled (every part revealed).
+    PaymentSettled {
+        /// Its hashlock.
+        #[serde(with = "crate::crypto::readable")]
+        hashlock: [u8; 32],
+    },
+    /// A payment this entity sent failed.
+    PaymentFailed {
+        /// Its hashlock.
+        #[serde(with = "crate::crypto::readable")]
+        hashlock: [u8; 32],
+        /// Why.
+        reason: String,
+    },
+    /// This entity received a payment (all parts in; it revealed them).
+    PaymentReceived {
+        /// Its hashlock.
+        #[serde(with = "crate::crypto::readable")]
+        hashlock: [u8; 32],
+    },
+    /// This entity forwarded a payment and claimed its incoming lock (fee earned).
+    PaymentForwarded {
+        /// Its hashlock.
+        #[serde(with = "crate::crypto::readable")]
+        hashlock: [u8; 32],
+    },
+    /// This entity refused to forward or receive a lock and gave it back.
+    PaymentRefused {
+        /// The previous hop.
+        #[serde(with = "crate::crypto::readable")]
+        peer: EntityId,
+        /// The lock's subcontract id.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Canonical encoding: `tagged("xln/entity-log/<kind>/v1", fields)`.
@@ -86,6 +131,29 @@ impl Canonical for LogEntry {
             LogEntry::ProposalFailed { id } => tagged(
                 b"xln/entity-log/proposal-failed/v1",
                 vec![id.canonical_rlp()],
+            ),
+            LogEntry::PaymentSent { hashlock } => {
+                tagged(b"xln/entity-log/payment-sent/v1", vec![hashlock.canonical_rlp()])
+            }
+            LogEntry::PaymentSettled { hashlock } => tagged(
+                b"xln/entity-log/payment-settled/v1",
+                vec![hashlock.canonical_rlp()],
+            ),
+            LogEntry::PaymentFailed { hashlock, reason } => tagged(
+                b"xln/entity-log/payment-failed/v1",
+                vec![hashlock.canonical_rlp(), reason.canonical_rlp()],
+            ),
+            LogEntry::PaymentReceived { hashlock } => tagged(
+                b"xln/entity-log/payment-received/v1",
+                vec![hashlock.canonical_rlp()],
+            ),
+            LogEntry::PaymentForwarded { hashlock } => tagged(
+                b"xln/entity-log/payment-forwarded/v1",
+                vec![hashlock.canonical_rlp()],
+            ),
+            LogEntry::PaymentRefused { peer, id, reason } => tagged(
+                b"xln/entity-log/payment-refused/v1",
+                vec![peer.canonical_rlp(), id.canonical_rlp(), reason.canonical_rlp()],
             ),
         }
     }
@@ -124,8 +192,8 @@ pub struct RejectedTx {
     /// Its hash ([`SignedTx::hash`]).
     #[serde(with = "crate::crypto::readable")]
     pub tx_hash: [u8; 32],
-    /// Why (deterministic: every replica reports the same text).
-    pub reason: String,
+    /// Why (deterministic: every replica reports the same kind and text).
+    pub rejection: Rejection,
 }
 
 /// The committed application state of an entity. `height`, `timestamp` and
@@ -159,14 +227,34 @@ pub struct EntityState {
     /// Hash chain over `log`: `keccak(tagged("xln/entity-log-link/v1", [previous, entry]))`.
     #[serde(with = "crate::crypto::readable")]
     pub log_hash: [u8; 32],
+    /// The secret the board shares for routed payments' onion layers (None: this entity
+    /// neither forwards nor receives routed payments). Entity state is held only by the
+    /// entity's own validators, so the secret is as private as their keys.
+    #[serde(default)]
+    pub onion: Option<OnionSecret>,
+    /// How this entity forwards routed payments.
+    #[serde(default)]
+    pub fee_policy: FeePolicy,
+    /// Routed payments sent, forwarded and received.
+    #[serde(default)]
+    pub payments: Payments,
+    /// Accounts with txs queued during the tx being applied (always empty between txs).
+    #[serde(skip)]
+    pub(super) dirty: BTreeSet<EntityId>,
 }
 
-/// Canonical encoding: `tagged("xln/entity-state/v1", [entity_id, height, timestamp,
-/// last_frame_hash, board, reserves, nonces, accounts, proposals, log length, log_hash])`.
+/// Canonical encoding: `tagged("xln/entity-state/v2", [entity_id, height, timestamp,
+/// last_frame_hash, board, reserves, nonces, accounts, proposals, log length, log_hash,
+/// onion public key or empty, fee_policy, payments])`.
 impl Canonical for EntityState {
     fn canonical_rlp(&self) -> RlpItem {
+        let onion_key = self
+            .onion
+            .as_ref()
+            .map(|o| o.public_key().to_vec())
+            .unwrap_or_default();
         tagged(
-            b"xln/entity-state/v1",
+            b"xln/entity-state/v2",
             vec![
                 self.entity_id.canonical_rlp(),
                 self.height.canonical_rlp(),
@@ -179,6 +267,9 @@ impl Canonical for EntityState {
                 self.proposals.canonical_rlp(),
                 (self.log.len() as u64).canonical_rlp(),
                 self.log_hash.canonical_rlp(),
+                onion_key.canonical_rlp(),
+                self.fee_policy.canonical_rlp(),
+                self.payments.canonical_rlp(),
             ],
         )
     }
@@ -218,7 +309,18 @@ impl EntityState {
             proposals: BTreeMap::new(),
             log: Vec::new(),
             log_hash: [0; 32],
+            onion: None,
+            fee_policy: FeePolicy::default(),
+            payments: Payments::default(),
+            dirty: BTreeSet::new(),
         })
+    }
+
+    /// The same genesis with an onion secret: the entity can forward and receive routed
+    /// payments (its profile advertises the public key).
+    pub fn with_onion(mut self, secret: OnionSecret) -> Self {
+        self.onion = Some(secret);
+        self
     }
 
     /// The canonical hash of the state.
@@ -247,9 +349,10 @@ impl EntityState {
         height: u64,
         timestamp: u64,
         txs: &[SignedTx],
+        engine: &mut dyn SubcontractEngine,
     ) -> (EntityState, Vec<RejectedTx>) {
         let hashes: Vec<[u8; 32]> = txs.iter().map(SignedTx::hash).collect();
-        self.apply_hashed_txs(height, timestamp, txs, &hashes)
+        self.apply_hashed_txs(height, timestamp, txs, &hashes, engine)
     }
 
     /// As [`EntityState::apply_txs`], with the txs' hashes (same order) already known.
@@ -259,19 +362,21 @@ impl EntityState {
         timestamp: u64,
         txs: &[SignedTx],
         tx_hashes: &[[u8; 32]],
+        engine: &mut dyn SubcontractEngine,
     ) -> (EntityState, Vec<RejectedTx>) {
         let mut next = self.clone();
         next.height = height;
         next.timestamp = timestamp;
         let mut rejected = Vec::new();
         for (index, (stx, tx_hash)) in txs.iter().zip(tx_hashes).enumerate() {
-            if let Err(reason) = next.apply_tx(stx) {
+            if let Err(rejection) = next.apply_tx(stx, tx_hash, engine) {
                 rejected.push(RejectedTx {
                     index,
                     tx_hash: *tx_hash,
-                    reason,
+                    rejection,
                 });
             }
+            next.dirty.clear();
         }
         (next, rejected)
     }
@@ -279,19 +384,32 @@ impl EntityState {
     /// Applies one signed tx, or rejects it with a reason and changes nothing (except the
     /// nonce, which a well-formed tx from a validator consumes even when it is rejected, so
     /// the signer's later txs stay valid).
-    fn apply_tx(&mut self, stx: &SignedTx) -> Result<(), String> {
+    fn apply_tx(
+        &mut self,
+        stx: &SignedTx,
+        tx_hash: &[u8; 32],
+        engine: &mut dyn SubcontractEngine,
+    ) -> Result<(), Rejection> {
         let last = self.nonce(&stx.signer);
         if stx.nonce <= last {
-            return Err(format!(
-                "nonce {} of {} is not above its last committed nonce {last} (replay)",
-                stx.nonce, stx.signer
+            return Err(Rejection::new(
+                RejectionKind::Replay,
+                format!(
+                    "nonce {} of {} is not above its last committed nonce {last} (replay)",
+                    stx.nonce, stx.signer
+                ),
             ));
         }
         if !self.board.contains(&stx.signer) {
-            return Err(format!("signer {} is not on the board", stx.signer));
+            return Err(Rejection::new(
+                RejectionKind::BadSignature,
+                format!("signer {} is not on the board", stx.signer),
+            ));
         }
         self.nonces.insert(stx.signer, stx.nonce);
-        stx.tx.check_stateless().map_err(|e| e.to_string())?;
+        stx.tx
+            .check_stateless()
+            .map_err(|e| Rejection::new(RejectionKind::Invalid, e.to_string()))?;
         match &stx.tx {
             EntityTx::Message { text } => self.append_log(LogEntry::Message {
                 signer: stx.signer,
@@ -301,12 +419,8 @@ impl EntityState {
                 from,
                 message,
                 hanko,
-            } => return self.account_input(from, message, hanko),
-            EntityTx::AccountPayment {
-                peer,
-                token,
-                amount,
-            } => return self.account_pay(peer, *token, amount),
+            } => return self.account_input(from, message, hanko, engine),
+            EntityTx::Account { peer, tx } => return self.account_tx(peer, tx.clone(), engine),
             EntityTx::ChainEvent { bytes } => self.append_log(LogEntry::ChainEvent {
                 signer: stx.signer,
                 bytes: bytes.clone(),
@@ -319,22 +433,20 @@ impl EntityState {
                 to,
                 token,
                 amount,
-            } => return self.pay(from, to, *token, amount),
-            EntityTx::SetCreditLimit {
-                peer,
-                token,
-                amount,
-            } => {
-                return self.account_tx(
-                    peer,
-                    AccountTx::SetCreditLimit {
-                        token: *token,
-                        amount: amount.clone(),
-                    },
-                )
+            } => return self.pay(from, to, *token, amount).map_err(|r| Rejection::new(RejectionKind::Reserve, r)),
+            EntityTx::Propose { id, action } => {
+                return self
+                    .propose(stx.signer, *id, action)
+                    .map_err(Rejection::from)
             }
-            EntityTx::Propose { id, action } => return self.propose(stx.signer, *id, action),
-            EntityTx::Vote { id, yes } => return self.vote(stx.signer, *id, *yes),
+            EntityTx::Vote { id, yes } => {
+                return self.vote(stx.signer, *id, *yes).map_err(Rejection::from)
+            }
+            EntityTx::SetFeePolicy(policy) => self.fee_policy = policy.clone(),
+            EntityTx::PayRouted(payment) => {
+                return self.pay_routed(&stx.signer, stx.nonce, tx_hash, payment, engine)
+            }
+            EntityTx::Timers => self.run_timers(engine),
         }
         Ok(())
     }
@@ -455,6 +567,7 @@ pub(crate) fn hex32(bytes: &[u8; 32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::NoSubcontracts;
     use crate::crypto::SecretKey;
 
     fn setup() -> (Vec<SecretKey>, EntityState) {
@@ -484,12 +597,12 @@ mod tests {
             signed(&s, &keys[0], 2, pay(60)),
             signed(&s, &keys[0], 2, pay(1)),
         ];
-        let (next, rejected) = s.apply_txs(1, 5, &txs);
+        let (next, rejected) = s.apply_txs(1, 5, &txs, &mut NoSubcontracts);
         assert_eq!(next.reserve(&"alice".into(), 1), BigInt::from(40));
         assert_eq!(next.reserve(&"bob".into(), 1), BigInt::from(60));
         assert_eq!(rejected.len(), 2);
-        assert!(rejected[0].reason.contains("insufficient"));
-        assert!(rejected[1].reason.contains("replay"));
+        assert!(rejected[0].rejection.reason.contains("insufficient"));
+        assert!(rejected[1].rejection.reason.contains("replay"));
         assert_eq!(next.nonce(&keys[0].address()), 2);
         assert_ne!(next.hash(), s.hash());
     }
@@ -511,7 +624,7 @@ mod tests {
             signed(&s, &keys[1], 1, EntityTx::Vote { id: 7, yes: true }),
             signed(&s, &keys[2], 1, EntityTx::Vote { id: 7, yes: true }),
         ];
-        let (next, rejected) = s.apply_txs(1, 1, &txs);
+        let (next, rejected) = s.apply_txs(1, 1, &txs, &mut NoSubcontracts);
         assert_eq!(next.board, new_board);
         assert_eq!(rejected.len(), 1, "third vote: proposal already decided");
         assert!(matches!(
@@ -526,10 +639,12 @@ mod tests {
         let peer_key = SecretKey::from_seed(b"peer");
         let peer_board = Board::equal(&[peer_key.address()], 1).unwrap();
         let peer = peer_board.entity_id();
-        let limit = EntityTx::SetCreditLimit {
+        let limit = EntityTx::Account {
             peer,
-            token: 1,
-            amount: BigInt::from(5),
+            tx: AccountTx::SetCreditLimit {
+                token: 1,
+                amount: BigInt::from(5),
+            },
         };
         let open = |board: Board| EntityTx::OpenAccount {
             peer,
@@ -541,8 +656,8 @@ mod tests {
             signed(&s, &keys[0], 3, open(peer_board.clone())),
             signed(&s, &keys[0], 4, limit),
         ];
-        let (next, rejected) = s.apply_txs(1, 1, &txs);
-        let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
+        let (next, rejected) = s.apply_txs(1, 1, &txs, &mut NoSubcontracts);
+        let reasons: Vec<&str> = rejected.iter().map(|r| r.rejection.reason.as_str()).collect();
         assert_eq!(rejected.len(), 2, "{reasons:?}");
         assert!(reasons[0].contains("no open account"));
         assert!(reasons[1].contains("not to the peer's id"));

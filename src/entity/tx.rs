@@ -8,11 +8,12 @@ use num_bigint::{BigInt, Sign};
 
 use super::accounts::Hanko;
 use super::message::verify_cached;
+use super::payment::{FeePolicy, RoutedPayment};
 use super::{
     Board, EntityError, EntityId, TokenId, AMOUNT_BITS_MAX, BOARD_VALIDATORS_MAX,
     PAYLOAD_BYTES_MAX, TEXT_BYTES_MAX,
 };
-use crate::account::{AccountMessage, AccountMessageBody};
+use crate::account::{AccountMessage, AccountMessageBody, AccountTx};
 use crate::crypto::{tagged, Address, Canonical, RlpItem, SecretKey, Signature};
 
 /// Who holds a reserve inside the entity: a named sub-account ("treasury", "alice") or an
@@ -114,17 +115,15 @@ pub enum EntityTx {
         /// The peer validators' signatures over [`AccountMessage::hanko_digest`].
         hanko: Hanko,
     },
-    /// Pay `amount` of `token` to an open account's peer (an account frame, not a reserve
-    /// transfer).
-    AccountPayment {
-        /// The peer entity.
+    /// Any account operation on the account with `peer` — pay, set the credit this entity
+    /// extends, install code, open or call a subcontract, a chain-driven delta — proposed
+    /// as an account frame and sealed to the peer by this board's quorum.
+    Account {
+        /// The peer entity (the account must be open).
         #[serde(with = "crate::crypto::readable")]
         peer: EntityId,
-        /// The token.
-        token: TokenId,
-        /// > 0 and below 2^255.
-        #[serde(with = "crate::crypto::readable")]
-        amount: BigInt,
+        /// The account tx.
+        tx: AccountTx,
     },
     /// Move `amount` of `token` from one holder's reserve to another's.
     Payment {
@@ -135,17 +134,6 @@ pub enum EntityTx {
         /// The token.
         token: TokenId,
         /// > 0 and below 2^255.
-        #[serde(with = "crate::crypto::readable")]
-        amount: BigInt,
-    },
-    /// Set the credit limit this entity extends to an open account's peer.
-    SetCreditLimit {
-        /// The peer entity (the account must be open).
-        #[serde(with = "crate::crypto::readable")]
-        peer: EntityId,
-        /// The token.
-        token: TokenId,
-        /// >= 0 and below 2^255.
         #[serde(with = "crate::crypto::readable")]
         amount: BigInt,
     },
@@ -169,6 +157,14 @@ pub enum EntityTx {
         #[serde(with = "crate::crypto::readable")]
         bytes: Vec<u8>,
     },
+    /// Set the fee and timeout policy this entity forwards routed payments by.
+    SetFeePolicy(FeePolicy),
+    /// Pay through routes: lock an HTLC on each part's first hop, the rest of the route in
+    /// a per-hop onion (see `payment.rs`).
+    PayRouted(Box<RoutedPayment>),
+    /// Enforce timeouts: take back every lock this entity sent whose timeout has passed by
+    /// the frame's clock (validators submit it when their own clock says one is due).
+    Timers,
 }
 
 /// Canonical encoding: each variant is `tagged("xln/entity-tx/<kind>/v1", fields)` with the
@@ -195,17 +191,9 @@ impl Canonical for EntityTx {
                     hanko.canonical_rlp(),
                 ],
             ),
-            EntityTx::AccountPayment {
-                peer,
-                token,
-                amount,
-            } => tagged(
-                b"xln/entity-tx/account-payment/v1",
-                vec![
-                    peer.canonical_rlp(),
-                    token.canonical_rlp(),
-                    amount.canonical_rlp(),
-                ],
+            EntityTx::Account { peer, tx } => tagged(
+                b"xln/entity-tx/account/v1",
+                vec![peer.canonical_rlp(), tx.canonical_rlp()],
             ),
             EntityTx::Payment {
                 from,
@@ -221,18 +209,7 @@ impl Canonical for EntityTx {
                     amount.canonical_rlp(),
                 ],
             ),
-            EntityTx::SetCreditLimit {
-                peer,
-                token,
-                amount,
-            } => tagged(
-                b"xln/entity-tx/set-credit-limit/v1",
-                vec![
-                    peer.canonical_rlp(),
-                    token.canonical_rlp(),
-                    amount.canonical_rlp(),
-                ],
-            ),
+
             EntityTx::Propose { id, action } => tagged(
                 b"xln/entity-tx/propose/v1",
                 vec![id.canonical_rlp(), action.canonical_rlp()],
@@ -244,6 +221,13 @@ impl Canonical for EntityTx {
             EntityTx::ChainEvent { bytes } => {
                 tagged(b"xln/entity-tx/chain-event/v1", vec![bytes.canonical_rlp()])
             }
+            EntityTx::SetFeePolicy(policy) => {
+                tagged(b"xln/entity-tx/set-fee-policy/v1", vec![policy.canonical_rlp()])
+            }
+            EntityTx::PayRouted(payment) => {
+                tagged(b"xln/entity-tx/pay-routed/v1", vec![payment.canonical_rlp()])
+            }
+            EntityTx::Timers => tagged(b"xln/entity-tx/timers/v1", vec![]),
         }
     }
 }
@@ -287,16 +271,18 @@ pub(super) fn check_amount(what: &str, amount: &BigInt, zero_ok: bool) -> Result
 impl EntityTx {
     /// Every kind name, in declaration order; [`EntityTx::kind`] returns one of them (the
     /// `arch` registry lists these; its tests hold one sample of each variant).
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 11] = [
         "message",
         "open-account",
         "account-input",
-        "account-payment",
+        "account",
         "payment",
-        "set-credit-limit",
         "propose",
         "vote",
         "chain-event",
+        "set-fee-policy",
+        "pay-routed",
+        "timers",
     ];
 
     /// The short kind name (for logs and the timeline).
@@ -305,12 +291,14 @@ impl EntityTx {
             EntityTx::Message { .. } => "message",
             EntityTx::OpenAccount { .. } => "open-account",
             EntityTx::AccountInput { .. } => "account-input",
-            EntityTx::AccountPayment { .. } => "account-payment",
+            EntityTx::Account { .. } => "account",
             EntityTx::Payment { .. } => "payment",
-            EntityTx::SetCreditLimit { .. } => "set-credit-limit",
             EntityTx::Propose { .. } => "propose",
             EntityTx::Vote { .. } => "vote",
             EntityTx::ChainEvent { .. } => "chain-event",
+            EntityTx::SetFeePolicy(_) => "set-fee-policy",
+            EntityTx::PayRouted(_) => "pay-routed",
+            EntityTx::Timers => "timers",
         }
     }
 
@@ -342,9 +330,21 @@ impl EntityTx {
                     check_amount("payment amount", amount, false)
                 }
             }
-            EntityTx::SetCreditLimit { amount, .. } => check_amount("credit limit", amount, true),
-            EntityTx::AccountPayment { amount, .. } => {
-                check_amount("account payment amount", amount, false)
+            EntityTx::Account { tx, .. } => tx.check_stateless().map_err(|e| e.to_string()),
+            EntityTx::SetFeePolicy(policy) => check_amount("base fee", &policy.base, true),
+            EntityTx::PayRouted(payment) => {
+                let hops: usize = payment.parts.iter().map(Vec::len).sum();
+                if payment.parts.len() > super::payment::PAYMENT_PARTS_MAX
+                    || hops > super::payment::PAYMENT_PARTS_MAX * super::payment::ROUTE_HOPS_MAX
+                {
+                    Err(format!(
+                        "a payment has at most {} parts of {} hops",
+                        super::payment::PAYMENT_PARTS_MAX,
+                        super::payment::ROUTE_HOPS_MAX
+                    ))
+                } else {
+                    check_amount("payment total", &payment.total, false)
+                }
             }
             EntityTx::OpenAccount { peer_board, .. } => {
                 peer_board.validate().map_err(|e| e.to_string())
@@ -484,12 +484,22 @@ mod tests {
             text: "x".repeat(TEXT_BYTES_MAX + 1),
         };
         assert!(long.check_stateless().is_err());
-        let limit = EntityTx::SetCreditLimit {
+        let limit = EntityTx::Account {
             peer: [1; 32],
-            token: 1,
-            amount: BigInt::from(0),
+            tx: AccountTx::SetCreditLimit {
+                token: 1,
+                amount: BigInt::from(0),
+            },
         };
         assert!(limit.check_stateless().is_ok());
+        let negative = EntityTx::Account {
+            peer: [1; 32],
+            tx: AccountTx::SetCreditLimit {
+                token: 1,
+                amount: BigInt::from(-1),
+            },
+        };
+        assert!(negative.check_stateless().is_err());
     }
 
     #[test]

@@ -30,6 +30,14 @@ pub enum Code {
     Test,
     Io,
     Macro,
+    /// Protocol refusals at the script edge, one code per kind (see `entity::RejectionKind`).
+    Capacity,
+    Replay,
+    BadSignature,
+    Subcontract,
+    Timeout,
+    Route,
+    Refused,
 }
 
 impl Code {
@@ -53,6 +61,13 @@ impl Code {
             Code::Test => "E016",
             Code::Io => "E017",
             Code::Macro => "E018",
+            Code::Capacity => "E020",
+            Code::Replay => "E021",
+            Code::BadSignature => "E022",
+            Code::Subcontract => "E023",
+            Code::Timeout => "E024",
+            Code::Route => "E025",
+            Code::Refused => "E026",
         }
     }
     /// A short title for the code, shown before the message.
@@ -76,6 +91,13 @@ impl Code {
             Code::Test => "test failed",
             Code::Io => "i/o error",
             Code::Macro => "macro expansion error",
+            Code::Capacity => "beyond capacity",
+            Code::Replay => "replay",
+            Code::BadSignature => "bad signature",
+            Code::Subcontract => "subcontract failed",
+            Code::Timeout => "timed out",
+            Code::Route => "no route",
+            Code::Refused => "refused",
         }
     }
 }

@@ -1,7 +1,8 @@
-//! Executing a plan: each [`Step`]'s payments go through a [`Ledger`] (ordinary signed
-//! account frames in practice), all or nothing: if a payment fails, or the step would leave
-//! some account owing more than before, every account of the step is restored to its
-//! snapshot from before the step and the next step runs.
+//! Executing a plan: each [`Step`] (payments around one cycle of accounts) runs through a
+//! [`Ledger`] as ONE all-or-nothing operation — in an XLN network a circular payment locked
+//! by one hashlock on every hop, which settles on every hop or refunds on every hop — after
+//! checking, from the accounts' current positions, that it would leave no account owing
+//! more than before netting. Nothing is ever undone by overwriting a signed account state.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -9,51 +10,68 @@ use std::fmt::Debug;
 use num_bigint::BigInt;
 use num_traits::{Signed, Zero};
 
-use super::{NettingError, Step, STEP_TRANSFERS_MAX};
+use super::{debt, NettingError, Step, Transfer, STEP_TRANSFERS_MAX};
 use crate::account::TokenId;
 
-/// Where the payments of a plan happen. Implemented by [`super::MachineLedger`] (real
-/// account machines) and by the interpreter's network of accounts.
+/// Where the payments of a plan happen. Implemented by the entity network (circular
+/// HTLC payments between entities) and by [`super::MachineLedger`] (a two-machine test
+/// tool).
 pub trait Ledger {
-    /// Names a party (an address in practice).
+    /// Names a party.
     type Party: Clone + Ord + Debug;
-    /// The saved state of some accounts.
-    type Snapshot;
 
-    /// Saves the accounts between these pairs, as they are now.
+    /// Runs the step's `transfers` (one cycle, all in `token`) as one operation that
+    /// either completes on every account or changes none.
     ///
     /// # Errors
-    /// A message if an account does not exist or is not quiet (frames in flight or queued
-    /// txs): a step only starts on settled accounts.
-    fn snapshot(&self, accounts: &[(Self::Party, Self::Party)]) -> Result<Self::Snapshot, String>;
-
-    /// Puts the saved accounts back exactly as they were.
-    fn restore(&mut self, snapshot: Self::Snapshot);
-
-    /// `payer` pays `payee` `amount` of `token` as a frame the payer signs and the payee
-    /// verifies and countersigns.
-    ///
-    /// # Errors
-    /// Why the payment was refused (capacity, RCPAN, no account).
-    fn pay(
+    /// Why it did not complete (capacity, a hop's policy, no account); nothing changed.
+    fn pay_cycle(
         &mut self,
-        payer: &Self::Party,
-        payee: &Self::Party,
         token: TokenId,
-        amount: &BigInt,
+        transfers: &[Transfer<Self::Party>],
     ) -> Result<(), String>;
 
-    /// What the account between `a` and `b` owes beyond collateral in `token` (see
-    /// [`super::debt`]).
+    /// Δ and collateral of the account between `a` and `b` in `token`, where the account's
+    /// left is the lesser party.
     ///
     /// # Errors
     /// A message if there is no such account.
-    fn debt(&self, a: &Self::Party, b: &Self::Party, token: TokenId) -> Result<BigInt, String>;
+    fn position(
+        &self,
+        a: &Self::Party,
+        b: &Self::Party,
+        token: TokenId,
+    ) -> Result<(BigInt, BigInt), String>;
 
     /// A party's name for messages.
     fn describe(&self, party: &Self::Party) -> String {
         format!("{party:?}")
     }
+}
+
+/// The transfers of a step in cycle order, starting from the first payer: each payee is
+/// the next payer and the last payee is the first payer; all amounts equal.
+///
+/// # Errors
+/// Why the step is not one cycle of equal payments.
+pub fn cycle_order<P: Clone + Ord + Debug>(step: &Step<P>) -> Result<Vec<Transfer<P>>, String> {
+    let first = step.transfers.first().ok_or("an empty step")?;
+    let mut rest: Vec<&Transfer<P>> = step.transfers.iter().skip(1).collect();
+    let mut order = vec![first.clone()];
+    while let Some(i) = rest
+        .iter()
+        .position(|t| Some(&t.payer) == order.last().map(|l| &l.payee))
+    {
+        order.push(rest.remove(i).clone());
+    }
+    let closed = order.last().is_some_and(|l| l.payee == first.payer);
+    if !rest.is_empty() || !closed {
+        return Err("the step is not one cycle of payments".into());
+    }
+    if order.iter().any(|t| t.amount != first.amount) {
+        return Err("the payments of a cycle must all be of one amount".into());
+    }
+    Ok(order)
 }
 
 /// What happened to one step.
@@ -123,9 +141,10 @@ pub fn check_steps<P: Clone + Ord + Debug>(steps: &[Step<P>]) -> Result<(), Nett
     Ok(())
 }
 
-/// Executes `steps` in order through `ledger`. A step that fails is rolled back (snapshot
-/// restore) and reported; the following steps still run (the planner's steps are
-/// independent: each moves every account monotonically toward its planned Δ).
+/// Executes `steps` in order through `ledger`. A step that would raise an obligation is
+/// refused before it runs; one whose cycle fails changes nothing; both are reported and
+/// the following steps still run (the planner's steps are independent: each moves every
+/// account monotonically toward its planned Δ).
 ///
 /// # Errors
 /// [`NettingError::InvalidStep`] if some step is not a netting step ([`check_steps`]);
@@ -148,101 +167,71 @@ pub fn execute<L: Ledger>(
 /// passes through zero in one step and grows back, smaller, in the next.)
 type Caps<P> = BTreeMap<(TokenId, P, P), BigInt>;
 
+fn ordered<P: Clone + Ord>(a: &P, b: &P) -> (P, P) {
+    if a < b {
+        (a.clone(), b.clone())
+    } else {
+        (b.clone(), a.clone())
+    }
+}
+
 fn execute_step<L: Ledger>(
     step: &Step<L::Party>,
     ledger: &mut L,
     caps: &mut Caps<L::Party>,
 ) -> StepOutcome {
-    let accounts: Vec<(L::Party, L::Party)> = step
+    let aborted = |reason: String| StepOutcome::Aborted { reason };
+    let accounts: BTreeSet<(L::Party, L::Party)> = step
         .transfers
         .iter()
-        .map(|t| {
-            if t.payer < t.payee {
-                (t.payer.clone(), t.payee.clone())
-            } else {
-                (t.payee.clone(), t.payer.clone())
+        .map(|t| ordered(&t.payer, &t.payee))
+        .collect();
+    let mut projected = BTreeMap::new();
+    for (a, b) in &accounts {
+        match ledger.position(a, b, step.token) {
+            Ok(p) => {
+                let owed = debt(&p.0, &p.1);
+                caps.entry((step.token, a.clone(), b.clone())).or_insert(owed);
+                projected.insert((a.clone(), b.clone()), p);
             }
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let aborted = |reason: String| StepOutcome::Aborted { reason };
-    let now = match debts(ledger, &accounts, step.token) {
-        Ok(d) => d,
-        Err(reason) => return aborted(reason),
-    };
-    let limits: Vec<BigInt> = accounts
-        .iter()
-        .zip(now)
-        .map(|((a, b), owed)| {
-            let key = (step.token, a.clone(), b.clone());
-            caps.entry(key).or_insert(owed).clone()
-        })
-        .collect();
-    let snapshot = match ledger.snapshot(&accounts) {
-        Ok(s) => s,
-        Err(reason) => return aborted(reason),
-    };
-    let failure = run_payments(step, ledger)
-        .err()
-        .or_else(|| over_limit(ledger, &accounts, &limits, step.token));
-    match failure {
-        None => StepOutcome::Applied,
-        Some(reason) => {
-            ledger.restore(snapshot);
-            aborted(reason)
+            Err(reason) => return aborted(reason),
         }
     }
-}
-
-/// Why some account of the step now owes more than its limit, if one does.
-fn over_limit<L: Ledger>(
-    ledger: &L,
-    accounts: &[(L::Party, L::Party)],
-    limits: &[BigInt],
-    token: TokenId,
-) -> Option<String> {
-    let after = match debts(ledger, accounts, token) {
-        Ok(d) => d,
-        Err(reason) => return Some(reason),
-    };
-    accounts
-        .iter()
-        .zip(limits.iter().zip(&after))
-        .find(|(_, (limit, owed))| owed > limit)
-        .map(|((a, b), (limit, owed))| {
-            format!(
-                "the account {}-{} would owe {owed}, more than the {limit} it owed before netting; netting never raises an obligation",
+    for t in &step.transfers {
+        let key = ordered(&t.payer, &t.payee);
+        if let Some((delta, _)) = projected.get_mut(&key) {
+            // A payment from the left lowers Δ (the left's balance), from the right raises it.
+            if t.payer == key.0 {
+                *delta -= &t.amount;
+            } else {
+                *delta += &t.amount;
+            }
+        }
+    }
+    for ((a, b), (delta, collateral)) in &projected {
+        let limit = &caps[&(step.token, a.clone(), b.clone())];
+        let owed = debt(delta, collateral);
+        if owed > *limit {
+            return aborted(format!(
+                "the account {}-{} would owe {owed}, more than the {limit} it owed before netting; netting never raises an obligation, so the step did not run",
                 ledger.describe(a),
                 ledger.describe(b)
-            )
-        })
-}
-
-fn run_payments<L: Ledger>(step: &Step<L::Party>, ledger: &mut L) -> Result<(), String> {
-    for (i, t) in step.transfers.iter().enumerate() {
-        ledger
-            .pay(&t.payer, &t.payee, step.token, &t.amount)
-            .map_err(|e| {
-                format!(
-                    "payment {} of the step ({} pays {} {}) failed: {e}",
-                    i + 1,
-                    ledger.describe(&t.payer),
-                    ledger.describe(&t.payee),
-                    t.amount
-                )
-            })?;
+            ));
+        }
     }
-    Ok(())
-}
-
-fn debts<L: Ledger>(
-    ledger: &L,
-    accounts: &[(L::Party, L::Party)],
-    token: TokenId,
-) -> Result<Vec<BigInt>, String> {
-    accounts
-        .iter()
-        .map(|(a, b)| ledger.debt(a, b, token))
-        .collect()
+    let order = match cycle_order(step) {
+        Ok(o) => o,
+        Err(reason) => return aborted(reason),
+    };
+    match ledger.pay_cycle(step.token, &order) {
+        Ok(()) => StepOutcome::Applied,
+        Err(reason) => aborted(format!(
+            "the step's circular payment ({}) failed, and nothing changed: {reason}",
+            order
+                .iter()
+                .map(|t| format!("{} pays {} {}", ledger.describe(&t.payer), ledger.describe(&t.payee), t.amount))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }

@@ -24,8 +24,8 @@
 //! | `position.rs` | [`Position`], [`Obligation`], [`debt`]: what an account owes beyond collateral |
 //! | `plan.rs` | [`plan`]: min-cost circulation by negative-cycle cancelling, then cycle decomposition into [`Step`]s |
 //! | `report.rs` | [`TokenReport`] / [`Figures`]: settlements and collateral moved, before and after |
-//! | `execute.rs` | the [`Ledger`] trait and [`execute`]: each step all-or-nothing |
-//! | `machines.rs` | [`MachineLedger`]: a ledger of real account machines (signed frames) |
+//! | `execute.rs` | the [`Ledger`] trait and [`execute`]: each step one all-or-nothing cycle, checked first |
+//! | `machines.rs` | [`MachineLedger`]: a test tool of raw account machine pairs (signed frames) |
 //!
 //! Pure and deterministic: no clock, randomness or I/O; exact integers; ties broken by the
 //! order of parties and accounts; the planner's work is bounded ([`CANCELLATIONS_MAX`],
@@ -39,7 +39,7 @@ mod plan;
 mod position;
 mod report;
 
-pub use execute::{check_steps, execute, Execution, Ledger, StepOutcome};
+pub use execute::{check_steps, cycle_order, execute, Execution, Ledger, StepOutcome};
 pub use machines::MachineLedger;
 pub use plan::{plan, Plan, Step, Transfer};
 pub use position::{debt, Obligation, Position};

@@ -27,17 +27,22 @@ pub enum Behaviour {
     /// Behaves, and also re-sends a random old message (its own or one it received)
     /// every other tick.
     ReplayOld,
+    /// Runs altered subcontract code: every transfer its subcontract engine computes is one
+    /// unit more than the code says, so its states (and hashes) differ from the honest ones
+    /// whenever a subcontract runs.
+    AlteredSubcontract,
 }
 
 impl Behaviour {
     /// Every behaviour, honest first.
-    pub const ALL: [Behaviour; 6] = [
+    pub const ALL: [Behaviour; 7] = [
         Behaviour::Honest,
         Behaviour::Silent,
         Behaviour::Equivocate,
         Behaviour::InvalidSignatures,
         Behaviour::WrongStateHash,
         Behaviour::ReplayOld,
+        Behaviour::AlteredSubcontract,
     ];
 
     /// The kebab-case name used in the timeline.
@@ -49,6 +54,7 @@ impl Behaviour {
             Behaviour::InvalidSignatures => "invalid-signatures",
             Behaviour::WrongStateHash => "wrong-state-hash",
             Behaviour::ReplayOld => "replay-old",
+            Behaviour::AlteredSubcontract => "altered-subcontract",
         }
     }
 }
@@ -70,7 +76,9 @@ pub(super) fn rewrite(
 ) -> Vec<EntityMessage> {
     let mine = message.author() == Some(replica.me());
     match behaviour {
-        Behaviour::Honest | Behaviour::ReplayOld => vec![message.clone()],
+        Behaviour::Honest | Behaviour::ReplayOld | Behaviour::AlteredSubcontract => {
+            vec![message.clone()]
+        }
         Behaviour::Silent => Vec::new(),
         Behaviour::InvalidSignatures if mine => vec![corrupt_signature(key, message)],
         Behaviour::WrongStateHash => match message {
@@ -94,8 +102,13 @@ fn equivocate(
 ) -> Vec<EntityMessage> {
     match message {
         EntityMessage::Proposal(p) if peer_rank % 2 == 1 => {
-            let frame =
-                EntityFrame::build(replica.state(), p.frame.txs.clone(), p.frame.timestamp + 1);
+            let mut engine = crate::sandbox::SandboxEngine::new();
+            let frame = EntityFrame::build(
+                replica.state(),
+                p.frame.txs.clone(),
+                p.frame.timestamp + 1,
+                &mut engine,
+            );
             resign_proposal(key, replica, p, frame).map_or_else(Vec::new, |m| vec![m])
         }
         EntityMessage::Vote(v) => {
@@ -164,7 +177,11 @@ fn corrupt_signature(key: &SecretKey, message: &EntityMessage) -> EntityMessage 
         EntityMessage::Vote(v) => Some(&mut v.signature),
         EntityMessage::ViewChange(v) => Some(&mut v.signature),
         EntityMessage::AccountPart(p) => Some(&mut p.signature),
-        EntityMessage::Commit(_) | EntityMessage::SyncRequest { .. } => None,
+        EntityMessage::ProfilePart(p) => Some(&mut p.signature),
+        EntityMessage::AccountOpen(o) => Some(&mut o.signature),
+        EntityMessage::Commit(_) | EntityMessage::SyncRequest { .. } | EntityMessage::Profile(_) => {
+            None
+        }
     };
     if let Some(s) = slot {
         *s = wrong;

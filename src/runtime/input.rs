@@ -12,7 +12,12 @@ use num_bigint::{BigInt, BigUint, Sign};
 
 use super::{Behaviour, Runtime, RuntimeError};
 use crate::crypto::{decode_u64, tagged, Address, Canonical, RlpItem};
-use crate::entity::{Board, EntityConfig, EntityTx, Holder, ProposalAction, TokenId, Validator};
+use crate::account::{AccountTx, Data};
+use crate::entity::payment::{PAYMENT_PARTS_MAX, ROUTE_HOPS_MAX};
+use crate::entity::{
+    Board, EntityConfig, EntityTx, FeePolicy, Holder, PaymentHop, ProposalAction, RoutedPayment,
+    TokenId, Validator,
+};
 
 /// Largest encoded input accepted by [`RuntimeInput::decode`] (a bound on hostile input;
 /// the largest real input, a tx with a maximal payload, is far smaller).
@@ -416,9 +421,9 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
     let kind = String::from_utf8_lossy(tag).to_string();
     let n = match tag {
         b"xln/entity-tx/payment/v1" => 4,
-        b"xln/entity-tx/set-credit-limit/v1" | b"xln/entity-tx/account-payment/v1" => 3,
-        b"xln/entity-tx/open-account/v1" => 2,
+        b"xln/entity-tx/open-account/v1" | b"xln/entity-tx/account/v1" => 2,
         b"xln/entity-tx/propose/v1" | b"xln/entity-tx/vote/v1" => 2,
+        b"xln/entity-tx/timers/v1" => 0,
         _ => 1,
     };
     let f = fields(item, &kind, n)?;
@@ -430,10 +435,9 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
             peer: read_id(&f[0], "peer")?,
             peer_board: read_board(&f[1])?,
         },
-        b"xln/entity-tx/account-payment/v1" => EntityTx::AccountPayment {
+        b"xln/entity-tx/account/v1" => EntityTx::Account {
             peer: read_id(&f[0], "peer")?,
-            token: read_u64(&f[1], "token")?,
-            amount: read_bigint(&f[2], "amount")?,
+            tx: read_account_tx(&f[1])?,
         },
         // Replicas make account inputs themselves from sealed peer messages; a caller
         // cannot submit one, so it is never a runtime input.
@@ -451,11 +455,6 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
             token: read_u64(&f[2], "token")?,
             amount: read_bigint(&f[3], "amount")?,
         },
-        b"xln/entity-tx/set-credit-limit/v1" => EntityTx::SetCreditLimit {
-            peer: read_id(&f[0], "peer")?,
-            token: read_u64(&f[1], "token")?,
-            amount: read_bigint(&f[2], "amount")?,
-        },
         b"xln/entity-tx/propose/v1" => EntityTx::Propose {
             id: read_u64(&f[0], "proposal id")?,
             action: read_action(&f[1])?,
@@ -464,7 +463,148 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
             id: read_u64(&f[0], "proposal id")?,
             yes: read_bool(&f[1], "vote")?,
         },
+        b"xln/entity-tx/set-fee-policy/v1" => EntityTx::SetFeePolicy(read_fee_policy(&f[0])?),
+        b"xln/entity-tx/pay-routed/v1" => EntityTx::PayRouted(Box::new(read_routed(&f[0])?)),
+        b"xln/entity-tx/timers/v1" => EntityTx::Timers,
         _ => return Err(bad(format!("unknown entity tx tag {kind:?}"))),
+    })
+}
+
+fn read_fee_policy(item: &RlpItem) -> Result<FeePolicy, InputDecodeError> {
+    if tag_of(item)? != b"xln/fee-policy/v1" {
+        return Err(bad("expected a fee policy"));
+    }
+    let f = fields(item, "fee policy", 3)?;
+    Ok(FeePolicy {
+        base: read_bigint(&f[0], "base fee")?,
+        ppm: u32::try_from(read_u64(&f[1], "fee ppm")?).map_err(|_| bad("fee ppm beyond 32 bits"))?,
+        timeout_delta: read_u64(&f[2], "timeout delta")?,
+    })
+}
+
+fn read_routed(item: &RlpItem) -> Result<RoutedPayment, InputDecodeError> {
+    if tag_of(item)? != b"xln/routed-payment/v1" {
+        return Err(bad("expected a routed payment"));
+    }
+    let f = fields(item, "routed payment", 3)?;
+    let parts = read_list(&f[2], "payment parts")?
+        .iter()
+        .take(PAYMENT_PARTS_MAX + 1)
+        .map(|part| {
+            read_list(part, "payment part")?
+                .iter()
+                .take(ROUTE_HOPS_MAX + 1)
+                .map(read_hop)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RoutedPayment {
+        token: read_u64(&f[0], "token")?,
+        total: read_bigint(&f[1], "total")?,
+        parts,
+    })
+}
+
+fn read_hop(item: &RlpItem) -> Result<PaymentHop, InputDecodeError> {
+    if tag_of(item)? != b"xln/payment-hop/v1" {
+        return Err(bad("expected a payment hop"));
+    }
+    let f = fields(item, "payment hop", 4)?;
+    Ok(PaymentHop {
+        entity: read_id(&f[0], "hop entity")?,
+        onion_key: read_bytes(&f[1], "onion key")?,
+        amount: read_bigint(&f[2], "hop amount")?,
+        timeout: read_u64(&f[3], "hop timeout")?,
+    })
+}
+
+/// An account tx, strictly (every kind a validator may submit).
+pub(crate) fn read_account_tx(item: &RlpItem) -> Result<AccountTx, InputDecodeError> {
+    let tag = tag_of(item)?;
+    let kind = String::from_utf8_lossy(tag).to_string();
+    let token_amount = |f: &[RlpItem]| -> Result<(TokenId, BigInt), InputDecodeError> {
+        Ok((read_u64(&f[0], "token")?, read_bigint(&f[1], "amount")?))
+    };
+    Ok(match tag {
+        b"xln/account-tx/pay/v1" => {
+            let (token, amount) = token_amount(fields(item, &kind, 2)?)?;
+            AccountTx::Pay { token, amount }
+        }
+        b"xln/account-tx/set-credit-limit/v1" => {
+            let (token, amount) = token_amount(fields(item, &kind, 2)?)?;
+            AccountTx::SetCreditLimit { token, amount }
+        }
+        b"xln/account-tx/chain-delta/v1" => {
+            let f = fields(item, &kind, 3)?;
+            AccountTx::ChainDelta {
+                token: read_u64(&f[0], "token")?,
+                collateral_change: read_bigint(&f[1], "collateral change")?,
+                ondelta_change: read_bigint(&f[2], "ondelta change")?,
+            }
+        }
+        b"xln/account-tx/install-code/v1" => AccountTx::InstallCode {
+            code: read_bytes(&fields(item, &kind, 1)?[0], "code")?,
+        },
+        b"xln/account-tx/open-subcontract/v2" => {
+            let f = fields(item, &kind, 4)?;
+            let holds = read_list(&f[2], "holds")?
+                .iter()
+                .take(crate::account::SUBCONTRACT_HOLDS_MAX + 1)
+                .map(|h| match h.list() {
+                    Ok([t, a]) => Ok((read_u64(t, "token")?, read_bigint(a, "held amount")?)),
+                    _ => Err(bad("a hold is [token, amount]")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            AccountTx::OpenSubcontract {
+                id: read_u64(&f[0], "subcontract id")?,
+                code: read_id(&f[1], "code hash")?,
+                holds,
+                params: read_data(&f[3], 0)?,
+            }
+        }
+        b"xln/account-tx/call-subcontract/v1" => {
+            let f = fields(item, &kind, 3)?;
+            AccountTx::CallSubcontract {
+                id: read_u64(&f[0], "subcontract id")?,
+                method: read_text(&f[1], "method")?,
+                args: read_data(&f[2], 0)?,
+            }
+        }
+        _ => return Err(bad(format!("unknown account tx tag {kind:?}"))),
+    })
+}
+
+/// Subcontract data, strictly, nested at most [`crate::account::DATA_DEPTH_MAX`] deep.
+pub(crate) fn read_data(item: &RlpItem, depth: usize) -> Result<Data, InputDecodeError> {
+    if depth > crate::account::DATA_DEPTH_MAX {
+        return Err(bad("subcontract data nested too deep"));
+    }
+    let tag = tag_of(item)?;
+    let f = fields(item, "data", 1)?;
+    Ok(match tag {
+        b"xln/data/int/v1" => Data::Int(read_bigint(&f[0], "data int")?),
+        b"xln/data/bytes/v1" => Data::Bytes(read_bytes(&f[0], "data bytes")?),
+        b"xln/data/text/v1" => Data::Text(read_text(&f[0], "data text")?),
+        b"xln/data/bool/v1" => Data::Bool(read_bool(&f[0], "data bool")?),
+        b"xln/data/list/v1" => Data::List(
+            read_list(&f[0], "data list")?
+                .iter()
+                .map(|x| read_data(x, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        b"xln/data/map/v1" => {
+            let mut map = std::collections::BTreeMap::new();
+            for entry in read_list(&f[0], "data map")? {
+                match entry.list() {
+                    Ok([k, v]) => {
+                        map.insert(read_text(k, "data key")?, read_data(v, depth + 1)?);
+                    }
+                    _ => return Err(bad("a data map entry is [key, value]")),
+                }
+            }
+            Data::Map(map)
+        }
+        _ => return Err(bad("unknown data tag")),
     })
 }
 

@@ -35,10 +35,12 @@ pub use network::{Envelope, Network, NetworkModel, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
 use crate::crypto::{Address, SecretKey};
+use crate::entity::payment::onion_secret_from;
 use crate::entity::{
     Board, EntityConfig, EntityError, EntityId, EntityInput, EntityMessage, EntityOutput,
-    EntityReplica, EntityState, EntityTx, Holder, TokenId, Validator,
+    EntityReplica, EntityState, EntityTx, Holder, Rejection, TokenId, Validator,
 };
+use crate::sandbox::SandboxEngine;
 
 /// Old messages a `ReplayOld` replica remembers for replaying.
 const REPLAY_HISTORY_MAX: usize = 128;
@@ -79,8 +81,8 @@ pub enum TxOutcome {
     Rejected {
         /// The height.
         height: u64,
-        /// Why.
-        reason: String,
+        /// Why, and what kind of refusal.
+        rejection: Rejection,
     },
     /// Dropped from a mempool: it can no longer commit.
     Dropped {
@@ -139,6 +141,10 @@ pub struct Runtime {
     submitted: Vec<Submission>,
     next_submitter: usize,
     entity_config: EntityConfig,
+    /// Runs subcontract code for every replica (interpreters are not persisted: a clone or
+    /// a restored runtime gets a fresh one, which gives the same results).
+    #[serde(skip)]
+    engine: SandboxEngine,
 }
 
 impl Runtime {
@@ -156,6 +162,7 @@ impl Runtime {
             submitted: Vec::new(),
             next_submitter: 0,
             entity_config: EntityConfig::default(),
+            engine: SandboxEngine::new(),
         }
     }
 
@@ -248,7 +255,13 @@ impl Runtime {
             .zip(&keys)
             .map(|(a, (_, shares))| Validator::new(*a, *shares))
             .collect();
-        let genesis = EntityState::genesis(Board::new(validators, threshold)?, reserves)?;
+        let board = Board::new(validators, threshold)?;
+        // The board's shared onion secret: in a simulation it derives from the seed and
+        // the entity's position, like its validators' keys.
+        let onion = onion_secret_from(
+            format!("xln/runtime/{}/entity/{}/onion", self.seed, self.entities.len()).as_bytes(),
+        );
+        let genesis = EntityState::genesis(board, reserves)?.with_onion(onion);
         let replicas = keys
             .into_iter()
             .zip(&addresses)
@@ -324,6 +337,22 @@ impl Runtime {
     /// [`RuntimeError::UnknownEntity`] / [`RuntimeError::UnknownReplica`].
     pub fn replica(&self, entity: usize, replica: usize) -> Result<&EntityReplica, RuntimeError> {
         Ok(&self.sim_replica(entity, replica)?.replica)
+    }
+
+    /// The keys of the entity's honest validators. The simulator holds every validator's
+    /// key (a node holds only its own); the chain adapter signs an entity's chain
+    /// operations with a quorum of them.
+    pub fn validator_keys(&self, entity: usize) -> Vec<SecretKey> {
+        self.entity(entity).map_or_else(
+            |_| Vec::new(),
+            |e| {
+                e.replicas
+                    .iter()
+                    .filter(|r| r.behaviour == Behaviour::Honest)
+                    .map(|r| r.key.clone())
+                    .collect()
+            },
+        )
     }
 
     /// The behaviour of a replica.
@@ -545,7 +574,11 @@ impl Runtime {
         now: u64,
     ) -> Result<Vec<EntityOutput>, RuntimeError> {
         let sim = &mut self.entities[entity].replicas[replica];
-        sim.replica.handle(&sim.key, input, now).map_err(|e| {
+        let engine = &mut self.engine;
+        engine.set_tampering(sim.behaviour == Behaviour::AlteredSubcontract);
+        let handled = sim.replica.handle(&sim.key, input, now, engine);
+        engine.set_tampering(false);
+        handled.map_err(|e| {
             self.timeline.push(Event::Rejected {
                 tick: now,
                 entity,
@@ -600,16 +633,16 @@ impl Runtime {
         match output {
             EntityOutput::Committed(c) => {
                 if honest {
-                    let rejected: BTreeMap<[u8; 32], &str> = c
+                    let rejected: BTreeMap<[u8; 32], &Rejection> = c
                         .rejected_txs
                         .iter()
-                        .map(|r| (r.tx_hash, r.reason.as_str()))
+                        .map(|r| (r.tx_hash, &r.rejection))
                         .collect();
                     for tx in &c.tx_hashes {
                         let outcome = match rejected.get(tx) {
-                            Some(reason) => TxOutcome::Rejected {
+                            Some(rejection) => TxOutcome::Rejected {
                                 height: c.height,
-                                reason: reason.to_string(),
+                                rejection: (*rejection).clone(),
                             },
                             None => TxOutcome::Applied { height: c.height },
                         };

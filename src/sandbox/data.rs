@@ -1,5 +1,5 @@
 //! Conversion between script values and `account::Data`, the deterministic data that
-//! subcontract params and arguments are made of. Maps use keyword keys; exact rationals
+//! subcontract params and arguments are made of (used by the sandbox and the bindings). Maps use keyword keys; exact rationals
 //! travel as a `{%num n %den d}` map so they round-trip.
 
 use std::collections::BTreeMap;
