@@ -101,7 +101,24 @@ pub enum AccountMessageBody {
         /// The acknowledger's signature over `frame_hash`.
         signature: Signature,
     },
+    /// The receiver will not countersign this (valid) proposal — e.g. it reveals a lock
+    /// after the lock's timeout by the receiver's own clock. The proposer drops the frame
+    /// and gets its txs back as declined.
+    Decline {
+        /// The declined frame's height.
+        height: u64,
+        /// The declined frame's hash.
+        #[serde(with = "crate::crypto::readable")]
+        frame_hash: [u8; 32],
+        /// Why (at most [`DECLINE_REASON_BYTES_MAX`] bytes).
+        reason: String,
+        /// The decliner's signature over `frame_hash` (unsealed between boards).
+        signature: Signature,
+    },
 }
+
+/// Longest reason a [`AccountMessageBody::Decline`] may carry, in bytes.
+pub const DECLINE_REASON_BYTES_MAX: usize = 512;
 
 /// A message between the two sides of one account. `counter` numbers the sender's
 /// messages 1, 2, 3, ...; the receiver accepts exactly the next one, so replays and gaps
@@ -121,32 +138,41 @@ pub struct AccountMessage {
 impl AccountMessage {
     /// The digest a board's validators sign to seal this message for their entity (the
     /// hanko): `keccak256(rlp(tagged("xln/account-hanko/v1", [from, to, counter, kind,
-    /// height, frame_hash])))` with kind 0 for a proposal, 1 for an ack. It binds the
-    /// frame and the message's place in the account's sequence; the [`UNSEALED`] signature
-    /// field is not part of it.
+    /// height, frame_hash])))` with kind 0 for a proposal, 1 for an ack, and for a decline
+    /// kind 2 with the reason's keccak appended. It binds the frame and the message's place
+    /// in the account's sequence; the [`UNSEALED`] signature field is not part of it.
     ///
     /// [`UNSEALED`]: super::UNSEALED
     pub fn hanko_digest(&self) -> [u8; 32] {
-        let (kind, height, frame_hash) = match &self.body {
-            AccountMessageBody::Propose { frame, .. } => (0u64, frame.height, frame.hash()),
+        let (kind, height, frame_hash, reason) = match &self.body {
+            AccountMessageBody::Propose { frame, .. } => (0u64, frame.height, frame.hash(), None),
             AccountMessageBody::Ack {
                 height, frame_hash, ..
-            } => (1u64, *height, *frame_hash),
+            } => (1u64, *height, *frame_hash, None),
+            AccountMessageBody::Decline {
+                height,
+                frame_hash,
+                reason,
+                ..
+            } => (
+                2u64,
+                *height,
+                *frame_hash,
+                Some(crate::crypto::keccak256(reason.as_bytes())),
+            ),
         };
-        crate::crypto::keccak256(
-            &tagged(
-                b"xln/account-hanko/v1",
-                vec![
-                    self.from.canonical_rlp(),
-                    self.to.canonical_rlp(),
-                    self.counter.canonical_rlp(),
-                    kind.canonical_rlp(),
-                    height.canonical_rlp(),
-                    frame_hash.canonical_rlp(),
-                ],
-            )
-            .encode(),
-        )
+        let mut fields = vec![
+            self.from.canonical_rlp(),
+            self.to.canonical_rlp(),
+            self.counter.canonical_rlp(),
+            kind.canonical_rlp(),
+            height.canonical_rlp(),
+            frame_hash.canonical_rlp(),
+        ];
+        if let Some(reason) = reason {
+            fields.push(reason.canonical_rlp());
+        }
+        crate::crypto::keccak256(&tagged(b"xln/account-hanko/v1", fields).encode())
     }
 }
 
@@ -173,6 +199,18 @@ impl Canonical for AccountMessage {
                 fields.push(1u64.canonical_rlp());
                 fields.push(height.canonical_rlp());
                 fields.push(frame_hash.canonical_rlp());
+                fields.push(signature.canonical_rlp());
+            }
+            AccountMessageBody::Decline {
+                height,
+                frame_hash,
+                reason,
+                signature,
+            } => {
+                fields.push(2u64.canonical_rlp());
+                fields.push(height.canonical_rlp());
+                fields.push(frame_hash.canonical_rlp());
+                fields.push(reason.canonical_rlp());
                 fields.push(signature.canonical_rlp());
             }
         }

@@ -66,7 +66,15 @@ pub struct AccountMachine {
     /// `pending`'s hash.
     #[serde(with = "crate::crypto::readable")]
     pending_state: Option<(AccountState, [u8; 32])>,
+    /// Txs of this side's frame the peer declined, for the caller to take
+    /// ([`AccountMachine::take_declined`]) right after [`AccountMachine::receive_with`].
+    #[serde(skip)]
+    declined: Vec<(AccountTx, String)>,
 }
+
+/// Decides whether to decline a valid peer frame: `Some(reason)` declines it. Given the
+/// frame and this side's committed state before it.
+pub type DeclineRule<'a> = &'a dyn Fn(&AccountFrame, &AccountState) -> Option<String>;
 
 impl AccountMachine {
     /// A fresh machine for `me`'s side of the account with `peer`. `me == peer` gives a
@@ -82,7 +90,13 @@ impl AccountMachine {
             sent: 0,
             received: 0,
             pending_state: None,
+            declined: Vec::new(),
         }
+    }
+
+    /// The txs of this side's frames the peer declined since the last call, with why.
+    pub fn take_declined(&mut self) -> Vec<(AccountTx, String)> {
+        std::mem::take(&mut self.declined)
     }
 
     /// Queues `tx` for this side's next proposal. It is validated only when proposed.
@@ -189,6 +203,23 @@ impl AccountMachine {
         msg: &AccountMessage,
         engine: &mut dyn SubcontractEngine,
     ) -> Result<Vec<AccountMessage>, AccountError> {
+        self.receive_with(seal, msg, engine, &|_, _| None)
+    }
+
+    /// [`AccountMachine::receive_sealed`] with a rule that may decline a valid peer frame
+    /// (answered with [`AccountMessageBody::Decline`] instead of an ack; nothing commits).
+    /// A decline of this side's own frame rolls it back; its txs are then in
+    /// [`AccountMachine::take_declined`].
+    ///
+    /// # Errors
+    /// As [`AccountMachine::receive`].
+    pub fn receive_with(
+        &mut self,
+        seal: Seal<'_>,
+        msg: &AccountMessage,
+        engine: &mut dyn SubcontractEngine,
+        decline: DeclineRule<'_>,
+    ) -> Result<Vec<AccountMessage>, AccountError> {
         self.check_seal(seal)?;
         if msg.from != self.peer || msg.to != self.me {
             return Err(AccountError::NotAddressedToMe {
@@ -213,7 +244,7 @@ impl AccountMachine {
         let mut next = self.clone();
         let replies = match &msg.body {
             AccountMessageBody::Propose { frame, signature } => {
-                next.on_propose(seal, frame, signature, engine)?
+                next.on_propose(seal, frame, signature, engine, decline)?
             }
             AccountMessageBody::Ack {
                 height,
@@ -221,6 +252,15 @@ impl AccountMachine {
                 signature,
             } => {
                 next.on_ack(seal, *height, frame_hash, signature)?;
+                Vec::new()
+            }
+            AccountMessageBody::Decline {
+                height,
+                frame_hash,
+                reason,
+                signature,
+            } => {
+                next.on_decline(seal, *height, frame_hash, reason, signature)?;
                 Vec::new()
             }
         };
@@ -235,6 +275,7 @@ impl AccountMachine {
         frame: &AccountFrame,
         signature: &Signature,
         engine: &mut dyn SubcontractEngine,
+        decline: DeclineRule<'_>,
     ) -> Result<Vec<AccountMessage>, AccountError> {
         if frame.txs.len() > FRAME_TXS_MAX {
             return Err(AccountError::TooMany {
@@ -263,6 +304,17 @@ impl AccountMachine {
             }
         }
         let next = self.verify_frame(frame, engine)?;
+        if let Some(reason) = decline(frame, &self.state) {
+            let mut reason = reason;
+            reason.truncate(super::frame::DECLINE_REASON_BYTES_MAX);
+            let signature = sign(seal, &hash)?;
+            return Ok(vec![self.message(AccountMessageBody::Decline {
+                height: frame.height,
+                frame_hash: hash,
+                reason,
+                signature,
+            })]);
+        }
         self.commit(next, hash);
         let signature = sign(seal, &hash)?;
         Ok(vec![self.message(AccountMessageBody::Ack {
@@ -270,6 +322,41 @@ impl AccountMachine {
             frame_hash: hash,
             signature,
         })])
+    }
+
+    /// The peer declined our frame in flight: drop it; its txs go to `declined`.
+    fn on_decline(
+        &mut self,
+        seal: Seal<'_>,
+        height: u64,
+        frame_hash: &[u8; 32],
+        reason: &str,
+        signature: &Signature,
+    ) -> Result<(), AccountError> {
+        let (Some(pending), Some((_, hash))) = (&self.pending, &self.pending_state) else {
+            return Err(AccountError::NoPendingFrame);
+        };
+        if height != pending.height {
+            return Err(AccountError::WrongHeight {
+                expected: pending.height,
+                got: height,
+            });
+        }
+        if frame_hash != hash {
+            return Err(AccountError::WrongFrameHash { height });
+        }
+        verify_peer(seal, &self.peer, frame_hash, signature).map_err(|_| {
+            AccountError::BadSignature {
+                what: "decline",
+                height,
+            }
+        })?;
+        if let Some(frame) = self.pending.take() {
+            self.declined
+                .extend(frame.txs.into_iter().map(|tx| (tx, reason.to_string())));
+        }
+        self.pending_state = None;
+        Ok(())
     }
 
     /// Checks that `frame` extends the committed state and re-applies its txs as the

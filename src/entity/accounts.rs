@@ -158,6 +158,12 @@ impl EntityAccount {
                     AccountMessageBody::Propose { frame, .. },
                     AccountMessageBody::Ack { frame_hash, .. },
                 ) => frame.prev_frame_hash == *frame_hash && frame_hash == committed_before,
+                (
+                    AccountMessageBody::Decline { frame_hash, .. },
+                    AccountMessageBody::Propose { frame, .. },
+                ) => frame.hash() == *frame_hash,
+                // A decline of ours is confirmed once the peer proposes anything after it.
+                (AccountMessageBody::Propose { .. }, AccountMessageBody::Decline { .. }) => true,
                 _ => false,
             };
             if covered {
@@ -448,10 +454,18 @@ impl EntityState {
         let committed_before = account.machine.state.last_frame_hash;
         let pending_before = account.machine.pending.clone();
         let height_before = account.machine.state.height;
+        let now = self.timestamp;
+        let decline = |frame: &crate::account::AccountFrame, state: &crate::account::AccountState| {
+            late_reveal(frame, state, account_side(state, &entity_address(&self.entity_id)), now)
+        };
+        let account = self.accounts.get_mut(from).ok_or_else(|| {
+            Rejection::new(RejectionKind::Unknown, "the account closed meanwhile")
+        })?;
         let replies = account
             .machine
-            .receive_sealed(Seal::Quorum, message, engine)
+            .receive_with(Seal::Quorum, message, engine, &decline)
             .map_err(|e| Rejection::account(&hex32(from), &e))?;
+        let declined = account.machine.take_declined();
         let height_after = account.machine.state.height;
         let confirmed = account.confirmed_by(message, &committed_before);
         account.confirm(confirmed);
@@ -463,6 +477,13 @@ impl EntityState {
         // Rolled back by the left-wins rule: our txs are queued again.
         if account.machine.pending.is_none() && !account.machine.mempool.is_empty() {
             self.dirty.insert(*from);
+        }
+        for (tx, reason) in declined {
+            let why = Rejection::new(
+                RejectionKind::Timeout,
+                format!("declined by {}: {reason}", hex32(from)),
+            );
+            self.on_own_tx_refused(from, &tx, why);
         }
         match &message.body {
             AccountMessageBody::Propose { frame, .. } if height_after == frame.height => {
@@ -538,6 +559,40 @@ impl EntityState {
             d.ondelta + d.offdelta
         })
     }
+}
+
+/// The side `me` has in an account state.
+fn account_side(state: &crate::account::AccountState, me: &crate::crypto::Address) -> crate::account::Side {
+    if state.left == *me {
+        crate::account::Side::Left
+    } else {
+        crate::account::Side::Right
+    }
+}
+
+/// The decline rule of entity accounts: a peer frame that reveals (claims) an HTLC this
+/// side locked, once this side's own clock `now` has reached the lock's timeout, is
+/// declined. Why: the frame's timestamp is the peer's clock when its board decided, which
+/// can lag arbitrarily behind (a partitioned board commits an old proposal later); this
+/// side may already have let its own upstream lock time out, and accepting the late reveal
+/// would make it pay downstream what it can no longer claim upstream.
+fn late_reveal(
+    frame: &crate::account::AccountFrame,
+    state: &crate::account::AccountState,
+    me: crate::account::Side,
+    now: u64,
+) -> Option<String> {
+    let htlc = super::payment::htlc_code_hash();
+    frame.txs.iter().find_map(|tx| match tx {
+        AccountTx::CallSubcontract { id, method, .. } if method == "reveal" => {
+            let lock = state.subcontracts.get(id)?;
+            let timeout = super::payment::lock_timeout(&lock.params)?;
+            (lock.owner == me && lock.code == htlc && now >= timeout).then(|| {
+                format!("the reveal of lock {id} comes after its timeout {timeout} (this side's clock is {now})")
+            })
+        }
+        _ => None,
+    })
 }
 
 /// Is the message one the account has not handled yet (its counter is the next one or

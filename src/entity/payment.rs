@@ -543,7 +543,8 @@ pub fn htlc_params(
     ]))
 }
 
-/// A lock's (hashlock, timeout, onion) read back from its params.
+/// A lock's (hashlock, timeout, onion) read back from its params; the onion is empty for
+/// a lock opened by hand (no route: the receiver's entity holds it, reveals nothing).
 fn read_lock(params: &Data) -> Option<([u8; 32], u64, Vec<u8>)> {
     let Data::Map(m) = params else { return None };
     let hashlock = match m.get("hashlock") {
@@ -559,6 +560,11 @@ fn read_lock(params: &Data) -> Option<([u8; 32], u64, Vec<u8>)> {
         _ => Vec::new(),
     };
     Some((hashlock, timeout, onion))
+}
+
+/// A lock's timeout, read from its params.
+pub(super) fn lock_timeout(params: &Data) -> Option<u64> {
+    read_lock(params).map(|(_, t, _)| t)
 }
 
 fn reason_args(r: &Rejection) -> Data {
@@ -855,6 +861,21 @@ impl EntityState {
             AccountTx::InstallCode { .. } if matches!(why.kind, RejectionKind::Subcontract) => {
                 // Both sides installed the same code at once: the other copy is in.
             }
+            AccountTx::CallSubcontract { id, method, .. } if method == "reveal" => {
+                // Our claim of an incoming lock did not go through (too late): the part is
+                // lost to us; the payer takes its lock back.
+                self.payments.forwards.remove(&(*peer, *id));
+                for r in self.payments.received.values_mut() {
+                    if r.parts.iter().any(|(p, i, _)| p == peer && i == id) {
+                        r.status = PaymentStatus::Failed(why.clone());
+                    }
+                }
+                self.append_log(LogEntry::AccountTxRejected {
+                    peer: *peer,
+                    tx: tx.clone(),
+                    reason: why.to_string(),
+                });
+            }
             _ => self.append_log(LogEntry::AccountTxRejected {
                 peer: *peer,
                 tx: tx.clone(),
@@ -882,6 +903,10 @@ impl EntityState {
             let why = Rejection::new(RejectionKind::Route, "the lock's params are not an HTLC's");
             return self.fail_back(peer, id, why);
         };
+        if onion.is_empty() {
+            // A lock opened by hand (an exchange, a script): nothing to forward or reveal.
+            return;
+        }
         let Some(secret) = self.onion.clone() else {
             let why = Rejection::new(RejectionKind::Route, "the hop takes no routed payments");
             return self.fail_back(peer, id, why);

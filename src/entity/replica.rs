@@ -740,9 +740,14 @@ impl EntityReplica {
     }
 
     /// Starts the view timer if the replica has work and none is running.
+    /// Starts the view timer when there is consensus work (txs waiting or activity at the
+    /// height). Account work (a frame waiting for the peer) does not count: a view change
+    /// cannot help it, and a timer started for it would change views at an empty height.
     pub(super) fn start_timer(&mut self, now: u64) {
-        if self.round.view_started_at.is_none() && !self.is_idle() {
+        let consensus_work = !self.mempool.is_empty() || self.round.is_active();
+        if self.round.view_started_at.is_none() && consensus_work {
             self.round.view_started_at = Some(now);
         }
     }
 }
+

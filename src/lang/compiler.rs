@@ -414,9 +414,16 @@ impl<'a> Compiler<'a> {
                     span,
                     expect_error: true,
                 })),
+                [_, code, expr] if code.symbol().is_some() => Ok(Rc::new(Expr::Test {
+                    name: None,
+                    expected: constant(code.to_value()),
+                    actual: self.compile(expr)?,
+                    span,
+                    expect_error: true,
+                })),
                 _ => Err(bad(
                     form,
-                    "test-error takes one expression that must raise an error",
+                    "test-error takes an error code and one expression that must raise it: (test-error E004 (car 5))",
                 )),
             },
             "assert" => match items {

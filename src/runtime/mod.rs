@@ -752,10 +752,19 @@ impl Runtime {
             return;
         }
         let pick = old[self.chaos.below(old.len() as u64) as usize].clone();
-        let peers: Vec<usize> = (0..self.entities[entity].replicas.len())
-            .filter(|i| *i != replica)
+        // Messages between entities go back to the entity they were for.
+        let target = match &pick {
+            EntityMessage::AccountPart(p) => self.entity_index(&p.to),
+            EntityMessage::AccountOpen(o) => self.entity_index(&o.to),
+            _ => Some(entity),
+        };
+        let Some(target) = target else {
+            return;
+        };
+        let peers: Vec<usize> = (0..self.entities[target].replicas.len())
+            .filter(|i| target != entity || *i != replica)
             .collect();
-        self.send(entity, replica, (entity, &peers), &pick, now);
+        self.send(entity, replica, (target, &peers), &pick, now);
     }
 }
 

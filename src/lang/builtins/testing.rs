@@ -36,10 +36,20 @@ pub fn run_test(
         }
     };
     let failure = if expect_error {
-        match interp.eval(actual, env) {
-            Err(e) if e.is_catchable() => None,
-            Err(e) => return Err(e),
-            Ok(v) => Some(format!("expected an error, got {}", write_short(&v))),
+        let code = match interp.eval(expected, env)? {
+            Value::Symbol(s) => Some(s.name().to_string()),
+            _ => None,
+        };
+        match (interp.eval(actual, env), code) {
+            (Err(e), Some(code)) if e.is_catchable() && e.code.as_str() == code => None,
+            (Err(e), Some(code)) if e.is_catchable() => Some(format!(
+                "expected error {code}, raised {} {}",
+                e.code.as_str(),
+                e.message
+            )),
+            (Err(e), None) if e.is_catchable() => None,
+            (Err(e), _) => return Err(e),
+            (Ok(v), _) => Some(format!("expected an error, got {}", write_short(&v))),
         }
     } else {
         let want = interp.eval(expected, env)?;
