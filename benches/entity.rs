@@ -11,6 +11,7 @@ use std::hint::black_box;
 
 use num_bigint::BigInt;
 use xln::bench::measure;
+use xln::account::AccountTx;
 use xln::entity::{EntityConfig, EntityTx, Holder};
 use xln::runtime::Runtime;
 
@@ -141,10 +142,12 @@ fn account_bench(per_round: u64, samples: usize, iterations: u64) {
     }
     assert!(rt.run_until_quiet(1_000));
     for (me, peer) in [(0, 1), (1, 0)] {
-        let credit = EntityTx::SetCreditLimit {
+        let credit = EntityTx::Account {
             peer: ids[peer],
-            token: 1,
-            amount: BigInt::from(10).pow(30),
+            tx: AccountTx::SetCreditLimit {
+                token: 1,
+                amount: BigInt::from(10).pow(30),
+            },
         };
         rt.submit(me, credit).expect("credit");
     }
@@ -159,10 +162,12 @@ fn account_bench(per_round: u64, samples: usize, iterations: u64) {
     let m = measure(&name, samples, iterations, |_| {
         for (me, peer) in [(0, 1), (1, 0)] {
             for _ in 0..per_round {
-                let pay = EntityTx::AccountPayment {
+                let pay = EntityTx::Account {
                     peer: ids[peer],
-                    token: 1,
-                    amount: BigInt::from(1),
+                    tx: AccountTx::Pay {
+                        token: 1,
+                        amount: BigInt::from(1),
+                    },
                 };
                 rt.submit(me, pay).expect("pay");
             }

@@ -56,6 +56,10 @@ fn htlc_params(params: &Data) -> Result<([u8; 32], u64), String> {
 }
 
 impl SubcontractEngine for TestEngine {
+    fn check_code(&mut self, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
     fn call(&mut self, c: &SubcontractCall<'_>) -> Result<SubcontractEffect, String> {
         let all_holds = || -> Vec<(TokenId, Side, BigInt)> {
             c.holds
@@ -68,7 +72,7 @@ impl SubcontractEngine for TestEngine {
             params: c.params.clone(),
             close,
         };
-        match (c.kind, c.method) {
+        match (std::str::from_utf8(c.code).unwrap_or("?"), c.method) {
             ("htlc", "reveal") => {
                 let (hash, timeout) = htlc_params(c.params)?;
                 if c.caller == c.owner {
@@ -136,10 +140,17 @@ impl Pair {
         } else {
             (b, a)
         };
-        let machines = [
+        let mut machines = [
             AccountMachine::new(l.address(), r.address()),
             AccountMachine::new(r.address(), l.address()),
         ];
+        // Both test codes installed, as if by a committed `InstallCode` frame (the code
+        // bytes are the kind names the test engine dispatches on).
+        for m in &mut machines {
+            for code in [&b"htlc"[..], &b"transfer-all"[..]] {
+                m.state.codes.insert(keccak256(code), code.to_vec());
+            }
+        }
         assert_eq!(machines[0].side, Side::Left);
         assert_eq!(machines[1].side, Side::Right);
         Pair {
@@ -459,7 +470,7 @@ fn lowering_a_limit_below_drawn_debt_blocks_new_debt_only() {
 fn htlc(id: u64, token: TokenId, amount: i64, preimage: &[u8], timeout: u64) -> AccountTx {
     AccountTx::OpenSubcontract {
         id,
-        kind: "htlc".into(),
+        code: keccak256(b"htlc"),
         holds: vec![(token, amount.into())],
         params: Data::Map(BTreeMap::from([
             (
@@ -537,11 +548,14 @@ fn htlc_wrong_preimage_is_rejected_and_nothing_moves() {
         .unwrap_err();
     match &err {
         AccountError::SubcontractFailed {
-            kind,
+            code,
             method,
             reason,
         } => {
-            assert_eq!((kind.as_str(), method.as_str()), ("htlc", "reveal"));
+            assert_eq!(
+                (code.as_str(), method.as_str()),
+                (xln::account::short_hex(&keccak256(b"htlc")).as_str(), "reveal")
+            );
             assert_eq!(reason, "wrong preimage");
         }
         other => panic!("unexpected {other:?}"),
@@ -603,7 +617,7 @@ fn holds_must_fit_the_owners_out_capacity() {
 fn transfer_all(id: u64, holds: Vec<(TokenId, i64)>) -> AccountTx {
     AccountTx::OpenSubcontract {
         id,
-        kind: "transfer-all".into(),
+        code: keccak256(b"transfer-all"),
         holds: holds.into_iter().map(|(t, a)| (t, a.into())).collect(),
         params: Data::Bool(true),
     }
@@ -676,26 +690,31 @@ fn subcontract_transfers_are_bounded_by_holds_and_caller_capacity() {
 }
 
 #[test]
-fn unknown_subcontract_kind_fails_on_call_not_on_open() {
+fn code_must_be_installed_before_an_instance_opens() {
     let mut p = htlc_pair();
-    p.submit(
-        Side::Left,
-        AccountTx::OpenSubcontract {
-            id: 1,
-            kind: "nope".into(),
-            holds: vec![],
-            params: Data::Text("x".into()),
-        },
-    )
-    .unwrap();
+    let unknown = keccak256(b"nope");
+    let open = |code| AccountTx::OpenSubcontract {
+        id: 1,
+        code,
+        holds: vec![],
+        params: Data::Text("x".into()),
+    };
+    let err = p.submit(Side::Left, open(unknown)).unwrap_err();
+    assert!(matches!(err, AccountError::UnknownCode(_)), "{err}");
+    // Installing it (a frame both sides sign) makes it available; twice is refused.
+    let install = AccountTx::InstallCode {
+        code: b"nope".to_vec(),
+    };
+    p.submit(Side::Right, install.clone()).unwrap();
+    assert!(p.machines[0].state.codes.contains_key(&unknown));
+    assert_eq!(p.machines[0].state, p.machines[1].state);
+    let err = p.submit(Side::Left, install).unwrap_err();
+    assert!(matches!(err, AccountError::DuplicateCode(_)), "{err}");
+    p.submit(Side::Left, open(unknown)).unwrap();
     let err = p
         .submit(Side::Right, call(1, "go", Data::Bool(true)))
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("subcontract `nope` method `go` failed"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("method `go` failed"), "{err}");
 }
 
 #[test]

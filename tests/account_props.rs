@@ -55,7 +55,20 @@ fn htlc_params(params: &Data) -> Result<([u8; 32], u64), String> {
     Ok((hash, u64::try_from(t).map_err(|_| "bad timeout")?))
 }
 
+/// Both test codes installed, as if by a committed `InstallCode` frame (the code bytes
+/// are the kind names the test engine dispatches on).
+fn with_test_codes(mut m: AccountMachine) -> AccountMachine {
+    for code in [&b"htlc"[..], &b"transfer-all"[..]] {
+        m.state.codes.insert(keccak256(code), code.to_vec());
+    }
+    m
+}
+
 impl SubcontractEngine for TestEngine {
+    fn check_code(&mut self, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
     fn call(&mut self, c: &SubcontractCall<'_>) -> Result<SubcontractEffect, String> {
         let all: Vec<(TokenId, Side, BigInt)> = c
             .holds
@@ -67,7 +80,7 @@ impl SubcontractEngine for TestEngine {
             params: c.params.clone(),
             close,
         };
-        match (c.kind, c.method) {
+        match (std::str::from_utf8(c.code).unwrap_or("?"), c.method) {
             ("htlc", "reveal") => {
                 let (hash, timeout) = htlc_params(c.params)?;
                 if c.caller == c.owner || c.timestamp >= timeout {
@@ -187,6 +200,7 @@ fn model_change(
     let signed = |side: Side, a: &BigInt| if side == Side::Left { -a } else { a.clone() };
     let mut out: BTreeMap<TokenId, (BigInt, BigInt)> = BTreeMap::new();
     match tx {
+        AccountTx::InstallCode { .. } => {}
         AccountTx::Pay { token, amount } => {
             out.insert(*token, (signed(by, amount), zero()));
         }
@@ -200,7 +214,8 @@ fn model_change(
         AccountTx::CallSubcontract { id, method, args } => {
             let sc = &state.subcontracts[id];
             let call = SubcontractCall {
-                kind: &sc.kind,
+                code_hash: &sc.code,
+                code: &state.codes[&sc.code],
                 method,
                 params: &sc.params,
                 args,
@@ -341,8 +356,8 @@ impl Harness {
         };
         Harness {
             m: [
-                AccountMachine::new(l.address(), r.address()),
-                AccountMachine::new(r.address(), l.address()),
+                with_test_codes(AccountMachine::new(l.address(), r.address())),
+                with_test_codes(AccountMachine::new(r.address(), l.address())),
             ],
             keys: [l, r],
             queues: [VecDeque::new(), VecDeque::new()],
@@ -401,7 +416,7 @@ impl Harness {
                 self.opened.push((id, secret));
                 AccountTx::OpenSubcontract {
                     id,
-                    kind: "htlc".into(),
+                    code: keccak256(b"htlc"),
                     holds: vec![(t, a.into())],
                     params: Data::Map(BTreeMap::from([
                         (
@@ -439,7 +454,7 @@ impl Harness {
                 self.opened.push((id, 0));
                 AccountTx::OpenSubcontract {
                     id,
-                    kind: "transfer-all".into(),
+                    code: keccak256(b"transfer-all"),
                     holds: vec![(t, a.into())],
                     params: Data::Text("t".into()),
                 }
@@ -490,6 +505,9 @@ impl Harness {
             AccountMessageBody::Propose { frame, .. } => (frame.clone(), to.other()),
             AccountMessageBody::Ack { .. } => {
                 (pending.expect("an ack commits the pending frame"), to)
+            }
+            AccountMessageBody::Decline { .. } => {
+                return Err(TestCaseError::fail("these machines never decline"))
             }
         };
         let committed = self.m[i].state.clone();
@@ -661,7 +679,7 @@ proptest! {
         steps in prop::collection::vec((side(), gen(true), 0u64..5), 1..40)
     ) {
         let mut h = Harness::new(false);
-        let mut s = AccountState::new(h.m[0].me, h.m[1].me);
+        let mut s = h.m[0].state.clone();
         let setup = [
             (Side::Left, Gen::Credit(1, 100)),
             (Side::Right, Gen::Credit(1, 100)),
@@ -736,7 +754,9 @@ fn resign(msg: &mut AccountMessage, key: &SecretKey) {
 fn frame_mut(msg: &mut AccountMessage) -> &mut AccountFrame {
     match &mut msg.body {
         AccountMessageBody::Propose { frame, .. } => frame,
-        AccountMessageBody::Ack { .. } => panic!("not a proposal"),
+        AccountMessageBody::Ack { .. } | AccountMessageBody::Decline { .. } => {
+            panic!("not a proposal")
+        }
     }
 }
 

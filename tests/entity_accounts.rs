@@ -52,7 +52,7 @@ fn setup() -> (Side, EntityState, Side, AccountMessage) {
         },
     )
     .unwrap();
-    let (state, rejected) = genesis.apply_txs(1, 1, &[open]);
+    let (state, rejected) = genesis.apply_txs(1, 1, &[open], &mut NoSubcontracts);
     assert!(rejected.is_empty(), "{rejected:?}");
     let mut machine = AccountMachine::new(
         entity_address(&peer.board.entity_id()),
@@ -89,8 +89,8 @@ fn deliver(
         },
     )
     .unwrap();
-    let (next, rejected) = state.apply_txs(state.height + 1, 2, &[tx]);
-    (next, rejected.into_iter().map(|r| r.reason).collect())
+    let (next, rejected) = state.apply_txs(state.height + 1, 2, &[tx], &mut NoSubcontracts);
+    (next, rejected.into_iter().map(|r| r.rejection.reason).collect())
 }
 
 #[test]

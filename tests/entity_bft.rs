@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use num_bigint::BigInt;
+use xln::account::NoSubcontracts;
 use xln::crypto::{Address, SecretKey};
 use xln::entity::{
     Board, EntityConfig, EntityError, EntityFrame, EntityInput, EntityMessage, EntityOutput,
@@ -59,7 +60,7 @@ impl Cluster {
     }
 
     fn input(&mut self, i: usize, input: EntityInput) -> Result<Vec<EntityOutput>, EntityError> {
-        let outputs = self.replicas[i].handle(&self.keys[i], input, self.now)?;
+        let outputs = self.replicas[i].handle(&self.keys[i], input, self.now, &mut NoSubcontracts)?;
         if !self.silent.contains(&i) {
             for o in &outputs {
                 match o {
@@ -171,9 +172,9 @@ fn four_validators_threshold_three_commit_frames() {
         "the 1000 payment is rejected, not dropped"
     );
     assert!(
-        rejected[0].reason.contains("insufficient reserve"),
+        rejected[0].rejection.reason.contains("insufficient reserve"),
         "{}",
-        rejected[0].reason
+        rejected[0].rejection.reason
     );
     assert!(c.replicas.iter().all(|r| r.is_idle()));
     assert!(c
@@ -245,8 +246,8 @@ fn conflicting_proposals(c: &Cluster) -> (Proposal, Proposal, usize) {
     let tx = |text: &str| {
         xln::entity::SignedTx::sign(&id, key, 1, EntityTx::Message { text: text.into() }).unwrap()
     };
-    let frame_a = EntityFrame::build(&state, vec![tx("a")], 5);
-    let frame_b = EntityFrame::build(&state, vec![tx("b")], 5);
+    let frame_a = EntityFrame::build(&state, vec![tx("a")], 5, &mut NoSubcontracts);
+    let frame_b = EntityFrame::build(&state, vec![tx("b")], 5, &mut NoSubcontracts);
     let a = Proposal::sign(&id, key, key.address(), 0, frame_a, None).unwrap();
     let b = Proposal::sign(&id, key, key.address(), 0, frame_b, None).unwrap();
     (a, b, proposer)
@@ -503,7 +504,7 @@ fn submissions_are_checked_before_signing() {
     assert_eq!(c.replicas[0], before);
     let wrong_key = c.keys[1].clone();
     let err = c.replicas[0]
-        .handle(&wrong_key, EntityInput::Tick, 5)
+        .handle(&wrong_key, EntityInput::Tick, 5, &mut NoSubcontracts)
         .unwrap_err();
     assert!(matches!(err, EntityError::KeyMismatch { .. }));
     let holder: Holder = c.address(1).into();

@@ -7,6 +7,7 @@
 //! `XLN_SIM_SEEDS=<n>` changes how many seeds the sweeps run (default 500 in all).
 
 use num_bigint::BigInt;
+use xln::account::AccountTx;
 use xln::entity::{EntityConfig, EntityTx, Holder};
 use xln::runtime::{Behaviour, Event, Runtime, SplitMix64};
 
@@ -431,10 +432,9 @@ fn accounts_between_boards_converge_under_faults() {
             let amount = BigInt::from(100 + rng.below(200));
             rt.submit(
                 me,
-                EntityTx::SetCreditLimit {
+                EntityTx::Account {
                     peer: ids[peer],
-                    token: 1,
-                    amount,
+                    tx: AccountTx::SetCreditLimit { token: 1, amount },
                 },
             )
             .expect("credit");
@@ -445,10 +445,12 @@ fn accounts_between_boards_converge_under_faults() {
             if rng.below(3) == 0 {
                 let payer = rng.below(2) as usize;
                 let amount = BigInt::from(1 + rng.below(80));
-                let tx = EntityTx::AccountPayment {
+                let tx = EntityTx::Account {
                     peer: ids[1 - payer],
-                    token: 1,
-                    amount: amount.clone(),
+                    tx: AccountTx::Pay {
+                        token: 1,
+                        amount: amount.clone(),
+                    },
                 };
                 let hash = rt.submit([hub, shop][payer], tx).expect("pay");
                 payments.push((payer, amount, hash));

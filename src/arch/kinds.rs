@@ -35,7 +35,7 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 17] = [
     (
         "account",
         "install-code",
-        &["define-subcontract", "'open", "pay!"],
+        &["'open", "pay!", "subcontract-code", "htlc-lock!"],
     ),
     (
         "account",

@@ -80,7 +80,7 @@ pub struct Architecture {
 
 /// The layers: every folder of `src/` (a test keeps this in step with `src/lib.rs`) and the
 /// two of DESIGN.md's diagram still to come.
-const LAYERS: [(&str, Status, &str); 13] = [
+const LAYERS: [(&str, Status, &str); 14] = [
     (
         "lang",
         Status::Built,
@@ -130,10 +130,15 @@ const LAYERS: [(&str, Status, &str); 13] = [
         Status::Built,
         "the Jurisdiction: embedded revm or a JSON-RPC node",
     ),
+    (
+        "sandbox",
+        Status::Built,
+        "the subcontract engine: xln code by hash, run deterministically in a fresh interpreter",
+    ),
 ];
 
 /// Who feeds whom (DESIGN.md's diagram, plus the calls the code makes).
-const FEEDS: [(&str, &str); 22] = [
+const FEEDS: [(&str, &str); 27] = [
     ("repl", "lang"),
     ("cli", "lang"),
     ("lang", "bindings"),
@@ -156,6 +161,11 @@ const FEEDS: [(&str, &str); 22] = [
     ("entity", "chain"),
     ("chain", "entity"),
     ("account", "chain"),
+    ("bindings", "sandbox"),
+    ("runtime", "sandbox"),
+    ("sandbox", "lang"),
+    ("sandbox", "account"),
+    ("entity", "routing"),
 ];
 
 /// The architecture as it is in this build.

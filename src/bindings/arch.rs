@@ -212,7 +212,7 @@ fn network_dot(interp: &mut Interp, _: &[Value], _: Span) -> R {
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
-    "arch", 0, Some(0), arch_value, "The architecture as data, built from the code's own tables: {#:layers [...] #:machines [...] #:feeds ((from to) ...)}.", "(vector-length (hash-ref (arch) #:layers)) => 13";
+    "arch", 0, Some(0), arch_value, "The architecture as data, built from the code's own tables: {#:layers [...] #:machines [...] #:feeds ((from to) ...)}.", "(vector-length (hash-ref (arch) #:layers)) => 14";
     "arch-machines", 0, Some(0), arch_machines, "The state machines: ({#:name #:layer #:states #:inputs #:tx-kinds} ...).", "(map (lambda (m) (hash-ref m #:name)) (arch-machines))";
     "arch-find", 1, Some(1), arch_find, "Every layer, machine and tx kind (maps with #:type) for which pred is true.", "(arch-find (lambda (x) (eq? (hash-ref x #:type) 'tx-kind)))";
     "arch-path", 2, Some(2), arch_path, "The layers from one to another along 'feeds' edges (shortest), or #f.", "(arch-path 'repl 'crypto) => (repl lang bindings account crypto)";

@@ -231,6 +231,8 @@ pub struct GossipView {
     #[serde(with = "crate::crypto::readable")]
     published: Vec<u8>,
     synced_height: u64,
+    /// The entity height whose profile was last compared with the published one.
+    checked_height: u64,
 }
 
 crate::plain_readable!(SignedProfile, EntityProfile);
@@ -442,11 +444,12 @@ impl EntityReplica {
             .gossip
             .published_at
             .is_none_or(|t| now >= t.saturating_add(GOSSIP_INTERVAL));
-        if !due {
+        if !due || self.gossip.checked_height == self.state.height {
             return;
         }
         let profile = EntityProfile::of(&self.state);
         let content = profile.content().encode();
+        self.gossip.checked_height = self.state.height;
         if content == self.gossip.published {
             return;
         }

@@ -813,6 +813,7 @@ impl fmt::Display for RuntimeInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::{AccountTx, Data};
 
     fn samples() -> Vec<RuntimeInput> {
         let pay = EntityTx::Payment {
@@ -849,11 +850,82 @@ mod tests {
             },
             RuntimeInput::Submit {
                 entity: 0,
-                tx: EntityTx::SetCreditLimit {
+                tx: EntityTx::Account {
                     peer: [9; 32],
-                    token: 2,
-                    amount: BigInt::from(0),
+                    tx: AccountTx::SetCreditLimit {
+                        token: 2,
+                        amount: BigInt::from(0),
+                    },
                 },
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::Account {
+                    peer: [9; 32],
+                    tx: AccountTx::OpenSubcontract {
+                        id: 3,
+                        code: [4; 32],
+                        holds: vec![(1, BigInt::from(5))],
+                        params: Data::Map(std::collections::BTreeMap::from([(
+                            "k".to_string(),
+                            Data::List(vec![Data::Bool(true), Data::Text("x".into())]),
+                        )])),
+                    },
+                },
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::Account {
+                    peer: [9; 32],
+                    tx: AccountTx::InstallCode { code: vec![1, 2, 3] },
+                },
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::Account {
+                    peer: [9; 32],
+                    tx: AccountTx::CallSubcontract {
+                        id: 3,
+                        method: "reveal".into(),
+                        args: Data::Bytes(vec![7; 32]),
+                    },
+                },
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::Account {
+                    peer: [9; 32],
+                    tx: AccountTx::ChainDelta {
+                        token: 1,
+                        collateral_change: BigInt::from(-4),
+                        ondelta_change: BigInt::from(4),
+                    },
+                },
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::SetFeePolicy(FeePolicy {
+                    base: BigInt::from(1),
+                    ppm: 10,
+                    timeout_delta: 9,
+                }),
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::PayRouted(Box::new(RoutedPayment {
+                    token: 1,
+                    total: BigInt::from(5),
+                    parts: vec![vec![PaymentHop {
+                        entity: [2; 32],
+                        onion_key: vec![3; 33],
+                        amount: BigInt::from(6),
+                        timeout: 50,
+                    }]],
+                })),
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::Timers,
             },
             RuntimeInput::Submit {
                 entity: 0,
