@@ -20,7 +20,7 @@ const SCRIPT_BYTES_MAX: u64 = 1 << 20;
 /// Where a kind shows up in the language: primitives (or stdlib procedures) that produce
 /// it, and quoted kind symbols passed to `account-enqueue!` / `submit!`. A test checks every
 /// unquoted form is a builtin or a stdlib definition.
-pub(super) const SURFACE: [(&str, &str, &[&str]); 17] = [
+pub(super) const SURFACE: [(&str, &str, &[&str]); 18] = [
     ("account", "pay", &["pay!", "pay-direct!", "'pay"]),
     (
         "account",
@@ -72,6 +72,8 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 17] = [
     ("entity", "pay-routed", &["pay!", "pay-async!", "net!"]),
     // Validators submit it themselves when their clock passes a lock's timeout.
     ("entity", "timers", &["run-ticks!"]),
+    // Validators submit it themselves when their entity's profile changed.
+    ("entity", "publish-profile", &["gossip-sync!"]),
 ];
 
 /// The check of one transaction kind.
@@ -331,6 +333,7 @@ pub(super) fn entity_samples() -> Vec<(usize, EntityTx)> {
             })),
         ),
         (0, EntityTx::Timers),
+        (0, EntityTx::PublishProfile),
     ]
 }
 
@@ -496,6 +499,7 @@ mod tests {
                     EntityTx::SetFeePolicy(_) => 8,
                     EntityTx::PayRouted(_) => 9,
                     EntityTx::Timers => 10,
+                    EntityTx::PublishProfile => 11,
                 };
                 assert_eq!(EntityTx::KINDS[position], tx.kind());
                 tx.kind()

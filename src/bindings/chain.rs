@@ -163,6 +163,15 @@ fn info(s: &mut ChainSession) -> Result<Value, ChainError> {
 
 fn connect(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "connect-chain!";
+    if super::storage::store_attached(interp) {
+        // The chain session (registrations, the event cursor it feeds entities from) is not
+        // part of the runtime's log: refuse rather than leave it silently unpersisted.
+        return Err(value_error(
+            who,
+            "a store is attached, and the chain session is not logged with the runtime",
+        )
+        .with_hint("run chain scripts without --store / open-store!"));
+    }
     let url = match a.first() {
         Some(_) => Some(str_arg(a, 0, who)?.to_string()),
         None => slot(interp).default_url.clone(),

@@ -63,6 +63,11 @@ fn put(interp: &mut Interp, attached: Attached) {
         .insert(SLOT, Box::new(attached) as Box<dyn Any>);
 }
 
+/// Whether a store is attached (every runtime input is being logged).
+pub fn store_attached(interp: &Interp) -> bool {
+    interp.extensions.contains_key(SLOT)
+}
+
 fn attached(interp: &mut Interp) -> Option<&mut Attached> {
     interp
         .extensions

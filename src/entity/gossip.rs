@@ -1,8 +1,10 @@
 //! Gossip as entity behaviour. Each entity publishes its own profile — fee policy, onion
-//! key, accounts with the capacities its committed state shows — signed by its board: every
-//! validator builds the same profile from the same committed state and sends its signature
-//! to the replicas of every account peer, which assemble a quorum (a hanko) and keep the
-//! profile in their replica's [`GossipView`]. A replica that learns a newer profile passes
+//! key, accounts with the capacities its committed state shows — signed by its board: when
+//! a validator sees its entity's profile changed, it asks its board to publish
+//! (`EntityTx::PublishProfile`); the frame that applies it fixes the profile in the state,
+//! so every validator signs the same bytes and sends its signature to the replicas of every
+//! account peer, which assemble a quorum (a hanko) and keep the profile in their replica's
+//! [`GossipView`]. A replica that learns a newer profile passes
 //! it on along its own accounts (last write wins per entity, so floods die out). Routes
 //! are planned by a validator of the sender over its view ([`GossipView::plan`]); the
 //! entity then carries the payment out itself (`payment.rs`).
@@ -39,7 +41,7 @@ pub const VIEW_PROFILES_MAX: usize = 100_000;
 pub const PROFILE_PARTS_MAX: usize = 4_096;
 
 /// The margin the last lock of a route gets beyond the sender's clock, in ticks.
-pub const FINAL_TIMEOUT_MARGIN: u64 = 40;
+pub const FINAL_TIMEOUT_MARGIN: u64 = 200;
 
 /// What an entity tells the network about itself (see the module documentation).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -123,7 +125,7 @@ impl EntityProfile {
     }
 
     /// The same profile but for its height (to tell whether anything changed).
-    fn content(&self) -> RlpItem {
+    pub(super) fn content(&self) -> RlpItem {
         let mut copy = self.clone();
         copy.height = 0;
         copy.canonical_rlp()
@@ -228,8 +230,8 @@ pub struct GossipView {
     #[serde(with = "crate::crypto::readable")]
     parts: BTreeMap<[u8; 32], SignedProfile>,
     published_at: Option<u64>,
-    #[serde(with = "crate::crypto::readable")]
-    published: Vec<u8>,
+    /// Height of the board's published profile this replica last signed.
+    signed_height: u64,
     synced_height: u64,
     /// The entity height whose profile was last compared with the published one.
     checked_height: u64,
@@ -413,15 +415,23 @@ impl EntityReplica {
         &self.gossip
     }
 
-    /// After every input: publish the entity's profile if it changed and the interval has
-    /// passed (each validator signs the same profile and sends its part to every account
-    /// peer), keeping it in the own view.
-    pub(super) fn gossip_work(&mut self, key: &SecretKey, now: u64, out: &mut Vec<EntityOutput>) {
+    /// After every input: hand a new account's peer what this replica knows; sign and send
+    /// the profile the board last agreed to publish (the same bytes on every validator: it
+    /// is fixed in the consensus state by [`EntityTx::PublishProfile`]); and, on a tick, ask
+    /// the board to publish when the current profile differs from the published one and the
+    /// interval has passed.
+    ///
+    /// [`EntityTx::PublishProfile`]: super::EntityTx::PublishProfile
+    pub(super) fn gossip_work(
+        &mut self,
+        key: &SecretKey,
+        now: u64,
+        on_tick: bool,
+        out: &mut Vec<EntityOutput>,
+    ) {
         if !self.state.board.contains(&self.me) || self.state.height == 0 {
             return;
         }
-        // A new account's peer gets everything this replica knows (its own profile follows
-        // below: the new account changed it).
         let synced = self.gossip.synced_height;
         if self.state.height > synced {
             for (peer, account) in &self.state.accounts {
@@ -440,29 +450,31 @@ impl EntityReplica {
             }
             self.gossip.synced_height = self.state.height;
         }
-        let due = self
-            .gossip
-            .published_at
-            .is_none_or(|t| now >= t.saturating_add(GOSSIP_INTERVAL));
-        if !due || self.gossip.checked_height == self.state.height {
-            return;
+        self.sign_published(key, out);
+        if on_tick {
+            self.ask_to_publish(key, now, out);
         }
-        let profile = EntityProfile::of(&self.state);
-        let content = profile.content().encode();
-        self.gossip.checked_height = self.state.height;
-        if content == self.gossip.published {
+    }
+
+    /// Signs the profile the board fixed at its last [`EntityTx::PublishProfile`] (once per
+    /// publication) and sends the part to every account peer.
+    ///
+    /// [`EntityTx::PublishProfile`]: super::EntityTx::PublishProfile
+    fn sign_published(&mut self, key: &SecretKey, out: &mut Vec<EntityOutput>) {
+        let Some(profile) = self.state.profile.clone() else {
+            return;
+        };
+        if profile.height <= self.gossip.signed_height {
             return;
         }
         let Ok(signature) = key.sign_digest(&profile.digest()) else {
             return;
         };
-        self.gossip.published = content;
-        self.gossip.published_at = Some(now);
-        let own = SignedProfile {
+        self.gossip.signed_height = profile.height;
+        self.gossip.merge(SignedProfile {
             profile: profile.clone(),
             hanko: Hanko(BTreeMap::from([(self.me, signature)])),
-        };
-        self.gossip.merge(own);
+        });
         let part = ProfilePart {
             profile,
             signer: self.me,
@@ -473,6 +485,34 @@ impl EntityReplica {
                 entity: *peer,
                 message: EntityMessage::ProfilePart(Box::new(part.clone())),
             });
+        }
+    }
+
+    /// Submits [`EntityTx::PublishProfile`] when the profile of the committed state differs
+    /// from the published one, at most once per [`GOSSIP_INTERVAL`], not while one waits.
+    ///
+    /// [`EntityTx::PublishProfile`]: super::EntityTx::PublishProfile
+    fn ask_to_publish(&mut self, key: &SecretKey, now: u64, out: &mut Vec<EntityOutput>) {
+        let due = self
+            .gossip
+            .published_at
+            .is_none_or(|t| now >= t.saturating_add(GOSSIP_INTERVAL));
+        if !due || self.gossip.checked_height == self.state.height {
+            return;
+        }
+        self.gossip.checked_height = self.state.height;
+        let current = EntityProfile::of(&self.state).content().encode();
+        let published = self.state.profile.as_ref().map(|p| p.content().encode());
+        if published.as_ref() == Some(&current) {
+            return;
+        }
+        let waiting = self
+            .mempool
+            .values()
+            .any(|p| p.tx.tx == super::EntityTx::PublishProfile);
+        if !waiting {
+            self.gossip.published_at = Some(now);
+            let _ = self.submit(key, super::EntityTx::PublishProfile, now, out);
         }
     }
 

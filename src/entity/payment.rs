@@ -45,7 +45,7 @@ pub const ROUTE_HOPS_MAX: usize = 10;
 
 /// The timeout delta an entity asks for by default (ticks between the lock it receives
 /// and the one it forwards).
-pub const TIMEOUT_DELTA_DEFAULT: u64 = 40;
+pub const TIMEOUT_DELTA_DEFAULT: u64 = 100;
 
 /// Finished payments an entity remembers (sent and received); older ones are forgotten.
 pub const PAYMENTS_KEPT_MAX: usize = 4_096;
@@ -53,9 +53,10 @@ pub const PAYMENTS_KEPT_MAX: usize = 4_096;
 /// Payments in flight one entity may send or forward at once.
 pub const PAYMENTS_IN_FLIGHT_MAX: usize = 4_096;
 
-/// keccak-256 of [`HTLC_CODE`].
+/// keccak-256 of [`HTLC_CODE`] (computed once per process).
 pub fn htlc_code_hash() -> [u8; 32] {
-    keccak256(HTLC_CODE.as_bytes())
+    static HASH: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *HASH.get_or_init(|| keccak256(HTLC_CODE.as_bytes()))
 }
 
 /// What an entity charges to forward a payment out through one of its accounts, and the

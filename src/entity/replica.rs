@@ -186,7 +186,7 @@ impl EntityReplica {
         }
         self.advance(key, now, on_tick, &mut out, engine);
         self.account_work(key, now, on_tick, &mut out);
-        self.gossip_work(key, now, &mut out);
+        self.gossip_work(key, now, on_tick, &mut out);
         self.me_public = Some(public);
         Ok(out)
     }

@@ -8,6 +8,7 @@ use num_bigint::BigInt;
 use num_traits::Zero;
 
 use super::accounts::EntityAccount;
+use super::gossip::EntityProfile;
 use super::payment::{FeePolicy, Payments};
 use super::rejection::{Rejection, RejectionKind};
 use super::tx::check_amount;
@@ -238,6 +239,9 @@ pub struct EntityState {
     /// Routed payments sent, forwarded and received.
     #[serde(default)]
     pub payments: Payments,
+    /// The profile the board last agreed to publish (see `gossip.rs`).
+    #[serde(default)]
+    pub profile: Option<EntityProfile>,
     /// Accounts with txs queued during the tx being applied (always empty between txs).
     #[serde(skip)]
     pub(super) dirty: BTreeSet<EntityId>,
@@ -245,7 +249,7 @@ pub struct EntityState {
 
 /// Canonical encoding: `tagged("xln/entity-state/v2", [entity_id, height, timestamp,
 /// last_frame_hash, board, reserves, nonces, accounts, proposals, log length, log_hash,
-/// onion public key or empty, fee_policy, payments])`.
+/// onion public key or empty, fee_policy, payments, published profile's digest or zero])`.
 impl Canonical for EntityState {
     fn canonical_rlp(&self) -> RlpItem {
         let onion_key = self
@@ -270,6 +274,7 @@ impl Canonical for EntityState {
                 onion_key.canonical_rlp(),
                 self.fee_policy.canonical_rlp(),
                 self.payments.canonical_rlp(),
+                self.profile.as_ref().map(|p| p.digest()).unwrap_or_default().canonical_rlp(),
             ],
         )
     }
@@ -312,6 +317,7 @@ impl EntityState {
             onion: None,
             fee_policy: FeePolicy::default(),
             payments: Payments::default(),
+            profile: None,
             dirty: BTreeSet::new(),
         })
     }
@@ -447,6 +453,7 @@ impl EntityState {
                 return self.pay_routed(&stx.signer, stx.nonce, tx_hash, payment, engine)
             }
             EntityTx::Timers => self.run_timers(engine),
+            EntityTx::PublishProfile => self.profile = Some(EntityProfile::of(self)),
         }
         Ok(())
     }

@@ -165,6 +165,9 @@ pub enum EntityTx {
     /// Enforce timeouts: take back every lock this entity sent whose timeout has passed by
     /// the frame's clock (validators submit it when their own clock says one is due).
     Timers,
+    /// Publish the entity's profile as of this frame: the frame fixes it in the state, so
+    /// every validator signs the same profile (validators submit it when theirs changed).
+    PublishProfile,
 }
 
 /// Canonical encoding: each variant is `tagged("xln/entity-tx/<kind>/v1", fields)` with the
@@ -228,6 +231,7 @@ impl Canonical for EntityTx {
                 tagged(b"xln/entity-tx/pay-routed/v1", vec![payment.canonical_rlp()])
             }
             EntityTx::Timers => tagged(b"xln/entity-tx/timers/v1", vec![]),
+            EntityTx::PublishProfile => tagged(b"xln/entity-tx/publish-profile/v1", vec![]),
         }
     }
 }
@@ -271,7 +275,7 @@ pub(super) fn check_amount(what: &str, amount: &BigInt, zero_ok: bool) -> Result
 impl EntityTx {
     /// Every kind name, in declaration order; [`EntityTx::kind`] returns one of them (the
     /// `arch` registry lists these; its tests hold one sample of each variant).
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 12] = [
         "message",
         "open-account",
         "account-input",
@@ -283,6 +287,7 @@ impl EntityTx {
         "set-fee-policy",
         "pay-routed",
         "timers",
+        "publish-profile",
     ];
 
     /// The short kind name (for logs and the timeline).
@@ -299,6 +304,7 @@ impl EntityTx {
             EntityTx::SetFeePolicy(_) => "set-fee-policy",
             EntityTx::PayRouted(_) => "pay-routed",
             EntityTx::Timers => "timers",
+            EntityTx::PublishProfile => "publish-profile",
         }
     }
 

@@ -423,7 +423,7 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
         b"xln/entity-tx/payment/v1" => 4,
         b"xln/entity-tx/open-account/v1" | b"xln/entity-tx/account/v1" => 2,
         b"xln/entity-tx/propose/v1" | b"xln/entity-tx/vote/v1" => 2,
-        b"xln/entity-tx/timers/v1" => 0,
+        b"xln/entity-tx/timers/v1" | b"xln/entity-tx/publish-profile/v1" => 0,
         _ => 1,
     };
     let f = fields(item, &kind, n)?;
@@ -466,6 +466,7 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
         b"xln/entity-tx/set-fee-policy/v1" => EntityTx::SetFeePolicy(read_fee_policy(&f[0])?),
         b"xln/entity-tx/pay-routed/v1" => EntityTx::PayRouted(Box::new(read_routed(&f[0])?)),
         b"xln/entity-tx/timers/v1" => EntityTx::Timers,
+        b"xln/entity-tx/publish-profile/v1" => EntityTx::PublishProfile,
         _ => return Err(bad(format!("unknown entity tx tag {kind:?}"))),
     })
 }
@@ -926,6 +927,10 @@ mod tests {
             RuntimeInput::Submit {
                 entity: 0,
                 tx: EntityTx::Timers,
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::PublishProfile,
             },
             RuntimeInput::Submit {
                 entity: 0,
