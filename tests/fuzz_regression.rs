@@ -399,3 +399,25 @@ fn chain_event_logs_are_decoded_strictly() {
         Err(ChainError::Inconsistent { .. })
     ));
 }
+
+/// fuzz `runtime_input` finding: `AddEntity` with a huge validator count (a canonical
+/// input, e.g. from a WAL record or a script) derived that many keys before the board was
+/// checked, and aborted the process allocating ~200 GB. Now it is refused at once and the
+/// runtime is unchanged.
+#[test]
+fn add_entity_with_a_huge_validator_count_is_refused() {
+    let input = RuntimeInput::AddEntity {
+        name: "huge".into(),
+        validators: 25_170_915_913,
+        threshold: 1,
+        reserves: Vec::new(),
+    };
+    let decoded = RuntimeInput::decode(&input.encode()).expect("a canonical input");
+    let mut rt = Runtime::new(1);
+    let err = rt.apply(&decoded).expect_err("refused");
+    assert!(err.to_string().contains("at most 256"), "{err}");
+    assert_eq!(rt.entity_count(), 0);
+    let too_many = xln::entity::BOARD_VALIDATORS_MAX + 1;
+    assert!(rt.add_entity(too_many, 1, Vec::new()).is_err());
+    assert_eq!(rt.add_entity(3, 2, Vec::new()).expect("a small board"), 0);
+}
