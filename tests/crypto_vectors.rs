@@ -12,7 +12,7 @@ use serde_json::Value;
 use xln::crypto::rlp::uint_item;
 use xln::crypto::{
     abi_encode_args, keccak256, recover_address, sha256, sign_digest, verify, verify_address,
-    AbiArg, Address, CryptoError, RlpItem, SecretKey, Signature,
+    with_backend, AbiArg, Address, CryptoError, RlpItem, SecretKey, Signature, SignatureBackend,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -146,8 +146,16 @@ fn hashes_ethers() {
     assert_eq!(n, 257);
 }
 
+/// Key -> address runs on both signature backends (the public key is derived by the
+/// active one).
 #[test]
 fn accounts_ethers() {
+    for backend in SignatureBackend::ALL {
+        with_backend(backend, || accounts_ethers_on(backend));
+    }
+}
+
+fn accounts_ethers_on(backend: SignatureBackend) {
     let json = read_gz_json("ethers/accounts.json.gz");
     let cases = json.as_array().expect("accounts.json is an array");
     let mut n = 0;
@@ -171,7 +179,10 @@ fn accounts_ethers() {
         );
         n += 1;
     }
-    println!("ethers accounts.json.gz: {n}/259 keys -> address (bytes and EIP-55) passed");
+    println!(
+        "ethers accounts.json.gz on {}: {n}/259 keys -> address (bytes and EIP-55) passed",
+        backend.name()
+    );
     assert_eq!(n, 259);
 }
 
@@ -199,6 +210,12 @@ fn order() -> BigUint {
 ///   should then compare r/s/v exactly.
 #[test]
 fn keyaddr_ethereum_tests() {
+    for backend in SignatureBackend::ALL {
+        with_backend(backend, || keyaddr_on(backend));
+    }
+}
+
+fn keyaddr_on(backend: SignatureBackend) {
     let json = read_json("ethereum-tests/keyaddrtest.json");
     let cases = json.as_array().expect("keyaddrtest.json is an array");
     let digest = keccak256(b""); // sig_of_emptystring: keccak256 of zero bytes (not EIP-191)
@@ -258,9 +275,10 @@ fn keyaddr_ethereum_tests() {
         n += 1;
     }
     println!(
-        "keyaddrtest.json: {n}/2 cases passed (seed->key, key->address, our signature over \
+        "keyaddrtest.json on {}: {n}/2 cases passed (seed->key, key->address, our signature over \
          keccak256(\"\") recovers); upstream sig_of_emptystring verifying: \
-         {vector_sigs_verifying}/2 (known-bad upstream, {high_s} of them high-S)"
+         {vector_sigs_verifying}/2 (known-bad upstream, {high_s} of them high-S)",
+        backend.name()
     );
     assert_eq!(n, 2);
     assert_eq!(

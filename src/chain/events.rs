@@ -72,34 +72,48 @@ pub struct PositionedEvent {
     pub event: ChainEvent,
 }
 
+/// Decodes `log` as event `E` and accepts it only in the one form the contract emits:
+/// re-encoding must give back exactly its topics and data (no extra topics, no bytes after
+/// the fields, no dirty padding).
+fn strict<E: SolEvent>(log: &RawLog) -> Result<E, ChainError> {
+    let bad = |why: String| ChainError::Inconsistent {
+        message: format!(
+            "undecodable {} log at block {} index {}: {why}",
+            E::SIGNATURE,
+            log.block,
+            log.log_index
+        ),
+    };
+    let event =
+        E::decode_raw_log(log.topics.iter().copied(), &log.data).map_err(|e| bad(e.to_string()))?;
+    let again = event.encode_log_data();
+    if again.topics() != log.topics.as_slice() || again.data != log.data {
+        return Err(bad("not the canonical encoding of the event".into()));
+    }
+    Ok(event)
+}
+
 impl ChainEvent {
     /// Decodes one log; `None` for a log that is none of ours (an unknown topic).
     ///
     /// # Errors
     /// [`ChainError::Inconsistent`] for a log with our topic whose fields do not decode
-    /// (a node returning garbage).
+    /// strictly (a node returning garbage): wrong topic count, short data, or bytes after
+    /// the fields (see `strict`: one event has one accepted log form).
     pub fn decode(log: &RawLog) -> Result<Option<ChainEvent>, ChainError> {
         let Some(topic) = log.topics.first() else {
             return Ok(None);
         };
-        let topics = log.topics.iter().copied();
-        let bad = |e: alloy_sol_types::Error| ChainError::Inconsistent {
-            message: format!(
-                "undecodable log at block {} index {}: {e}",
-                log.block, log.log_index
-            ),
-        };
-        let data = &log.data;
         let ev = match *topic {
             t if t == R::EntityRegistered::SIGNATURE_HASH => {
-                let e = R::EntityRegistered::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<R::EntityRegistered>(log)?;
                 ChainEvent::EntityRegistered {
                     entity: e.entity,
                     board_hash: e.boardHash.0,
                 }
             }
             t if t == D::ReserveUpdated::SIGNATURE_HASH => {
-                let e = D::ReserveUpdated::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<D::ReserveUpdated>(log)?;
                 ChainEvent::ReserveUpdated {
                     entity: e.entity,
                     token: e.token,
@@ -107,7 +121,7 @@ impl ChainEvent {
                 }
             }
             t if t == D::CollateralUpdated::SIGNATURE_HASH => {
-                let e = D::CollateralUpdated::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<D::CollateralUpdated>(log)?;
                 ChainEvent::CollateralUpdated {
                     left: e.left,
                     right: e.right,
@@ -117,7 +131,7 @@ impl ChainEvent {
                 }
             }
             t if t == D::Settled::SIGNATURE_HASH => {
-                let e = D::Settled::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<D::Settled>(log)?;
                 ChainEvent::Settled {
                     left: e.left,
                     right: e.right,
@@ -125,7 +139,7 @@ impl ChainEvent {
                 }
             }
             t if t == D::DisputeStarted::SIGNATURE_HASH => {
-                let e = D::DisputeStarted::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<D::DisputeStarted>(log)?;
                 ChainEvent::DisputeStarted {
                     left: e.left,
                     right: e.right,
@@ -134,7 +148,7 @@ impl ChainEvent {
                 }
             }
             t if t == D::DisputeFinalized::SIGNATURE_HASH => {
-                let e = D::DisputeFinalized::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<D::DisputeFinalized>(log)?;
                 ChainEvent::DisputeFinalized {
                     left: e.left,
                     right: e.right,
@@ -142,7 +156,7 @@ impl ChainEvent {
                 }
             }
             t if t == D::DebtRecorded::SIGNATURE_HASH => {
-                let e = D::DebtRecorded::decode_raw_log(topics, data).map_err(bad)?;
+                let e = strict::<D::DebtRecorded>(log)?;
                 ChainEvent::DebtRecorded {
                     debtor: e.debtor,
                     creditor: e.creditor,

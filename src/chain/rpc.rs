@@ -318,24 +318,38 @@ impl RpcChain {
     }
 
     fn receipt(&self, r: &TransactionReceipt) -> Result<Receipt, ChainError> {
-        let block = r.block_number.ok_or_else(|| ChainError::Inconsistent {
-            message: "a receipt without a block number".into(),
-        })?;
-        let logs = r
-            .inner
-            .logs()
-            .iter()
-            .map(raw_log)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Receipt {
-            block,
-            gas_used: r.gas_used,
-            logs,
-        })
+        receipt_from_rpc(r)
     }
 }
 
-fn raw_log(l: &alloy::rpc::types::Log) -> Result<RawLog, ChainError> {
+/// A node's transaction receipt (as alloy decoded its JSON reply) as xln's [`Receipt`].
+/// Public so the fuzz targets drive the same conversion the RPC backend uses.
+///
+/// # Errors
+/// [`ChainError::Inconsistent`] for a receipt without a block number, or a log without
+/// its block number or index (a pending log: the node returned garbage).
+pub fn receipt_from_rpc(r: &TransactionReceipt) -> Result<Receipt, ChainError> {
+    let block = r.block_number.ok_or_else(|| ChainError::Inconsistent {
+        message: "a receipt without a block number".into(),
+    })?;
+    let logs = r
+        .inner
+        .logs()
+        .iter()
+        .map(raw_log)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Receipt {
+        block,
+        gas_used: r.gas_used,
+        logs,
+    })
+}
+
+/// A node's log (as alloy decoded it) as xln's [`RawLog`]; see [`receipt_from_rpc`].
+///
+/// # Errors
+/// [`ChainError::Inconsistent`] for a log without block number or index.
+pub fn raw_log(l: &alloy::rpc::types::Log) -> Result<RawLog, ChainError> {
     let (Some(block), Some(log_index)) = (l.block_number, l.log_index) else {
         return Err(ChainError::Inconsistent {
             message: "a log without block number or index (pending?)".into(),

@@ -16,19 +16,16 @@
 //!   and compares), so a flipped `v` does not verify.
 //! * The digest passed in is signed as-is (no hashing inside); hash with
 //!   [`keccak256`] or [`personal_message_hash`](super::personal_message_hash) first.
+//! * The curve arithmetic is done by [`super::backend`] (libsecp256k1 by default, k256 on
+//!   request); these rules are enforced here, once, for both.
 
 use std::fmt;
 use std::str::FromStr;
 
 use alloy_primitives::hex;
-use k256::ecdsa::{SigningKey, VerifyingKey};
-use k256::elliptic_curve::ops::{LinearCombination, Reduce};
-use k256::elliptic_curve::point::DecompressPoint;
-use k256::elliptic_curve::subtle::Choice;
-use k256::elliptic_curve::PrimeField;
-use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
+use zeroize::Zeroizing;
 
-use super::{keccak256, CryptoError};
+use super::{backend, keccak256, CryptoError};
 
 /// secp256k1 group order n, big-endian.
 const ORDER: [u8; 32] = [
@@ -61,10 +58,14 @@ fn to_array32(bytes: &[u8]) -> Result<[u8; 32], CryptoError> {
 // Secret keys
 // ---------------------------------------------------------------------------------------
 
-/// A secp256k1 secret key: a scalar in `1..n`. Construction validates the range, so every
-/// `SecretKey` can sign. Its `Debug` output is redacted and its memory is zeroised on drop.
+/// A secp256k1 secret key: a scalar in `1..n`, with its public key computed once.
+/// Construction validates the range, so every `SecretKey` can sign. Its `Debug` output is
+/// redacted and its secret bytes are zeroised on drop.
 #[derive(Clone)]
-pub struct SecretKey(SigningKey);
+pub struct SecretKey {
+    secret: Zeroizing<[u8; 32]>,
+    public: PublicKey,
+}
 
 impl SecretKey {
     /// Parses 32 big-endian bytes. Why: keys arrive from files, seeds or test vectors and
@@ -74,13 +75,12 @@ impl SecretKey {
     /// [`CryptoError::InvalidKeyLength`] unless exactly 32 bytes;
     /// [`CryptoError::ScalarOutOfRange`] if the value is zero or `>= n`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let arr = to_array32(bytes)?;
-        if !scalar_in_range(&arr) {
+        let secret = Zeroizing::new(to_array32(bytes)?);
+        if !scalar_in_range(&secret) {
             return Err(CryptoError::ScalarOutOfRange { what: "secret key" });
         }
-        SigningKey::from_slice(&arr)
-            .map(SecretKey)
-            .map_err(|_| CryptoError::ScalarOutOfRange { what: "secret key" })
+        let public = backend::public_key(&secret)?;
+        Ok(SecretKey { secret, public })
     }
 
     /// Deterministically derives a key from arbitrary seed bytes (e.g. a name in a
@@ -101,17 +101,17 @@ impl SecretKey {
     /// The 32 big-endian secret bytes. Why: to persist or export the key. Handle the
     /// result as a secret. Cannot fail.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes().into()
+        *self.secret
     }
 
-    /// The matching public key (the point `k·G`). Cannot fail.
+    /// The matching public key (the point `k·G`, computed at construction). Cannot fail.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(*self.0.verifying_key())
+        self.public
     }
 
     /// The Ethereum address of this key. Cannot fail.
     pub fn address(&self) -> Address {
-        self.public_key().address()
+        self.public.address()
     }
 
     /// Signs a 32-byte digest; same as [`sign_digest`].
@@ -132,7 +132,7 @@ impl fmt::Debug for SecretKey {
 impl PartialEq for SecretKey {
     fn eq(&self, other: &Self) -> bool {
         use k256::elliptic_curve::subtle::ConstantTimeEq;
-        self.0.ct_eq(&other.0).into()
+        self.secret[..].ct_eq(&other.secret[..]).into()
     }
 }
 
@@ -144,42 +144,37 @@ impl Eq for SecretKey {}
 
 /// A secp256k1 public key (a valid, non-identity curve point).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PublicKey(VerifyingKey);
+pub struct PublicKey(secp256k1::PublicKey);
 
 impl PublicKey {
     /// Parses a SEC1 point: 33 bytes compressed (`02/03 || x`) or 65 bytes uncompressed
     /// (`04 || x || y`). Why: keys received from peers must be checked to be on the curve.
+    /// Other SEC1 forms (hybrid `06/07`, compact `05`) are refused, so a key has two
+    /// accepted encodings, both listed here.
     ///
     /// # Errors
     /// [`CryptoError::InvalidPublicKey`] for any other length, prefix, or off-curve point.
     pub fn from_sec1_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        if bytes.len() != 33 && bytes.len() != 65 {
-            return Err(CryptoError::InvalidPublicKey);
+        match (bytes.len(), bytes.first()) {
+            (33, Some(0x02 | 0x03)) | (65, Some(0x04)) => secp256k1::PublicKey::from_slice(bytes)
+                .map(PublicKey)
+                .map_err(|_| CryptoError::InvalidPublicKey),
+            _ => Err(CryptoError::InvalidPublicKey),
         }
-        VerifyingKey::from_sec1_bytes(bytes)
-            .map(PublicKey)
-            .map_err(|_| CryptoError::InvalidPublicKey)
+    }
+
+    pub(super) fn from_libsecp(key: secp256k1::PublicKey) -> Self {
+        PublicKey(key)
     }
 
     /// 65-byte uncompressed SEC1 encoding `04 || x || y`. Cannot fail.
     pub fn to_uncompressed(&self) -> [u8; 65] {
-        let point = self.0.to_encoded_point(false);
-        let mut out = [0u8; 65];
-        // An uncompressed encoding of a non-identity point is always 65 bytes.
-        if point.as_bytes().len() == 65 {
-            out.copy_from_slice(point.as_bytes());
-        }
-        out
+        self.0.serialize_uncompressed()
     }
 
     /// 33-byte compressed SEC1 encoding `02/03 || x`. Cannot fail.
     pub fn to_compressed(&self) -> [u8; 33] {
-        let point = self.0.to_encoded_point(true);
-        let mut out = [0u8; 33];
-        if point.as_bytes().len() == 33 {
-            out.copy_from_slice(point.as_bytes());
-        }
-        out
+        self.0.serialize()
     }
 
     /// Ethereum address: the last 20 bytes of `keccak256(x || y)` (the 64-byte point without
@@ -420,62 +415,19 @@ impl fmt::Debug for Signature {
 
 /// Signs a 32-byte digest with RFC 6979 deterministic nonces; the result is low-S with
 /// `v` = 27/28. The same (key, digest) always gives the same signature, so replicas can
-/// re-sign and compare. The digest is used as-is (hash the message first).
+/// re-sign and compare; both backends ([`super::backend`]) give the same bytes. The digest
+/// is used as-is (hash the message first).
 ///
 /// # Errors
 /// [`CryptoError::SigningFailed`] only if the RFC 6979 nonce yields `r = 0`, `s = 0` or an
 /// `R` whose x-coordinate exceeds n (an unrepresentable recovery id); each has
 /// probability below 2^-127. Retrying the same digest gives the same result.
 pub fn sign_digest(key: &SecretKey, digest: &[u8; 32]) -> Result<Signature, CryptoError> {
-    let (sig, recid) = key
-        .0
-        .sign_prehash_recoverable(digest)
-        .map_err(|_| CryptoError::SigningFailed)?;
-    if recid.is_x_reduced() {
-        return Err(CryptoError::SigningFailed);
-    }
-    // k256 already normalises to low-S and flips the recovery id accordingly; keep a
-    // defensive check so the invariant does not depend on a dependency's internals.
-    let (sig, y_odd) = match sig.normalize_s() {
-        Some(low) => (low, !recid.is_y_odd()),
-        None => (sig, recid.is_y_odd()),
-    };
-    let bytes = sig.to_bytes();
-    let mut r = [0u8; 32];
-    let mut s = [0u8; 32];
-    r.copy_from_slice(&bytes[..32]);
-    s.copy_from_slice(&bytes[32..64]);
-    Ok(Signature {
-        r,
-        s,
-        v: 27 + u8::from(y_odd),
-    })
-}
-
-/// The point `Q = r^-1 (s·R - z·G)` where `R` is the curve point with x-coordinate `r`
-/// and y-parity `v - 27`. `Q` equals the signer's key exactly when the signature is a
-/// valid ECDSA signature over `digest` with the right `v` (then `s^-1 (z·G + r·Q) = R`,
-/// whose x is `r`), so one multi-scalar multiplication serves both verify and recover.
-fn recover_point(digest: &[u8; 32], sig: &Signature) -> Result<ProjectivePoint, CryptoError> {
-    sig.validate()?;
-    let r = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(sig.r)))
-        .ok_or(CryptoError::ScalarOutOfRange { what: "r" })?;
-    let s = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(sig.s)))
-        .ok_or(CryptoError::ScalarOutOfRange { what: "s" })?;
-    let z = <Scalar as Reduce<k256::U256>>::reduce_bytes(&FieldBytes::from(*digest));
-    let y_odd = Choice::from(u8::from(sig.v == 28));
-    let big_r =
-        Option::<AffinePoint>::from(AffinePoint::decompress(&FieldBytes::from(sig.r), y_odd))
-            .ok_or(CryptoError::RecoveryFailed)?;
-    let r_inv = Option::<Scalar>::from(r.invert()).ok_or(CryptoError::RecoveryFailed)?;
-    let u1 = -(r_inv * z);
-    let u2 = r_inv * s;
-    Ok(ProjectivePoint::lincomb(
-        &ProjectivePoint::GENERATOR,
-        &u1,
-        &ProjectivePoint::from(big_r),
-        &u2,
-    ))
+    let sig = backend::sign(&key.secret, digest)?;
+    // Both libraries return low-S, in-range signatures; check the strict rules here so
+    // the invariant does not depend on a dependency's internals.
+    sig.validate().map_err(|_| CryptoError::SigningFailed)?;
+    Ok(sig)
 }
 
 /// Recovers the public key that produced `sig` over `digest` (Ethereum `ecrecover`).
@@ -485,10 +437,8 @@ fn recover_point(digest: &[u8; 32], sig: &Signature) -> Result<ProjectivePoint, 
 /// if no key matches (e.g. `r` is not the x-coordinate of a curve point, or the result
 /// is the point at infinity).
 pub fn recover(digest: &[u8; 32], sig: &Signature) -> Result<PublicKey, CryptoError> {
-    let q = recover_point(digest, sig)?;
-    VerifyingKey::from_affine(q.to_affine())
-        .map(PublicKey)
-        .map_err(|_| CryptoError::RecoveryFailed)
+    sig.validate()?;
+    backend::recover(digest, sig)
 }
 
 /// Recovers the signer's address; see [`recover`].
@@ -507,8 +457,9 @@ pub fn recover_address(digest: &[u8; 32], sig: &Signature) -> Result<Address, Cr
 /// As [`Signature::validate`]; [`CryptoError::RecoveryFailed`] or
 /// [`CryptoError::VerificationFailed`] if the signature is not by `key` over `digest`.
 pub fn verify(key: &PublicKey, digest: &[u8; 32], sig: &Signature) -> Result<(), CryptoError> {
-    // A public key is never the identity, so equality also rules out Q = infinity.
-    if recover_point(digest, sig)? == ProjectivePoint::from(*key.0.as_affine()) {
+    // Recovery yields a valid, non-identity key or an error, so equality with `key` holds
+    // exactly when `sig` is `key`'s signature over `digest` with the right parity.
+    if recover(digest, sig)? == *key {
         Ok(())
     } else {
         Err(CryptoError::VerificationFailed)

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `hash.rs` | keccak-256, sha-256, EIP-191 personal-message digests |
 //! | `keys.rs` | secp256k1 secret/public keys, Ethereum addresses (EIP-55), recoverable signatures |
+//! | `backend.rs` | the two ECDSA implementations under `keys.rs` (libsecp256k1 default, k256) and the switch |
 //! | `rlp.rs` | the [`RlpItem`] tree, RLP encoding and *strict* decoding, integer helpers |
 //! | `abi.rs` | Solidity ABI encoding/decoding of dynamic values, coercion from simple values |
 //! | `merkle.rs` | domain-separated merkle roots and inclusion proofs |
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod backend;
 pub mod canonical;
 pub mod hash;
 pub mod keys;
@@ -26,6 +28,7 @@ pub mod readable;
 pub mod rlp;
 
 pub use abi::{abi_decode, abi_encode, abi_encode_args, coerce, AbiArg};
+pub use backend::{with_backend, SignatureBackend};
 pub use canonical::{tagged, Canonical};
 pub use hash::{keccak256, personal_message_hash, sha256};
 pub use keys::{

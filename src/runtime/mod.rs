@@ -219,13 +219,23 @@ impl Runtime {
     /// [`Runtime::set_entity_config`] (default: [`EntityConfig::default`]). Returns its index.
     ///
     /// # Errors
-    /// [`RuntimeError::Entity`] for a bad board or reserve.
+    /// [`RuntimeError::Entity`] for a bad board or reserve (a validator count above
+    /// [`crate::entity::BOARD_VALIDATORS_MAX`] is refused before any key is derived: the
+    /// count may come from a logged input).
     pub fn add_entity(
         &mut self,
         validators: usize,
         threshold: u64,
         reserves: Vec<(Holder, TokenId, BigInt)>,
     ) -> Result<usize, RuntimeError> {
+        let max = crate::entity::BOARD_VALIDATORS_MAX;
+        if validators > max {
+            return Err(RuntimeError::Entity(
+                crate::entity::EntityError::InvalidBoard {
+                    reason: format!("{validators} validators, at most {max} allowed"),
+                },
+            ));
+        }
         let index = self.entities.len();
         let keys = (0..validators)
             .map(|i| {
