@@ -469,6 +469,37 @@ fn the_optimum_of_a_triangle_of_debts_is_zero() {
     assert!(check_against_optimum(&ps, &plan, &half).is_err());
 }
 
+/// Positions whose figures are inconsistent are refused before anything is planned, each
+/// with the reason: an account of a party with itself, negative collateral, and Δ below
+/// or above its own reachable range (each bound alone).
+#[test]
+fn inconsistent_positions_are_refused() {
+    let ok = Position {
+        left: 1u8,
+        right: 2,
+        token: 1,
+        delta: 10.into(),
+        collateral: 20.into(),
+        lower: 0.into(),
+        upper: 30.into(),
+    };
+    assert!(plan(std::slice::from_ref(&ok)).is_ok());
+    let broken: [fn(&mut Position<u8>); 4] = [
+        |p| p.right = p.left,
+        |p| p.collateral = (-1).into(),
+        |p| p.lower = 11.into(),
+        |p| p.upper = 9.into(),
+    ];
+    for (i, f) in broken.iter().enumerate() {
+        let mut p = ok.clone();
+        f(&mut p);
+        assert!(
+            matches!(plan(&[p]), Err(NettingError::InvalidPosition { .. })),
+            "inconsistent position {i} was accepted"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Real account machines
 // ---------------------------------------------------------------------------------------
