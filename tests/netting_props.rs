@@ -500,6 +500,18 @@ fn inconsistent_positions_are_refused() {
     }
 }
 
+/// "No worse" is judged on both figures: worse in either one is worse.
+#[test]
+fn no_worse_than_compares_both_figures() {
+    let f = |settlements: usize, moved: i64| Figures {
+        settlements,
+        collateral_moved: moved.into(),
+    };
+    assert!(f(2, 50).no_worse_than(&f(2, 50)) && f(1, 40).no_worse_than(&f(2, 50)));
+    assert!(!f(3, 40).no_worse_than(&f(2, 50)), "more settlements");
+    assert!(!f(1, 60).no_worse_than(&f(2, 50)), "more collateral moved");
+}
+
 // ---------------------------------------------------------------------------------------
 // Real account machines
 // ---------------------------------------------------------------------------------------
