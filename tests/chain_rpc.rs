@@ -35,6 +35,7 @@ fn anvil() -> Option<AnvilInstance> {
     Some(instance)
 }
 
+/// Short timeouts, for the test of a node that never answers (where waiting is the point).
 fn quick_policy() -> RetryPolicy {
     RetryPolicy {
         attempts: 3,
@@ -45,9 +46,19 @@ fn quick_policy() -> RetryPolicy {
     }
 }
 
+/// Quick retries but timeouts no loaded machine reaches, so a node that answers is never
+/// taken for a silent one (the tests must not depend on the machine's speed).
+fn patient_policy() -> RetryPolicy {
+    RetryPolicy {
+        request_timeout: Duration::from_secs(60),
+        receipt_timeout: Duration::from_secs(120),
+        ..quick_policy()
+    }
+}
+
 fn config(url: &str) -> RpcConfig {
     RpcConfig {
-        retry: quick_policy(),
+        retry: patient_policy(),
         ..RpcConfig::local(url)
     }
 }
@@ -191,13 +202,23 @@ fn node_down_is_a_clear_error_after_retries() {
 /// A fake node on 127.0.0.1 that answers every request with `answer` (or never, if None),
 /// for a bounded number of connections, then stops by itself.
 fn fake_node(answer: Option<&'static str>) -> String {
+    fake_node_counted(answer).0
+}
+
+/// [`fake_node`], with the number of connections it has accepted.
+fn fake_node_counted(
+    answer: Option<&'static str>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
     std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut held = Vec::new();
         for stream in listener.incoming().take(16) {
             let Ok(mut s) = stream else { break };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
             match answer {
@@ -211,7 +232,7 @@ fn fake_node(answer: Option<&'static str>) -> String {
             }
         }
     });
-    url
+    (url, accepted)
 }
 
 #[test]
@@ -224,14 +245,28 @@ fn garbage_answers_are_a_clear_error() {
     expect_node_error(RpcChain::connect(config(&url)), "wrong type");
 }
 
+/// Each of the policy's tries waits its full request timeout, then gives up: the node sees
+/// exactly one connection per try, and the whole takes at least the tries' timeouts (a
+/// lower bound: a loaded machine only makes it longer; a hang would fail by the count).
 #[test]
 fn a_silent_node_times_out_per_the_policy() {
-    let url = fake_node(None);
+    let (url, accepted) = fake_node_counted(None);
+    let policy = quick_policy();
     let start = Instant::now();
-    let m = expect_node_error(RpcChain::connect(config(&url)), "silent");
+    let m = expect_node_error(
+        RpcChain::connect(RpcConfig {
+            retry: policy.clone(),
+            ..RpcConfig::local(&url)
+        }),
+        "silent",
+    );
     assert!(m.contains("no answer within"), "{m}");
-    // 3 tries of 300 ms plus backoff, far below a hang.
-    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(start.elapsed() >= policy.request_timeout * policy.attempts);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        policy.attempts as usize,
+        "one connection per try"
+    );
 }
 
 #[test]

@@ -130,15 +130,57 @@ fn failed_tests_make_run_exit_1() {
     );
 }
 
+/// The main job runs every script of `scripts/` (but itself) once, each reporting its
+/// group line `name: N passed, M failed`; its total line must be the exact sum of those
+/// (two reporting paths, the scripts' own counters and `run-script`'s results), with no
+/// failure anywhere.
 #[test]
 fn the_main_job_passes() {
-    let main = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/main.xln");
-    let o = xln(&["run", main]);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
+    let o = xln(&["run", &format!("{dir}/main.xln")]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "main job failed:\n{out}\n{err}");
-    assert!(
-        out.contains("== all scripts:") && out.contains(" 0 failed"),
-        "{out}"
+    let counts = |line: &str| -> Option<(usize, usize)> {
+        let (passed, rest) = line.split_once(" passed, ")?;
+        let failed = rest.strip_suffix(" failed")?;
+        Some((
+            passed.rsplit(' ').next()?.parse().ok()?,
+            failed.parse().ok()?,
+        ))
+    };
+    let mut sections: Vec<(String, usize, usize)> = Vec::new();
+    let mut total = None;
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("== all scripts: ") {
+            total = counts(rest);
+        } else if let Some(name) = line.strip_prefix("== ").filter(|n| n.ends_with(".xln")) {
+            sections.push((name.to_string(), 0, 0));
+        } else if let (Some((p, f)), Some(last)) = (counts(line), sections.last_mut()) {
+            last.1 += p;
+            last.2 += f;
+        }
+    }
+    let mut expected: Vec<String> = std::fs::read_dir(dir)
+        .expect("scripts/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".xln") && n != "main.xln")
+        .collect();
+    expected.sort();
+    let mut ran: Vec<String> = sections.iter().map(|s| s.0.clone()).collect();
+    ran.sort();
+    assert_eq!(ran, expected, "main.xln must run every script once:\n{out}");
+    for (name, passed, failed) in &sections {
+        assert!(
+            *passed > 0 && *failed == 0,
+            "{name}: {passed} passed, {failed} failed in its group lines:\n{out}"
+        );
+    }
+    let sum: usize = sections.iter().map(|s| s.1).sum();
+    assert_eq!(
+        total,
+        Some((sum, 0)),
+        "the total line must be the sum of the scripts' group lines ({sum} passed):\n{out}"
     );
 }
 

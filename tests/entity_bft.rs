@@ -1,7 +1,12 @@
 //! Whole-flow tests of the entity BFT machine over a perfect in-test network: commits with
 //! 4 validators / threshold 3, governance board changes, equivocation evidence, refusal of
 //! bad input with the replica unchanged, view changes past a silent proposer, and no
-//! progress (and no divergence) below the threshold.
+//! progress (and no divergence) below the threshold. Divergence is judged by the
+//! independent oracles of `tests/support/entity_oracle.rs` (frames re-executed from
+//! genesis, state hashes recomputed, certificates counted).
+
+#[path = "support/entity_oracle.rs"]
+mod entity_oracle;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -23,6 +28,8 @@ struct Cluster {
     queue: VecDeque<(usize, EntityMessage)>,
     now: u64,
     log: Vec<(usize, EntityOutput)>,
+    genesis: EntityState,
+    commits: entity_oracle::CommitLog,
 }
 
 impl Cluster {
@@ -44,6 +51,7 @@ impl Cluster {
             .iter()
             .map(|a| EntityReplica::from_genesis(genesis.clone(), *a, EntityConfig::default()))
             .collect();
+        let genesis_state = genesis.clone();
         Cluster {
             keys,
             replicas,
@@ -52,6 +60,8 @@ impl Cluster {
             queue: VecDeque::new(),
             now: 1,
             log: Vec::new(),
+            genesis: genesis_state,
+            commits: entity_oracle::CommitLog::default(),
         }
     }
 
@@ -61,6 +71,9 @@ impl Cluster {
 
     fn input(&mut self, i: usize, input: EntityInput) -> Result<Vec<EntityOutput>, EntityError> {
         let outputs = self.replicas[i].handle(&self.keys[i], input, self.now, &mut NoSubcontracts)?;
+        self.commits
+            .harvest((0, i), &self.replicas[i])
+            .expect("every commit harvested");
         if !self.silent.contains(&i) {
             for o in &outputs {
                 match o {
@@ -108,8 +121,21 @@ impl Cluster {
         self.replicas.iter().map(|r| r.height()).collect()
     }
 
-    /// Every pair of replicas agrees on every height both committed.
+    /// Every pair of replicas agrees on every height both committed, and each replica's
+    /// frames re-execute from genesis to its state.
     fn assert_no_divergence(&self) {
+        let runs: Vec<_> = self
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let x = entity_oracle::reexecute(&self.genesis, r, self.commits.frames((0, i)))
+                    .unwrap_or_else(|e| panic!("replica {i}: {e}"));
+                (i, r, x)
+            })
+            .collect();
+        let refs: Vec<_> = runs.iter().map(|(i, r, x)| (*i, *r, x)).collect();
+        entity_oracle::check_agreement(&refs).unwrap_or_else(|e| panic!("{e}"));
         for a in &self.replicas {
             for b in &self.replicas {
                 let (x, y) = (a.committed_hashes(), b.committed_hashes());
@@ -235,6 +261,8 @@ fn board_change_by_proposal_and_vote() {
     .unwrap();
     let err = assert_refused(&mut c, 0, EntityMessage::Vote(v), Reaction::Reject);
     assert!(matches!(err, EntityError::NotAValidator { .. }), "{err}");
+    // Frames decided by the old board and by the new one re-execute and agree.
+    c.assert_no_divergence();
 }
 
 /// A second frame for height 1 signed by the proposer of (1, 0).
@@ -290,6 +318,8 @@ fn equivocating_proposer_is_detected_with_evidence() {
     for i in (0..4).filter(|i| *i != proposer) {
         assert_eq!(c.replicas[i].evidence().len(), 1, "replica {i}");
     }
+    c.ticks(60);
+    c.assert_no_divergence();
 }
 
 #[test]

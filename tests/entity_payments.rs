@@ -76,9 +76,16 @@ impl Plan {
         let fees = (0..=hops)
             .map(|_| (rng.below(4), rng.below(5_000) as u32))
             .collect();
+        // Some outages are short (the payment waits and goes through), some outlast every
+        // timeout (the payment must be refunded on every hop).
         let outage = (rng.below(4) == 0).then(|| {
             let who = 1 + rng.below(hops as u64 - 1) as usize;
-            (who, rng.below(12), 5 + rng.below(60))
+            let len = if rng.below(2) == 0 {
+                5 + rng.below(60)
+            } else {
+                800 + rng.below(400)
+            };
+            (who, rng.below(12), len)
         });
         let count = 1 + rng.below(4);
         let payments = (0..count)
@@ -212,7 +219,7 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
     let begin = rt.now();
     let mut outage_done = plan.outage.is_none();
     let mut outage_on = false;
-    for tick in 0..200u64 {
+    for tick in 0..1_400u64 {
         for (at, amount) in order.iter().filter(|(at, _)| *at == tick) {
             let view = rt.replica(entities[0], honest(&rt, entities[0])).expect("replica").gossip().clone();
             let payment = view

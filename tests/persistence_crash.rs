@@ -1,5 +1,9 @@
 //! Crash test: a child `xln run tests/fixtures/workload.xln --store DIR` is killed with
-//! SIGKILL at seeded random moments and restarted, again and again. After every kill the
+//! SIGKILL at seeded random points of its progress and restarted, again and again. A kill
+//! point is a number of logged records drawn from the seed: the test watches the WAL grow
+//! (a read-only scan) and kills once the child has logged that many, or (one kill in
+//! eight) at once, while it is still recovering and re-checking its log. So a kill means
+//! the same on a fast idle machine and a slow loaded one; no wall-clock guess is involved. After every kill the
 //! store must recover, hold exactly a prefix of the inputs a clean run logs (nothing lost,
 //! nothing applied twice), and its state hash must equal the clean run's after the same
 //! number of inputs. The restarted child itself checks that re-running the script
@@ -9,11 +13,15 @@
 //! 50). Every failure prints the seed and how to rerun it.
 
 use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xln::runtime::{Runtime, RuntimeInput, SplitMix64};
-use xln::storage::{runtime_state_hash, Store};
+use xln::storage::{runtime_state_hash, scan_wal, Store};
+
+/// A guard against a hung child only (never reached by a healthy run, however slow).
+const CHILD_HANG_MAX: Duration = Duration::from_secs(600);
 
 const ROUNDS: &str = "20";
 const SNAPSHOT_EVERY: &str = "16";
@@ -43,6 +51,58 @@ fn child(dir: &Path, log: &Path) -> Command {
     c
 }
 
+/// Records in the store's WAL now (a read-only scan; a record being written is a torn
+/// tail and not counted; 0 before the log exists).
+fn logged_records(dir: &Path) -> u64 {
+    scan_wal(&dir.join("wal"), 0, &mut |_, _| Ok(())).map_or(0, |r| r.last_seq)
+}
+
+/// The WAL's total size in bytes: a cheap signal that a record may have been added.
+fn wal_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join("wal")).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
+/// Waits until the child has logged `target` records (then kills it with SIGKILL, at once
+/// if `target` is `None`) or has exited by itself. Returns its exit status, and whether
+/// the signal was sent (a child may still finish just before the signal lands). The WAL
+/// is rescanned only when it grew.
+fn kill_at_record(
+    proc: &mut Child,
+    dir: &Path,
+    target: Option<u64>,
+) -> (std::process::ExitStatus, bool) {
+    let started = Instant::now();
+    let mut seen_bytes = u64::MAX;
+    loop {
+        if let Some(status) = proc.try_wait().expect("child status") {
+            return (status, false);
+        }
+        let reached = match target {
+            None => true,
+            Some(t) => {
+                let bytes = wal_bytes(dir);
+                let grew = bytes != seen_bytes;
+                seen_bytes = bytes;
+                grew && logged_records(dir) >= t
+            }
+        };
+        if reached {
+            proc.kill().expect("SIGKILL the child");
+            return (proc.wait().expect("child status"), true);
+        }
+        assert!(
+            started.elapsed() < CHILD_HANG_MAX,
+            "the child ran for over {CHILD_HANG_MAX:?} without reaching its kill point: hung"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xln-crash-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -62,7 +122,7 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let clean_dir = root.join("clean");
     let started = Instant::now();
     let status = child(&clean_dir, &log).status().unwrap();
-    let full_run = started.elapsed();
+    let full_run = started.elapsed(); // reported only
     assert!(
         status.success(),
         "clean run failed: {}",
@@ -82,26 +142,20 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
     // Kill, recover, compare, restart.
     let mut rng = SplitMix64::new(seed);
     let dir = root.join("crashing");
-    let max_delay_ms = (full_run.as_millis() as u64 * 5 / 4).max(50);
     let (mut previous, mut completed, mut mid_run) = (0u64, 0u32, 0u32);
     for kill in 0..kills {
-        let delay = Duration::from_millis(5 + rng.below(max_delay_ms));
+        // The restarted child re-checks `previous` inputs, then logs the rest: kill it once
+        // it has logged a record drawn from those it has left (or at once, 1 in 8).
+        let target = (rng.below(8) != 0).then(|| previous + 1 + rng.below(total - previous));
         let mut proc = child(&dir, &log).spawn().unwrap();
-        std::thread::sleep(delay);
-        let finished = proc.try_wait().unwrap();
-        if finished.is_none() {
-            proc.kill().unwrap(); // SIGKILL on Unix
-        }
-        let status = proc.wait().unwrap();
-        if let Some(s) = finished {
-            assert!(
-                s.success(),
-                "kill {kill}: the child failed on its own: {}\n{rerun}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        } else {
-            assert!(!status.success());
-        }
+        let (status, signalled) = kill_at_record(&mut proc, &dir, target);
+        // Killed, or it finished just before the signal landed: both are fine.
+        let killed = signalled && !status.success();
+        assert!(
+            killed || status.success(),
+            "kill {kill}: the child failed on its own: {}\n{rerun}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         let rec = Store::recover_read_only(&dir)
             .unwrap_or_else(|e| panic!("kill {kill}: recovery failed: {e}\n{rerun}"));
         let n = rec.inputs;
@@ -125,12 +179,18 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
             rec.state_hash, hashes[n as usize],
             "kill {kill}: state hash after {n} inputs differs from the clean run\n{rerun}"
         );
+        if let Some(t) = target.filter(|_| killed) {
+            assert!(
+                n >= t,
+                "kill {kill}: killed after record {t} was logged, yet {n} recovered\n{rerun}"
+            );
+        }
         previous = n;
         if n == total {
             completed += 1;
             std::fs::remove_dir_all(&dir).unwrap();
             previous = 0;
-        } else if finished.is_none() {
+        } else if killed {
             mid_run += 1;
         }
     }

@@ -66,8 +66,14 @@ fn readme_session_multiline_doc_and_history() {
 fn ctrl_c_interrupts_a_running_evaluation() {
     let history = temp_history("interrupt");
     let mut p = start(&history, false);
-    p.send_line("(let spin ([i 0]) (spin (+ i 1)))").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The loop announces itself before spinning, so Ctrl-C is sent once the evaluation is
+    // surely running, however slow the machine (the echoed line reads `"spin" "ning"`).
+    p.send_line(
+        "(begin (displayln (string-append \"spin\" \"ning\")) (flush-output) \
+         (let spin ([i 0]) (spin (+ i 1))))",
+    )
+    .unwrap();
+    p.exp_string("spinning").unwrap();
     p.send_control('c').unwrap();
     p.exp_string("interrupted").unwrap();
     p.exp_string("xln> ").unwrap();

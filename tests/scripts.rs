@@ -1,66 +1,79 @@
-//! Runs every protocol script in scripts/ as the test suite's whole-flow tests: each must
-//! finish without an error and with all of its `test` forms passing.
+//! Every protocol script in `scripts/` is its own test (generated per file by `build.rs`):
+//! each must finish without an error, with at least one `test` form passing and none
+//! failing. `main.xln`, which runs all the others, is the main job: `tests/cli.rs` runs it
+//! through the binary and checks its counts. A last test checks the generated list is the
+//! directory as it is now, so a script cannot be left out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use xln::lang::{Interp, Limits, Output};
 
-#[test]
-fn every_script_runs_and_its_tests_pass() {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scripts/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "xln"))
-        // main.xln runs all the others; tests/cli.rs runs it through the binary.
-        .filter(|p| p.file_name().is_none_or(|n| n != "main.xln"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scripts found in {}", dir.display());
-    let (mut passed, mut failed, mut broken) = (0, 0, Vec::new());
-    for file in &files {
-        let text = std::fs::read_to_string(file).expect("readable script");
-        // Scripts may recurse deeply; give them the CLI's stack.
-        let path = file.clone();
-        let outcome = std::thread::Builder::new()
-            .stack_size(256 << 20)
-            .spawn(move || {
-                let limits = Limits {
-                    stack_bytes: 200 << 20,
-                    ..Limits::default()
-                };
-                let mut interp = Interp::new(limits, Output::captured());
-                interp.module = interp.modules.new_module("main", Some(path.clone()));
-                let result = interp
-                    .eval_source(&path.display().to_string(), &text)
-                    .map_err(|e| e.render(false));
-                (
-                    result.map(|_| ()),
-                    interp.tests.passed,
-                    interp.tests.failed,
-                    interp.out.take_captured(),
-                )
-            })
-            .expect("spawn")
-            .join()
-            .expect("script thread");
-        let (result, p, f, output) = outcome;
-        println!("{}: {p} passed, {f} failed", file.display());
-        if f > 0 || result.is_err() {
-            println!("{output}");
-        }
-        if let Err(e) = result {
-            broken.push(format!("{}:\n{e}", file.display()));
-        }
-        passed += p;
-        failed += f;
+include!(concat!(env!("OUT_DIR"), "/script_tests.rs"));
+
+fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts")
+}
+
+/// What one script run gave: the error report, passed, failed, and the output.
+type ScriptRun = (Result<(), String>, usize, usize, String);
+
+/// Runs `scripts/<name>` as `xln run` would, on a thread with the CLI's large stack
+/// (scripts may recurse deeply).
+fn run_script(name: &str) -> ScriptRun {
+    let path = scripts_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let limits = Limits {
+                stack_bytes: 200 << 20,
+                ..Limits::default()
+            };
+            let mut interp = Interp::new(limits, Output::captured());
+            interp.module = interp.modules.new_module("main", Some(path.clone()));
+            let result = interp
+                .eval_source(&path.display().to_string(), &text)
+                .map(|_| ())
+                .map_err(|e| e.render(false));
+            (
+                result,
+                interp.tests.passed,
+                interp.tests.failed,
+                interp.out.take_captured(),
+            )
+        })
+        .expect("spawn")
+        .join()
+        .expect("script thread")
+}
+
+/// The generated test of one script.
+fn check_script(name: &str) {
+    let (result, passed, failed, output) = run_script(name);
+    println!("{name}: {passed} passed, {failed} failed");
+    if let Err(e) = result {
+        panic!("{name} stopped with an error:\n{e}\noutput before it:\n{output}");
     }
-    println!("{passed} passed, {failed} failed");
     assert!(
-        broken.is_empty(),
-        "scripts stopped with errors:\n{}",
-        broken.join("\n")
+        failed == 0,
+        "{name}: {failed} test(s) failed, {passed} passed:\n{output}"
     );
-    assert_eq!(failed, 0, "script tests failed");
-    assert!(passed > 0, "the scripts asserted nothing");
+    assert!(passed > 0, "{name} asserted nothing:\n{output}");
+}
+
+#[test]
+fn every_script_in_the_directory_has_its_test() {
+    let mut found: Vec<String> = std::fs::read_dir(scripts_dir())
+        .expect("scripts/ exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".xln"))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found, SCRIPTS,
+        "scripts/ changed since build.rs generated the tests (rebuild: cargo test --test scripts)"
+    );
+    assert!(found.len() > 1 && found.iter().any(|n| n == "main.xln"));
 }

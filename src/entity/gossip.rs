@@ -497,7 +497,9 @@ impl EntityReplica {
             .gossip
             .published_at
             .is_none_or(|t| now >= t.saturating_add(GOSSIP_INTERVAL));
-        if !due || self.gossip.checked_height == self.state.height {
+        // Nobody to tell without an account (profiles travel along accounts).
+        if !due || self.gossip.checked_height == self.state.height || self.state.accounts.is_empty()
+        {
             return;
         }
         self.gossip.checked_height = self.state.height;

@@ -7,7 +7,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `mod.rs` | [`Runtime`]: entities, the tick loop, routing, tx outcomes, quiescence |
-//! | `network.rs` | [`SplitMix64`], [`NetworkModel`] and the in-flight queue |
+//! | `network.rs` | [`SplitMix64`], [`NetworkModel`], [`Partition`] and the in-flight queue |
 //! | `byzantine.rs` | [`Behaviour`] and how a byzantine replica's messages are rewritten |
 //! | `timeline.rs` | [`Event`] and its JSON-lines form |
 //! | `input.rs` | [`RuntimeInput`], its canonical encoding, and [`Runtime::apply`] |
@@ -31,7 +31,7 @@ use num_bigint::BigInt;
 
 pub use byzantine::Behaviour;
 pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
-pub use network::{Envelope, Network, NetworkModel, SendFate, SplitMix64};
+pub use network::{Envelope, Network, NetworkModel, Node, Partition, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
 use crate::crypto::{Address, SecretKey};
@@ -194,10 +194,44 @@ impl Runtime {
         self.network.reconfigure(model, seed);
     }
 
-    /// Makes the network perfect (keeping its random stream for tie-breaks).
+    /// Makes the network perfect and ends any partition (keeping its random stream for
+    /// tie-breaks).
     pub fn heal_network(&mut self) {
         let seed = self.network_seed_continuation();
         self.network.reconfigure(NetworkModel::perfect(), seed);
+        self.network.heal_partition();
+    }
+
+    /// Splits the network from now until tick `until_tick` (exclusive): replicas in
+    /// different `groups` of (entity, replica) nodes cannot reach each other; every replica
+    /// named in no group is in one more group. Replaces any partition in force; ends early
+    /// with [`Runtime::heal_partition`] or [`Runtime::heal_network`]. Not a logged
+    /// [`RuntimeInput`]: for tests driving the runtime directly.
+    pub fn partition(&mut self, groups: Vec<Vec<Node>>, until_tick: u64) {
+        self.network.set_partition(Partition {
+            groups,
+            until: until_tick,
+        });
+    }
+
+    /// [`Runtime::partition`] of the replicas of one entity (`groups` of replica indices);
+    /// replicas of other entities are in the rest.
+    pub fn partition_entity(&mut self, entity: usize, groups: &[Vec<usize>], until_tick: u64) {
+        let groups = groups
+            .iter()
+            .map(|g| g.iter().map(|r| (entity, *r)).collect())
+            .collect();
+        self.partition(groups, until_tick);
+    }
+
+    /// Ends any partition now.
+    pub fn heal_partition(&mut self) {
+        self.network.heal_partition();
+    }
+
+    /// The partition in force now, if any.
+    pub fn partition_in_force(&self) -> Option<&Partition> {
+        self.network.partition_at(self.tick)
     }
 
     fn network_seed_continuation(&mut self) -> u64 {
@@ -266,11 +300,7 @@ impl Runtime {
             .map(|(a, (_, shares))| Validator::new(*a, *shares))
             .collect();
         let board = Board::new(validators, threshold)?;
-        // The board's shared onion secret: in a simulation it derives from the seed and
-        // the entity's position, like its validators' keys.
-        let onion = onion_secret_from(
-            format!("xln/runtime/{}/entity/{}/onion", self.seed, self.entities.len()).as_bytes(),
-        );
+        let onion = self.onion_secret(self.entities.len());
         let genesis = EntityState::genesis(board, reserves)?.with_onion(onion);
         let replicas = keys
             .into_iter()
@@ -347,6 +377,13 @@ impl Runtime {
     /// [`RuntimeError::UnknownEntity`] / [`RuntimeError::UnknownReplica`].
     pub fn replica(&self, entity: usize, replica: usize) -> Result<&EntityReplica, RuntimeError> {
         Ok(&self.sim_replica(entity, replica)?.replica)
+    }
+
+    /// The onion secret the entity at `index` shares among its validators: in a simulation
+    /// it derives from the seed and the entity's position, like its validators' keys (so a
+    /// checker can rebuild an entity's genesis state exactly).
+    pub fn onion_secret(&self, index: usize) -> crate::crypto::onion::OnionSecret {
+        onion_secret_from(format!("xln/runtime/{}/entity/{index}/onion", self.seed).as_bytes())
     }
 
     /// The keys of the entity's honest validators. The simulator holds every validator's
@@ -730,7 +767,7 @@ impl Runtime {
                 to,
                 message,
             };
-            if self.network.send(now, envelope) == SendFate::Lost {
+            if self.network.send_from(now, entity, envelope) == SendFate::Lost {
                 self.timeline.push(Event::Lost {
                     tick: now,
                     entity: target,

@@ -1,6 +1,7 @@
 //! The simulated network: a seeded PRNG ([`SplitMix64`]) and a message queue that loses,
-//! duplicates, delays and reorders messages per a [`NetworkModel`]. Deterministic: the
-//! same seed and the same sends give the same deliveries.
+//! duplicates, delays and reorders messages per a [`NetworkModel`], and cuts messages
+//! between the groups of a [`Partition`] until it heals. Deterministic: the same seed and
+//! the same sends give the same deliveries.
 
 use std::collections::BTreeMap;
 
@@ -65,6 +66,37 @@ impl NetworkModel {
     }
 }
 
+/// One replica anywhere in the simulation: (entity index, replica index in the entity).
+pub type Node = (usize, usize);
+
+/// Groups of replicas that cannot reach each other until tick `until` (exclusive): while
+/// it is in force, a message between two nodes of different groups is cut (lost) when it
+/// is sent. Every node named in no group belongs to one more group, "the rest". Messages
+/// already in flight when a partition starts still arrive (it cuts links, not queues),
+/// and cut messages draw no randomness, so a run without partitions is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Partition {
+    /// The groups; a node listed twice counts in its first group.
+    pub groups: Vec<Vec<Node>>,
+    /// The first tick at which the network is whole again.
+    pub until: u64,
+}
+
+impl Partition {
+    /// The group of `node`: its index in `groups`, or `groups.len()` for the rest.
+    fn group_of(&self, node: Node) -> usize {
+        self.groups
+            .iter()
+            .position(|g| g.contains(&node))
+            .unwrap_or(self.groups.len())
+    }
+
+    /// True if a message from `from` to `to` sent at tick `now` is cut.
+    pub fn cuts(&self, now: u64, from: Node, to: Node) -> bool {
+        now < self.until && self.group_of(from) != self.group_of(to)
+    }
+}
+
 /// A message on its way from one replica to another of the same entity.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Envelope {
@@ -96,6 +128,9 @@ pub struct Network {
     rng: SplitMix64,
     queue: BTreeMap<(u64, u64, u64), Envelope>,
     next_seq: u64,
+    /// The partition in force or last in force (absent from documents written without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partition: Option<Partition>,
 }
 
 impl Network {
@@ -106,7 +141,37 @@ impl Network {
             rng: SplitMix64::new(seed),
             queue: BTreeMap::new(),
             next_seq: 0,
+            partition: None,
         }
+    }
+
+    /// Splits the network into `partition`'s groups (replacing any partition before).
+    pub fn set_partition(&mut self, partition: Partition) {
+        self.partition = Some(partition);
+    }
+
+    /// Ends any partition now.
+    pub fn heal_partition(&mut self) {
+        self.partition = None;
+    }
+
+    /// The partition in force at tick `now`, if any.
+    pub fn partition_at(&self, now: u64) -> Option<&Partition> {
+        self.partition.as_ref().filter(|p| now < p.until)
+    }
+
+    /// Sends `envelope`, whose sender is replica `envelope.from` of entity `source`, at
+    /// tick `now`: cut (reported [`SendFate::Lost`]) if a partition separates the two
+    /// replicas, else through the model as [`Network::send`].
+    pub fn send_from(&mut self, now: u64, source: usize, envelope: Envelope) -> SendFate {
+        let (from, to) = ((source, envelope.from), (envelope.entity, envelope.to));
+        if self
+            .partition_at(now)
+            .is_some_and(|p| p.cuts(now, from, to))
+        {
+            return SendFate::Lost;
+        }
+        self.send(now, envelope)
     }
 
     /// The model in force.
@@ -205,5 +270,70 @@ mod tests {
         let a = run();
         assert_eq!(a, run());
         assert!(a.len() > 50 && a.len() < 150);
+    }
+
+    fn envelope(entity: usize, from: usize, to: usize) -> Envelope {
+        Envelope {
+            entity,
+            from,
+            to,
+            message: EntityMessage::SyncRequest {
+                from: Default::default(),
+                height: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_partition_cuts_between_groups_until_it_heals() {
+        let mut n = Network::new(NetworkModel::perfect(), 3);
+        n.set_partition(Partition {
+            groups: vec![vec![(0, 0), (0, 1)], vec![(0, 2)]],
+            until: 10,
+        });
+        // Within a group, and within "the rest" ((0, 3) and (1, 0)), messages pass.
+        assert_eq!(n.send_from(5, 0, envelope(0, 0, 1)), SendFate::Queued);
+        assert_eq!(n.send_from(5, 0, envelope(0, 3, 3)), SendFate::Queued);
+        assert_eq!(n.send_from(5, 0, envelope(1, 3, 0)), SendFate::Queued);
+        // Across groups, both ways, and to the rest, they are cut.
+        assert_eq!(n.send_from(5, 0, envelope(0, 0, 2)), SendFate::Lost);
+        assert_eq!(n.send_from(5, 0, envelope(0, 2, 1)), SendFate::Lost);
+        assert_eq!(n.send_from(9, 0, envelope(0, 1, 3)), SendFate::Lost);
+        assert_eq!(n.send_from(9, 1, envelope(0, 0, 0)), SendFate::Lost);
+        assert!(n.partition_at(9).is_some());
+        // From tick `until` on, the network is whole.
+        assert!(n.partition_at(10).is_none());
+        assert_eq!(n.send_from(10, 0, envelope(0, 0, 2)), SendFate::Queued);
+        n.set_partition(Partition {
+            groups: vec![vec![(0, 0)]],
+            until: 100,
+        });
+        assert_eq!(n.send_from(11, 0, envelope(0, 1, 0)), SendFate::Lost);
+        n.heal_partition();
+        assert_eq!(n.send_from(11, 0, envelope(0, 1, 0)), SendFate::Queued);
+        assert_eq!(n.in_flight(), 5);
+    }
+
+    #[test]
+    fn cut_messages_draw_no_randomness() {
+        let model = NetworkModel {
+            loss: (1, 3),
+            duplicate: (1, 3),
+            max_delay: 2,
+        };
+        let (mut whole, mut split) = (Network::new(model, 8), Network::new(model, 8));
+        split.set_partition(Partition {
+            groups: vec![vec![(0, 9)]],
+            until: u64::MAX,
+        });
+        for i in 0..50 {
+            // `split` also gets a message that the partition cuts before each real one.
+            assert_eq!(split.send_from(i, 0, envelope(0, 9, 1)), SendFate::Lost);
+            assert_eq!(
+                whole.send_from(i, 0, envelope(0, 1, 2)),
+                split.send_from(i, 0, envelope(0, 1, 2))
+            );
+        }
+        assert_eq!(whole.due(100), split.due(100));
     }
 }
