@@ -4,14 +4,16 @@
 //! with 1 and 100 payments per frame, and 100 single-signer entities at once. Medians via
 //! `xln::bench::measure`; rates are derived from the median time per round and the frames
 //! actually committed (proposers wait one tick, so one round's payments share a frame).
-//! Last, payments through an account between two 4-validator boards: each round pays
+//! Then payments through an account between two 4-validator boards: each round pays
 //! both ways and runs until both boards committed and sealed (hanko) every account frame.
+//! Last, routed payments carried out by the entities: a 3-hop chain of 1-of-1 entities,
+//! and 1-of-1 -> 3-of-4 hub -> 1-of-1 (HTLCs, onions, reveals and claims, real signatures).
 
 use std::hint::black_box;
 
 use num_bigint::BigInt;
-use xln::bench::measure;
 use xln::account::AccountTx;
+use xln::bench::measure;
 use xln::entity::{EntityConfig, EntityTx, Holder};
 use xln::runtime::Runtime;
 
@@ -122,6 +124,20 @@ fn main() {
         2,
     );
     account_bench(10, 9, 3);
+    routed_bench(
+        "routed, 3 hops of 1-of-1 entities, 10 payments/round",
+        &[1, 1, 1, 1],
+        10,
+        7,
+        2,
+    );
+    routed_bench(
+        "routed, 1-of-1 -> 3-of-4 hub -> 1-of-1, 10 payments/round",
+        &[1, 4, 1],
+        10,
+        7,
+        2,
+    );
 }
 
 /// Two 4-validator boards with an open account and credit both ways; each round submits
@@ -181,5 +197,91 @@ fn account_bench(per_round: u64, samples: usize, iterations: u64) {
         "  => {:.0} account payments/s, {:.1} account frames per round",
         (2 * per_round) as f64 / secs,
         (height(&rt) - before) as f64 / rounds
+    );
+}
+
+/// Routed payments carried out by the entities (HTLC per hop, onion, reveal, claims), each
+/// round `per_round` payments from the first entity to the last of a chain whose boards
+/// have `validators` validators each (threshold by majority), run until quiet. Real
+/// signatures and hankos on every frame; the network is perfect.
+fn routed_bench(name: &str, validators: &[usize], per_round: u64, samples: usize, iterations: u64) {
+    use xln::entity::payment::PaymentStatus;
+    let mut rt = Runtime::new(7);
+    let n = validators.len();
+    let entities: Vec<usize> = validators
+        .iter()
+        .map(|v| {
+            rt.add_entity(*v, (*v / 2 + 1) as u64, Vec::new())
+                .expect("entity")
+        })
+        .collect();
+    let ids: Vec<[u8; 32]> = entities
+        .iter()
+        .map(|e| rt.entity_id(*e).expect("id"))
+        .collect();
+    for i in 0..n - 1 {
+        let board = rt.genesis_board(entities[i + 1]).expect("board").clone();
+        rt.submit(
+            entities[i],
+            EntityTx::OpenAccount {
+                peer: ids[i + 1],
+                peer_board: board,
+            },
+        )
+        .expect("open");
+    }
+    assert!(rt.run_until_quiet(10_000));
+    for i in 0..n - 1 {
+        let credit = EntityTx::Account {
+            peer: ids[i],
+            tx: AccountTx::SetCreditLimit {
+                token: 1,
+                amount: BigInt::from(10).pow(30),
+            },
+        };
+        rt.submit(entities[i + 1], credit).expect("credit");
+    }
+    assert!(rt.run_until_quiet(10_000));
+    let plan = loop {
+        rt.run_ticks(20);
+        rt.run_until_quiet(10_000);
+        let view = rt
+            .replica(entities[0], 0)
+            .expect("replica")
+            .gossip()
+            .clone();
+        if let Ok(p) = view.plan(&ids[0], &ids[n - 1], &BigInt::from(1), 1, rt.now()) {
+            break p;
+        }
+        assert!(rt.now() < 5_000, "gossip did not converge");
+    };
+    let m = measure(name, samples, iterations, |_| {
+        for _ in 0..per_round {
+            // Fresh timeouts from the sender's clock, the same route.
+            let mut p = plan.clone();
+            let now = rt.now();
+            let shift = now.saturating_sub(p.parts[0].last().map_or(0, |h| h.timeout) - 200);
+            for hop in &mut p.parts[0] {
+                hop.timeout += shift;
+            }
+            rt.submit(entities[0], EntityTx::PayRouted(Box::new(p)))
+                .expect("pay");
+        }
+        assert!(rt.run_until_quiet(10_000), "routed round did not settle");
+        black_box(rt.now())
+    });
+    let sender = rt.replica(entities[0], 0).expect("replica").state();
+    let settled = sender
+        .payments
+        .sent
+        .values()
+        .filter(|p| p.status == PaymentStatus::Settled)
+        .count();
+    let all = sender.payments.sent.len();
+    assert_eq!(settled, all, "every routed payment settles");
+    let secs = m.median_per_iteration.as_secs_f64();
+    println!(
+        "  => {:.1} routed payments/s ({all} settled on every hop)",
+        per_round as f64 / secs
     );
 }

@@ -554,7 +554,10 @@ fn htlc_wrong_preimage_is_rejected_and_nothing_moves() {
         } => {
             assert_eq!(
                 (code.as_str(), method.as_str()),
-                (xln::account::short_hex(&keccak256(b"htlc")).as_str(), "reveal")
+                (
+                    xln::account::short_hex(&keccak256(b"htlc")).as_str(),
+                    "reveal"
+                )
             );
             assert_eq!(reason, "wrong preimage");
         }

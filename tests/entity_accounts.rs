@@ -90,7 +90,10 @@ fn deliver(
     )
     .unwrap();
     let (next, rejected) = state.apply_txs(state.height + 1, 2, &[tx], &mut NoSubcontracts);
-    (next, rejected.into_iter().map(|r| r.rejection.reason).collect())
+    (
+        next,
+        rejected.into_iter().map(|r| r.rejection.reason).collect(),
+    )
 }
 
 #[test]

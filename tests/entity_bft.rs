@@ -70,7 +70,8 @@ impl Cluster {
     }
 
     fn input(&mut self, i: usize, input: EntityInput) -> Result<Vec<EntityOutput>, EntityError> {
-        let outputs = self.replicas[i].handle(&self.keys[i], input, self.now, &mut NoSubcontracts)?;
+        let outputs =
+            self.replicas[i].handle(&self.keys[i], input, self.now, &mut NoSubcontracts)?;
         self.commits
             .harvest((0, i), &self.replicas[i])
             .expect("every commit harvested");
@@ -198,7 +199,10 @@ fn four_validators_threshold_three_commit_frames() {
         "the 1000 payment is rejected, not dropped"
     );
     assert!(
-        rejected[0].rejection.reason.contains("insufficient reserve"),
+        rejected[0]
+            .rejection
+            .reason
+            .contains("insufficient reserve"),
         "{}",
         rejected[0].rejection.reason
     );

@@ -165,14 +165,26 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
     let entities: Vec<usize> = plan
         .boards
         .iter()
-        .map(|v| rt.add_entity(*v, threshold(*v), Vec::new()).expect("entity"))
+        .map(|v| {
+            rt.add_entity(*v, threshold(*v), Vec::new())
+                .expect("entity")
+        })
         .collect();
-    let ids: Vec<EntityId> = entities.iter().map(|e| rt.entity_id(*e).expect("id")).collect();
+    let ids: Vec<EntityId> = entities
+        .iter()
+        .map(|e| rt.entity_id(*e).expect("id"))
+        .collect();
     // Accounts along the chain: each entity opens with the next; the next lets it owe.
     for i in 0..n - 1 {
         let board = rt.genesis_board(entities[i + 1]).expect("board").clone();
-        rt.submit(entities[i], EntityTx::OpenAccount { peer: ids[i + 1], peer_board: board })
-            .map_err(|e| e.to_string())?;
+        rt.submit(
+            entities[i],
+            EntityTx::OpenAccount {
+                peer: ids[i + 1],
+                peer_board: board,
+            },
+        )
+        .map_err(|e| e.to_string())?;
     }
     if !rt.run_until_quiet(20_000) {
         return Err("accounts did not open".into());
@@ -180,13 +192,22 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
     for i in 0..n - 1 {
         let credit = EntityTx::Account {
             peer: ids[i],
-            tx: AccountTx::SetCreditLimit { token: TOKEN, amount: BigInt::from(CREDIT) },
+            tx: AccountTx::SetCreditLimit {
+                token: TOKEN,
+                amount: BigInt::from(CREDIT),
+            },
         };
-        rt.submit(entities[i + 1], credit).map_err(|e| e.to_string())?;
+        rt.submit(entities[i + 1], credit)
+            .map_err(|e| e.to_string())?;
     }
     for (i, f) in plan.fees.iter().enumerate().take(n - 1).skip(1) {
-        let policy = FeePolicy { base: BigInt::from(f.0), ppm: f.1, ..FeePolicy::default() };
-        rt.submit(entities[i], EntityTx::SetFeePolicy(policy)).map_err(|e| e.to_string())?;
+        let policy = FeePolicy {
+            base: BigInt::from(f.0),
+            ppm: f.1,
+            ..FeePolicy::default()
+        };
+        rt.submit(entities[i], EntityTx::SetFeePolicy(policy))
+            .map_err(|e| e.to_string())?;
     }
     if !rt.run_until_quiet(20_000) {
         return Err("credit and fees did not settle".into());
@@ -198,8 +219,15 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
     for _ in 0..40 {
         rt.run_ticks(20);
         rt.run_until_quiet(20_000);
-        let view = rt.replica(entities[0], honest(&rt, entities[0])).expect("replica").gossip().clone();
-        if view.plan(&ids[0], &ids[n - 1], &largest, TOKEN, rt.now()).is_ok() {
+        let view = rt
+            .replica(entities[0], honest(&rt, entities[0]))
+            .expect("replica")
+            .gossip()
+            .clone();
+        if view
+            .plan(&ids[0], &ids[n - 1], &largest, TOKEN, rt.now())
+            .is_ok()
+        {
             routable = true;
             break;
         }
@@ -208,7 +236,8 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
         return Err("gossip never let the sender route the payment".into());
     }
     for (e, r, b) in &plan.faults {
-        rt.set_behaviour(entities[*e], *r, *b).map_err(|x| x.to_string())?;
+        rt.set_behaviour(entities[*e], *r, *b)
+            .map_err(|x| x.to_string())?;
     }
     rt.set_network(plan.loss, plan.duplicate, plan.max_delay, plan.seed);
     let start: Vec<BigInt> = entities.iter().map(|e| balance(&rt, *e)).collect();
@@ -221,17 +250,30 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
     let mut outage_on = false;
     for tick in 0..1_400u64 {
         for (at, amount) in order.iter().filter(|(at, _)| *at == tick) {
-            let view = rt.replica(entities[0], honest(&rt, entities[0])).expect("replica").gossip().clone();
+            let view = rt
+                .replica(entities[0], honest(&rt, entities[0]))
+                .expect("replica")
+                .gossip()
+                .clone();
             let payment = view
-                .plan(&ids[0], &ids[n - 1], &BigInt::from(*amount), TOKEN, rt.now())
+                .plan(
+                    &ids[0],
+                    &ids[n - 1],
+                    &BigInt::from(*amount),
+                    TOKEN,
+                    rt.now(),
+                )
                 .map_err(|r| format!("no route planned at tick {at}: {r}"))?;
-            let hash = rt.submit(entities[0], EntityTx::PayRouted(Box::new(payment))).map_err(|e| e.to_string())?;
+            let hash = rt
+                .submit(entities[0], EntityTx::PayRouted(Box::new(payment)))
+                .map_err(|e| e.to_string())?;
             sent.push((hash, BigInt::from(*amount)));
         }
         if let Some((who, at, len)) = plan.outage {
             if !outage_on && !outage_done && tick == at {
                 for r in 0..plan.boards[who] {
-                    rt.set_behaviour(entities[who], r, Behaviour::Silent).map_err(|x| x.to_string())?;
+                    rt.set_behaviour(entities[who], r, Behaviour::Silent)
+                        .map_err(|x| x.to_string())?;
                 }
                 outage_on = true;
             }
@@ -242,7 +284,8 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
                         .iter()
                         .find(|(e, x, _)| *e == who && *x == r)
                         .map_or(Behaviour::Honest, |f| f.2);
-                    rt.set_behaviour(entities[who], r, back).map_err(|x| x.to_string())?;
+                    rt.set_behaviour(entities[who], r, back)
+                        .map_err(|x| x.to_string())?;
                 }
                 outage_on = false;
                 outage_done = true;
@@ -274,7 +317,10 @@ fn run(plan: &Plan) -> Result<Outcome, String> {
 
 /// The latest timeout of any lock the sender has open on its first hops.
 fn sent_timeouts(rt: &Runtime, sender: usize) -> u64 {
-    let state = rt.replica(sender, honest(rt, sender)).expect("replica").state();
+    let state = rt
+        .replica(sender, honest(rt, sender))
+        .expect("replica")
+        .state();
     state
         .accounts
         .values()
@@ -291,8 +337,15 @@ fn sent_timeouts(rt: &Runtime, sender: usize) -> u64 {
 }
 
 fn no_payment_pending(rt: &Runtime, sender: usize) -> bool {
-    let state = rt.replica(sender, honest(rt, sender)).expect("replica").state();
-    state.payments.sent.values().all(|p| p.status != PaymentStatus::Pending)
+    let state = rt
+        .replica(sender, honest(rt, sender))
+        .expect("replica")
+        .state();
+    state
+        .payments
+        .sent
+        .values()
+        .all(|p| p.status != PaymentStatus::Pending)
         && state.payments.outgoing.is_empty()
 }
 
@@ -306,7 +359,11 @@ fn check(
     sent: &[([u8; 32], BigInt)],
 ) -> Result<Outcome, String> {
     let n = entities.len();
-    let sender = rt.replica(entities[0], honest(rt, entities[0])).expect("replica").state().clone();
+    let sender = rt
+        .replica(entities[0], honest(rt, entities[0]))
+        .expect("replica")
+        .state()
+        .clone();
     let mut expected: Vec<BigInt> = start.to_vec();
     let (mut settled, mut failed) = (0, 0);
     for (hash, amount) in sent {
@@ -340,7 +397,10 @@ fn check(
                 }
             }
             PaymentStatus::Pending => {
-                return Err(format!("payment {} still pending after every timeout", hex(hash)))
+                return Err(format!(
+                    "payment {} still pending after every timeout",
+                    hex(hash)
+                ))
             }
         }
     }
@@ -359,9 +419,18 @@ fn check(
         return Err(format!("value not conserved: balances sum to {total}"));
     }
     for i in 0..n - 1 {
-        let left = rt.replica(entities[i], honest(rt, entities[i])).expect("r").state();
-        let right = rt.replica(entities[i + 1], honest(rt, entities[i + 1])).expect("r").state();
-        let (a, b) = (&left.accounts[&ids[i + 1]].machine, &right.accounts[&ids[i]].machine);
+        let left = rt
+            .replica(entities[i], honest(rt, entities[i]))
+            .expect("r")
+            .state();
+        let right = rt
+            .replica(entities[i + 1], honest(rt, entities[i + 1]))
+            .expect("r")
+            .state();
+        let (a, b) = (
+            &left.accounts[&ids[i + 1]].machine,
+            &right.accounts[&ids[i]].machine,
+        );
         if a.state.state_hash() != b.state.state_hash() {
             return Err(format!("account {i}-{}: the two sides differ", i + 1));
         }
@@ -379,11 +448,15 @@ fn check(
             .map(|r| rt.replica(*e, *r).expect("r").state().hash())
             .collect();
         if states.windows(2).any(|w| w[0] != w[1]) {
-            return Err(format!("entity {e}: honest replicas differ (recomputed state hashes)"));
+            return Err(format!(
+                "entity {e}: honest replicas differ (recomputed state hashes)"
+            ));
         }
         let claimed = rt.replica(*e, honest_replicas[0]).expect("r").state_hash();
         if claimed != states[0] {
-            return Err(format!("entity {e}: the state hash a replica reports is not its state's"));
+            return Err(format!(
+                "entity {e}: the state hash a replica reports is not its state's"
+            ));
         }
     }
     Ok(Outcome { settled, failed })
@@ -398,7 +471,10 @@ fn routed_payments_settle_or_refund_on_every_hop_under_faults() {
     let seeds: Vec<u64> = match std::env::var("XLN_PAY_SEED") {
         Ok(s) => vec![s.parse().expect("XLN_PAY_SEED is a number")],
         Err(_) => {
-            let n = std::env::var("XLN_PAY_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+            let n = std::env::var("XLN_PAY_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(200);
             (0..n).collect()
         }
     };
@@ -414,8 +490,16 @@ fn routed_payments_settle_or_refund_on_every_hop_under_faults() {
             Err(e) => failures.push(format!("{e}\n  {}", plan.describe())),
         }
     }
-    println!("{} seeds: {settled} payments settled on every hop, {failed} refunded on every hop", seeds.len());
-    assert!(failures.is_empty(), "{} seed(s) failed:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "{} seeds: {settled} payments settled on every hop, {failed} refunded on every hop",
+        seeds.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} seed(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // Progress: most payments get through; faults may fail some, never all.
     assert!(
         settled * 2 >= settled + failed,

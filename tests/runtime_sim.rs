@@ -16,7 +16,6 @@ mod entity_oracle;
 
 use entity_oracle::{CommitLog, Reexecution};
 use num_bigint::BigInt;
-use xln::account::AccountTx;
 use xln::entity::{EntityConfig, EntityState, EntityTx, Holder};
 use xln::runtime::{Behaviour, Event, Runtime, SplitMix64, TxOutcome};
 

@@ -199,9 +199,10 @@ impl Canonical for AccountTx {
                     ondelta_change.canonical_rlp(),
                 ],
             ),
-            AccountTx::InstallCode { code } => {
-                tagged(b"xln/account-tx/install-code/v1", vec![code.canonical_rlp()])
-            }
+            AccountTx::InstallCode { code } => tagged(
+                b"xln/account-tx/install-code/v1",
+                vec![code.canonical_rlp()],
+            ),
             AccountTx::OpenSubcontract {
                 id,
                 code,

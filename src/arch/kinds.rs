@@ -58,11 +58,21 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 18] = [
     ("entity", "open-account", &["'open-account"]),
     // Replicas create account inputs themselves, one per sealed message of a peer board;
     // a script drives them by paying through an account between entities.
-    ("entity", "account-input", &["'account-payment", "pay!", "pay-direct!"]),
+    (
+        "entity",
+        "account-input",
+        &["'account-payment", "pay!", "pay-direct!"],
+    ),
     (
         "entity",
         "account",
-        &["'account-payment", "'set-credit", "pay-direct!", "set-credit!", "account-submit!"],
+        &[
+            "'account-payment",
+            "'set-credit",
+            "pay-direct!",
+            "set-credit!",
+            "account-submit!",
+        ],
     ),
     ("entity", "payment", &["'payment"]),
     ("entity", "propose", &["'propose"]),

@@ -192,7 +192,10 @@ fn between(interp: &mut Interp, a: &[Value], _: Span) -> R {
 }
 
 /// Every account some entity has opened, once, as (left, right) runtime indices.
-pub(crate) fn all_accounts(interp: &mut Interp, who: &str) -> Result<Vec<(usize, usize)>, LangError> {
+pub(crate) fn all_accounts(
+    interp: &mut Interp,
+    who: &str,
+) -> Result<Vec<(usize, usize)>, LangError> {
     let count = sim(interp).runtime.entity_count();
     let mut ids = BTreeMap::new();
     for e in 0..count {
@@ -227,11 +230,19 @@ fn accounts(interp: &mut Interp, _: &[Value], _: Span) -> R {
 
 fn parties(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let (l, r) = account_arg(a, 0, "account-parties")?;
-    Ok(Value::list(vec![entity_value(interp, l), entity_value(interp, r)]))
+    Ok(Value::list(vec![
+        entity_value(interp, l),
+        entity_value(interp, r),
+    ]))
 }
 
 /// The side whose copy to read: the given entity (which must be a party), or the left.
-fn chosen(a: &[Value], i: usize, (l, r): (usize, usize), who: &str) -> Result<(usize, usize), LangError> {
+fn chosen(
+    a: &[Value],
+    i: usize,
+    (l, r): (usize, usize),
+    who: &str,
+) -> Result<(usize, usize), LangError> {
     match a.get(i) {
         None => Ok((l, r)),
         Some(_) => {
@@ -241,7 +252,10 @@ fn chosen(a: &[Value], i: usize, (l, r): (usize, usize), who: &str) -> Result<(u
             } else if e == r {
                 Ok((r, l))
             } else {
-                Err(value_error(who, "the entity is not a party to this account"))
+                Err(value_error(
+                    who,
+                    "the entity is not a party to this account",
+                ))
             }
         }
     }
@@ -341,7 +355,9 @@ fn state(interp: &mut Interp, a: &[Value], _: Span) -> R {
         super::runtime::entity_name_of(interp, pair.0),
         super::runtime::entity_name_of(interp, pair.1),
     );
-    with_side(interp, side, who, |acc| state_value(&acc.machine.state, names))
+    with_side(interp, side, who, |acc| {
+        state_value(&acc.machine.state, names)
+    })
 }
 
 fn view_value(v: &CapacityView) -> Value {
@@ -401,10 +417,20 @@ fn capacity_bar(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let v = capacity(interp, a, who)?;
     let me = entity_arg(a, 1, who)?;
     let name = super::runtime::entity_name_of(interp, me);
-    Ok(Value::string(&capacity_bar_text(&v, &name, token_arg(a, 2, who)?, 40)))
+    Ok(Value::string(&capacity_bar_text(
+        &v,
+        &name,
+        token_arg(a, 2, who)?,
+        40,
+    )))
 }
 
-fn machine_field(interp: &mut Interp, a: &[Value], who: &str, f: impl FnOnce(&EntityAccount) -> Value) -> R {
+fn machine_field(
+    interp: &mut Interp,
+    a: &[Value],
+    who: &str,
+    f: impl FnOnce(&EntityAccount) -> Value,
+) -> R {
     let pair = account_arg(a, 0, who)?;
     let side = chosen(a, 1, pair, who)?;
     with_side(interp, side, who, f)
@@ -431,7 +457,12 @@ fn mempool_size(interp: &mut Interp, a: &[Value], _: Span) -> R {
 }
 
 /// Submits `tx` on `from`'s account with `to`, settles, and returns the tx hash.
-fn account_tx(interp: &mut Interp, (from, to): (usize, usize), tx: AccountTx, who: &str) -> Result<[u8; 32], LangError> {
+fn account_tx(
+    interp: &mut Interp,
+    (from, to): (usize, usize),
+    tx: AccountTx,
+    who: &str,
+) -> Result<[u8; 32], LangError> {
     let peer = id_of(interp, to, who)?;
     submit_and_settle(interp, from, EntityTx::Account { peer, tx }, who)
 }
@@ -468,11 +499,17 @@ fn fund_collateral(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "fund-collateral!";
     let (funder, peer) = pair_arg(interp, a, who)?;
     let amount = amount_arg(a, 3, who)?;
-    let funder_is_left = with_side(interp, (funder, peer), who, |acc| acc.machine.side == Side::Left)?;
+    let funder_is_left = with_side(interp, (funder, peer), who, |acc| {
+        acc.machine.side == Side::Left
+    })?;
     let tx = AccountTx::ChainDelta {
         token: token_arg(a, 2, who)?,
         collateral_change: amount.clone(),
-        ondelta_change: if funder_is_left { amount } else { BigInt::from(0) },
+        ondelta_change: if funder_is_left {
+            amount
+        } else {
+            BigInt::from(0)
+        },
     };
     account_tx(interp, (funder, peer), tx, who)?;
     Ok(Value::Void)
@@ -513,7 +550,11 @@ impl NativeObject for SubcontractCode {
         "subcontract-code"
     }
     fn describe(&self) -> String {
-        format!("#<subcontract-code {} {}>", self.name, crate::account::short_hex(&self.hash))
+        format!(
+            "#<subcontract-code {} {}>",
+            self.name,
+            crate::account::short_hex(&self.hash)
+        )
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -531,7 +572,9 @@ fn codes(interp: &mut Interp) -> &mut BTreeMap<String, Rc<SubcontractCode>> {
     let entry = interp
         .extensions
         .entry("subcontract-codes")
-        .or_insert_with(|| Box::new(BTreeMap::<String, Rc<SubcontractCode>>::new()) as Box<dyn Any>);
+        .or_insert_with(|| {
+            Box::new(BTreeMap::<String, Rc<SubcontractCode>>::new()) as Box<dyn Any>
+        });
     if !entry.is::<BTreeMap<String, Rc<SubcontractCode>>>() {
         *entry = Box::new(BTreeMap::<String, Rc<SubcontractCode>>::new());
     }
@@ -570,7 +613,12 @@ fn builtin_subcontract(interp: &mut Interp, a: &[Value], _: Span) -> R {
         Value::Symbol(s) if &*s.name() == "htlc" => {
             register_code(interp, HTLC_CODE.as_bytes().to_vec(), who)
         }
-        v => Err(type_error(who, 0, "the name of a built-in subcontract ('htlc)", v)),
+        v => Err(type_error(
+            who,
+            0,
+            "the name of a built-in subcontract ('htlc)",
+            v,
+        )),
     }
 }
 
@@ -603,7 +651,12 @@ fn holds_from_value(v: &Value, who: &str) -> Result<Vec<(TokenId, BigInt)>, Lang
         Value::Map(m) => m.iter().map(|(k, x)| (k.clone(), x.clone())).collect(),
         other => other
             .list_to_vec()
-            .ok_or_else(|| value_error(who, "holds are a map {token amount} or a list of (token amount)"))?
+            .ok_or_else(|| {
+                value_error(
+                    who,
+                    "holds are a map {token amount} or a list of (token amount)",
+                )
+            })?
             .into_iter()
             .map(|p| match p.list_to_vec().as_deref() {
                 Some([t, a]) => Ok((t.clone(), a.clone())),
@@ -613,9 +666,17 @@ fn holds_from_value(v: &Value, who: &str) -> Result<Vec<(TokenId, BigInt)>, Lang
     };
     pairs
         .into_iter()
-        .map(|(t, a)| match (to_bigint(&t).and_then(|t| TokenId::try_from(t).ok()), to_bigint(&a)) {
-            (Some(t), Some(a)) => Ok((t, a)),
-            _ => Err(value_error(who, "a hold is a non-negative token id and an integer amount")),
+        .map(|(t, a)| {
+            match (
+                to_bigint(&t).and_then(|t| TokenId::try_from(t).ok()),
+                to_bigint(&a),
+            ) {
+                (Some(t), Some(a)) => Ok((t, a)),
+                _ => Err(value_error(
+                    who,
+                    "a hold is a non-negative token id and an integer amount",
+                )),
+            }
         })
         .collect()
 }
@@ -637,17 +698,29 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
         if args.len() == n {
             Ok(())
         } else {
-            Err(value_error(who, format!("`{kind}` takes {n} arguments after the kind, got {}", args.len())))
+            Err(value_error(
+                who,
+                format!(
+                    "`{kind}` takes {n} arguments after the kind, got {}",
+                    args.len()
+                ),
+            ))
         }
     };
     let tx = match kind.as_str() {
         "pay" => {
             need(2)?;
-            AccountTx::Pay { token: token_arg(args, 0, who)?, amount: amount_arg(args, 1, who)? }
+            AccountTx::Pay {
+                token: token_arg(args, 0, who)?,
+                amount: amount_arg(args, 1, who)?,
+            }
         }
         "set-credit" => {
             need(2)?;
-            AccountTx::SetCreditLimit { token: token_arg(args, 0, who)?, amount: amount_arg(args, 1, who)? }
+            AccountTx::SetCreditLimit {
+                token: token_arg(args, 0, who)?,
+                amount: amount_arg(args, 1, who)?,
+            }
         }
         "chain-delta" => {
             need(3)?;
@@ -662,7 +735,14 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
             let code = code_arg(interp, &args[0], who)?;
             let installed = with_side(interp, (me, peer), who, |acc| acc.has_code(&code.hash))?;
             if !installed {
-                account_tx(interp, (me, peer), AccountTx::InstallCode { code: code.code.clone() }, who)?;
+                account_tx(
+                    interp,
+                    (me, peer),
+                    AccountTx::InstallCode {
+                        code: code.code.clone(),
+                    },
+                    who,
+                )?;
             }
             let id = with_side(interp, (me, peer), who, |acc| acc.next_subcontract_id())?;
             let tx = AccountTx::OpenSubcontract {
@@ -687,8 +767,10 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
             }
         }
         other => {
-            return Err(value_error(who, format!("unknown transaction kind `{other}`"))
-                .with_hint("kinds: pay, set-credit, chain-delta, open, call"))
+            return Err(
+                value_error(who, format!("unknown transaction kind `{other}`"))
+                    .with_hint("kinds: pay, set-credit, chain-delta, open, call"),
+            )
         }
     };
     account_tx(interp, (me, peer), tx, who)?;
@@ -733,7 +815,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "accounts", 0, Some(0), accounts, "Every account opened in the simulation.", "(length (accounts)) => 1";
     "account-parties", 1, Some(1), parties, "(left-entity right-entity) of an account.", "(account-parties ab)";
     "account-side", 2, Some(2), account_side, "'left or 'right: the entity's side in the account.", "(account-side ab alice) => left";
-    "pay-direct!", 4, Some(4), pay_direct, "(pay-direct! from to amount token): a payment over their account — a frame of from's board, sealed to to's board, verified and countersigned. Beyond capacity it raises E020 naming side, token and bound.", "(pay-direct! alice bob 100 1)";
+    "pay-direct!", 4, Some(4), pay_direct, "(pay-direct! from to amount token): a payment over their account — a frame of from's board, sealed to to's board, verified and countersigned. Beyond capacity it raises E030 naming side, token and bound.", "(pay-direct! alice bob 100 1)";
     "set-credit!", 4, Some(4), set_credit, "(set-credit! lender borrower token amount): the credit the lender extends to its peer.", "(set-credit! bob alice 1 1000)";
     "fund-collateral!", 4, Some(4), fund_collateral, "(fund-collateral! funder peer token amount): simulated chain-driven collateral from the funder's reserve (left funding raises ondelta too). With a chain connected use chain-fund!.", "(fund-collateral! alice bob 1 500)";
     "entity-balance", 2, Some(2), entity_balance, "What the entity holds in a token across its accounts (left: Δ; right: collateral − Δ), per its own copies.", "(entity-balance alice 1) => 100";
@@ -750,6 +832,6 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "builtin-subcontract", 1, Some(1), builtin_subcontract, "Subcontract code the protocol ships: 'htlc.", "(builtin-subcontract 'htlc)";
     "subcontract-kinds", 0, Some(0), subcontract_kinds, "Names of the subcontract codes this interpreter knows.", "(subcontract-kinds) => (htlc limit-order)";
     "htlc-code-hash", 0, Some(0), htlc_hash, "The keccak-256 of the HTLC subcontract's code.", "(bytes-length (htlc-code-hash)) => 32";
-    "settle!", 0, Some(0), settle_prim, "Runs the simulator until nothing is under way (raises E024 if it does not settle).", "(settle!)";
+    "settle!", 0, Some(0), settle_prim, "Runs the simulator until nothing is under way (raises E034 if it does not settle).", "(settle!)";
     "hex", 1, Some(1), hex_string, "0x-prefixed hex text of bytes.", "(hex #x\"00ff\") => \"0x00ff\"";
 ];

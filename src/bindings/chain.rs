@@ -210,7 +210,8 @@ fn entity_keys(interp: &mut Interp, e: usize, who: &str) -> Result<EntityKeys, L
         .genesis_board(e)
         .map_err(|x| super::runtime::runtime_error(who, x))?
         .clone();
-    let chain_board = crate::chain::ChainBoard::from_board(&board).map_err(|x| chain_error(who, &x))?;
+    let chain_board =
+        crate::chain::ChainBoard::from_board(&board).map_err(|x| chain_error(who, &x))?;
     let mut keys = Vec::new();
     let mut shares = 0;
     for key in sim(interp).runtime.validator_keys(e) {
@@ -324,7 +325,9 @@ fn collateral(interp: &mut Interp, a: &[Value], _: Span) -> R {
 
 /// The off-chain height of the account between two entities, if they have one.
 fn account_height(interp: &mut Interp, x: usize, y: usize) -> Option<u64> {
-    side_of(interp, x, y, "chain").ok()?.map(|a| a.machine.state.height)
+    side_of(interp, x, y, "chain")
+        .ok()?
+        .map(|a| a.machine.state.height)
 }
 
 fn settle(interp: &mut Interp, a: &[Value], span: Span) -> R {

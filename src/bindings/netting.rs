@@ -53,7 +53,11 @@ impl Parties {
 }
 
 /// Every account's committed position (the left's copy), optionally of one token only.
-fn positions(interp: &mut Interp, token: Option<TokenId>, who: &str) -> Result<Vec<Position<Address>>, LangError> {
+fn positions(
+    interp: &mut Interp,
+    token: Option<TokenId>,
+    who: &str,
+) -> Result<Vec<Position<Address>>, LangError> {
     let mut out = Vec::new();
     for (left, right) in all_accounts(interp, who)? {
         let (lid, rid) = (id_of(interp, left, who)?, id_of(interp, right, who)?);
@@ -62,7 +66,12 @@ fn positions(interp: &mut Interp, token: Option<TokenId>, who: &str) -> Result<V
         };
         for (t, d) in &account.machine.state.deltas {
             if token.is_none_or(|x| x == *t) {
-                out.push(Position::from_delta(entity_address(&lid), entity_address(&rid), *t, d));
+                out.push(Position::from_delta(
+                    entity_address(&lid),
+                    entity_address(&rid),
+                    *t,
+                    d,
+                ));
             }
         }
     }
@@ -87,7 +96,11 @@ impl EntityLedger<'_> {
 
     /// The route of a cycle starting at its first payer: each payee's onion key and
     /// timeout delta from the first payer's gossip view (synced once if it lacks one).
-    fn cycle_route(&mut self, token: TokenId, cycle: &[Transfer<Address>]) -> Result<(usize, RoutedPayment), String> {
+    fn cycle_route(
+        &mut self,
+        token: TokenId,
+        cycle: &[Transfer<Address>],
+    ) -> Result<(usize, RoutedPayment), String> {
         let (sender, _) = self.index(&cycle[0].payer)?;
         let ids = cycle
             .iter()
@@ -96,8 +109,17 @@ impl EntityLedger<'_> {
         for attempt in 0..2 {
             let now = sim(self.interp).runtime.now();
             let s = sim(self.interp);
-            let honest = *s.runtime.honest(sender).first().ok_or("the payer has no honest replica")?;
-            let view = s.runtime.replica(sender, honest).map_err(|e| e.to_string())?.gossip().clone();
+            let honest = *s
+                .runtime
+                .honest(sender)
+                .first()
+                .ok_or("the payer has no honest replica")?;
+            let view = s
+                .runtime
+                .replica(sender, honest)
+                .map_err(|e| e.to_string())?
+                .gossip()
+                .clone();
             let profiles: Option<Vec<_>> = ids.iter().map(|id| view.get(id)).collect();
             if let Some(path) = profiles {
                 let amount = cycle[0].amount.clone();
@@ -106,7 +128,14 @@ impl EntityLedger<'_> {
                 for h in &mut hops {
                     h.amount = amount.clone();
                 }
-                return Ok((sender, RoutedPayment { token, total: amount, parts: vec![hops] }));
+                return Ok((
+                    sender,
+                    RoutedPayment {
+                        token,
+                        total: amount,
+                        parts: vec![hops],
+                    },
+                ));
             }
             if attempt == 0 {
                 let sync = crate::lang::builtins::primitive("gossip-sync!");
@@ -124,10 +153,17 @@ impl Ledger for EntityLedger<'_> {
 
     fn pay_cycle(&mut self, token: TokenId, cycle: &[Transfer<Address>]) -> Result<(), String> {
         let (sender, plan) = self.cycle_route(token, cycle)?;
-        let tx = submit_tx(self.interp, sender, EntityTx::PayRouted(Box::new(plan)), self.who)
-            .map_err(|e| e.message.clone())?;
+        let tx = submit_tx(
+            self.interp,
+            sender,
+            EntityTx::PayRouted(Box::new(plan)),
+            self.who,
+        )
+        .map_err(|e| e.message.clone())?;
         settle(self.interp, self.who, "the circular payment").map_err(|e| e.message.clone())?;
-        if let Some(crate::runtime::TxOutcome::Rejected { rejection, .. }) = sim(self.interp).runtime.outcome(&tx) {
+        if let Some(crate::runtime::TxOutcome::Rejected { rejection, .. }) =
+            sim(self.interp).runtime.outcome(&tx)
+        {
             return Err(rejection.to_string());
         }
         let status = state_of(self.interp, sender, self.who)
@@ -144,17 +180,29 @@ impl Ledger for EntityLedger<'_> {
         }
     }
 
-    fn position(&self, a: &Address, b: &Address, token: TokenId) -> Result<(BigInt, BigInt), String> {
+    fn position(
+        &self,
+        a: &Address,
+        b: &Address,
+        token: TokenId,
+    ) -> Result<(BigInt, BigInt), String> {
         let (left, right) = if a < b { (a, b) } else { (b, a) };
         let (li, _) = self.index(left)?;
         let (_, rid) = self.index(right)?;
         let s = sim_ref(self.interp);
         let honest = *s.runtime.honest(li).first().ok_or("no honest replica")?;
-        let state = s.runtime.replica(li, honest).map_err(|e| e.to_string())?.state();
-        let account = state
-            .accounts
-            .get(&rid)
-            .ok_or_else(|| format!("{} and {} have no account", self.describe(a), self.describe(b)))?;
+        let state = s
+            .runtime
+            .replica(li, honest)
+            .map_err(|e| e.to_string())?
+            .state();
+        let account = state.accounts.get(&rid).ok_or_else(|| {
+            format!(
+                "{} and {} have no account",
+                self.describe(a),
+                self.describe(b)
+            )
+        })?;
         let d = account.machine.state.delta(token);
         Ok((d.delta(), d.collateral))
     }
@@ -182,8 +230,14 @@ fn sim_ref(interp: &Interp) -> &super::runtime::SimState {
 
 fn figures_value(f: &Figures) -> Value {
     map_of(vec![
-        ("settlements", Value::from_bigint(BigInt::from(f.settlements))),
-        ("collateral-moved", Value::from_bigint(f.collateral_moved.clone())),
+        (
+            "settlements",
+            Value::from_bigint(BigInt::from(f.settlements)),
+        ),
+        (
+            "collateral-moved",
+            Value::from_bigint(f.collateral_moved.clone()),
+        ),
     ])
 }
 
@@ -230,7 +284,11 @@ fn plan_value(interp: &mut Interp, parties: &Parties, plan: &Plan<Address>) -> V
         )
     });
     let report: Vec<(Value, Value)> = report.collect();
-    let steps: Vec<Value> = plan.steps.iter().map(|s| step_value(interp, parties, s)).collect();
+    let steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|s| step_value(interp, parties, s))
+        .collect();
     map_of(vec![
         ("steps", Value::vector(steps)),
         ("report", Value::Map(Rc::new(report.into_iter().collect()))),
@@ -283,7 +341,11 @@ fn amount_of(v: &Value, who: &str) -> Result<BigInt, LangError> {
 }
 
 /// Reads the `#:steps` of a plan value back into steps.
-fn steps_from_value(interp: &mut Interp, plan: &Value, who: &str) -> Result<Vec<Step<Address>>, LangError> {
+fn steps_from_value(
+    interp: &mut Interp,
+    plan: &Value,
+    who: &str,
+) -> Result<Vec<Step<Address>>, LangError> {
     let field = |m: &Value, k: &str| -> Result<Value, LangError> {
         match m {
             Value::Map(m) => m
@@ -295,7 +357,10 @@ fn steps_from_value(interp: &mut Interp, plan: &Value, who: &str) -> Result<Vec<
     };
     let steps = sequence_arg(&[field(plan, "steps")?], 0, who)?;
     if steps.len() > PLAN_STEPS_MAX {
-        return Err(value_error(who, format!("{} steps, at most {PLAN_STEPS_MAX}", steps.len())));
+        return Err(value_error(
+            who,
+            format!("{} steps, at most {PLAN_STEPS_MAX}", steps.len()),
+        ));
     }
     let mut address = |v: &Value| -> Result<Address, LangError> {
         let e = entity_arg(std::slice::from_ref(v), 0, who)?;
@@ -327,7 +392,11 @@ fn net(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let tokens: BTreeSet<TokenId> = steps.iter().map(|s| s.token).collect();
     let before = figures_by_token(&positions(interp, None, who)?);
     let parties = parties(interp, who)?;
-    let mut ledger = EntityLedger { interp, parties, who };
+    let mut ledger = EntityLedger {
+        interp,
+        parties,
+        who,
+    };
     let run = netting::execute(&steps, &mut ledger).map_err(|e| value_error(who, e))?;
     let after = figures_by_token(&positions(interp, None, who)?);
     let aborted: Vec<Value> = run

@@ -32,7 +32,11 @@ type R = Result<Value, LangError>;
 const GOSSIP_ROUNDS_MAX: usize = 200;
 
 /// The gossip view of entity `index` (its first honest replica's).
-fn view_of<'i>(interp: &'i mut Interp, index: usize, who: &str) -> Result<&'i GossipView, LangError> {
+fn view_of<'i>(
+    interp: &'i mut Interp,
+    index: usize,
+    who: &str,
+) -> Result<&'i GossipView, LangError> {
     let s = sim(interp);
     let replica = *s
         .runtime
@@ -79,7 +83,13 @@ fn views_fingerprint(interp: &mut Interp) -> Vec<BTreeMap<EntityId, u64>> {
         let s = sim(interp);
         for r in s.runtime.honest(e) {
             if let Ok(replica) = s.runtime.replica(e, r) {
-                out.push(replica.gossip().profiles().map(|p| (p.entity, p.height)).collect());
+                out.push(
+                    replica
+                        .gossip()
+                        .profiles()
+                        .map(|p| (p.entity, p.height))
+                        .collect(),
+                );
             }
         }
     }
@@ -115,7 +125,10 @@ fn gossip_sync(interp: &mut Interp, _: &[Value], _: Span) -> R {
 fn known(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "gossip-known";
     let e = entity_arg(a, 0, who)?;
-    let ids: Vec<EntityId> = view_of(interp, e, who)?.profiles().map(|p| p.entity).collect();
+    let ids: Vec<EntityId> = view_of(interp, e, who)?
+        .profiles()
+        .map(|p| p.entity)
+        .collect();
     let mut names = Vec::new();
     for id in ids {
         if let Some(i) = index_of(interp, &id) {
@@ -155,7 +168,10 @@ fn profile_value(interp: &mut Interp, a: &[Value], _: Span) -> R {
         ("height", Value::from_bigint(BigInt::from(p.height))),
         ("fee-base", Value::from_bigint(p.fee_base.clone())),
         ("fee-ppm", Value::from_bigint(BigInt::from(p.fee_ppm))),
-        ("timeout-delta", Value::from_bigint(BigInt::from(p.timeout_delta))),
+        (
+            "timeout-delta",
+            Value::from_bigint(BigInt::from(p.timeout_delta)),
+        ),
         ("accounts", Value::list(accounts)),
     ]))
 }
@@ -201,7 +217,12 @@ fn amount_token(a: &[Value], who: &str) -> Result<(BigInt, TokenId), LangError> 
 }
 
 /// Plans up to `n` payments from `a[0]` to `a[1]` over the sender's view.
-fn plans(interp: &mut Interp, a: &[Value], n: usize, who: &str) -> Result<(usize, Vec<RoutedPayment>), LangError> {
+fn plans(
+    interp: &mut Interp,
+    a: &[Value],
+    n: usize,
+    who: &str,
+) -> Result<(usize, Vec<RoutedPayment>), LangError> {
     let from = entity_arg(a, 0, who)?;
     let to = entity_arg(a, 1, who)?;
     let (amount, token) = amount_token(a, who)?;
@@ -225,12 +246,20 @@ fn routes(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 4, "routes")?.clamp(1, 64);
     let (from, plans) = plans(interp, a, n, "routes")?;
     Ok(Value::list(
-        plans.iter().map(|p| plan_value(interp, from, p)).collect::<Vec<_>>(),
+        plans
+            .iter()
+            .map(|p| plan_value(interp, from, p))
+            .collect::<Vec<_>>(),
     ))
 }
 
 /// The payment entity `from` sent with tx `tx`, per its committed state.
-fn sent_payment(interp: &mut Interp, from: usize, tx: &[u8; 32], who: &str) -> Result<Option<SentPayment>, LangError> {
+fn sent_payment(
+    interp: &mut Interp,
+    from: usize,
+    tx: &[u8; 32],
+    who: &str,
+) -> Result<Option<SentPayment>, LangError> {
     Ok(state_of(interp, from, who)?
         .payments
         .sent
@@ -240,7 +269,12 @@ fn sent_payment(interp: &mut Interp, from: usize, tx: &[u8; 32], who: &str) -> R
 }
 
 /// Submits the routed payment `plan` to entity `from`; returns the tx hash (not settled).
-fn send_routed(interp: &mut Interp, from: usize, plan: RoutedPayment, who: &str) -> Result<[u8; 32], LangError> {
+fn send_routed(
+    interp: &mut Interp,
+    from: usize,
+    plan: RoutedPayment,
+    who: &str,
+) -> Result<[u8; 32], LangError> {
     submit_tx(interp, from, EntityTx::PayRouted(Box::new(plan)), who)
 }
 
@@ -248,7 +282,7 @@ fn send_routed(interp: &mut Interp, from: usize, plan: RoutedPayment, who: &str)
 /// account; otherwise over the cheapest route `from`'s view knows: the sender locks its
 /// first hop, each hop forwards by its own policy, the receiver reveals, the preimage flows
 /// back. Settles, then returns the route (`#:hops #:total-fee #:amount-sent`), or raises the
-/// payment's failure with its code (E020 capacity, E024 timeout, E025 route, ...).
+/// payment's failure with its code (E030 capacity, E034 timeout, E035 route, ...).
 fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let who = "pay!";
     let from = entity_arg(a, 0, who)?;
@@ -257,12 +291,15 @@ fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
         let (amount, _) = amount_token(a, who)?;
         super::accounts::pay_direct(interp, a, span)?;
         return Ok(map_of(vec![
-            ("hops", Value::list(vec![map_of(vec![
-                ("from", entity_value(interp, from)),
-                ("to", entity_value(interp, to)),
-                ("amount", Value::from_bigint(amount.clone())),
-                ("fee", Value::from_bigint(BigInt::from(0))),
-            ])])),
+            (
+                "hops",
+                Value::list(vec![map_of(vec![
+                    ("from", entity_value(interp, from)),
+                    ("to", entity_value(interp, to)),
+                    ("amount", Value::from_bigint(amount.clone())),
+                    ("fee", Value::from_bigint(BigInt::from(0))),
+                ])]),
+            ),
             ("total-fee", Value::from_bigint(BigInt::from(0))),
             ("amount-sent", Value::from_bigint(amount)),
         ]));
@@ -277,7 +314,13 @@ fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
             return Err(rejection_error(who, rejection))
         }
         Some(crate::runtime::TxOutcome::Applied { .. }) => {}
-        _ => return Err(refusal(who, RejectionKind::Timeout, "the payment was not committed")),
+        _ => {
+            return Err(refusal(
+                who,
+                RejectionKind::Timeout,
+                "the payment was not committed",
+            ))
+        }
     }
     match sent_payment(interp, from, &tx, who)?.map(|p| p.status) {
         Some(PaymentStatus::Settled) => Ok(shown),
@@ -304,16 +347,19 @@ fn payment_status(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "payment-status";
     let from = entity_arg(a, 0, who)?;
     let hash = crate::lang::builtins::bytes_arg(a, 1, who)?;
-    let hash = <[u8; 32]>::try_from(&hash[..]).map_err(|_| value_error(who, "a tx hash is 32 bytes"))?;
-    Ok(match sent_payment(interp, from, &hash, who)?.map(|p| p.status) {
-        None | Some(PaymentStatus::Pending) => Value::sym("pending"),
-        Some(PaymentStatus::Settled) => Value::sym("settled"),
-        Some(PaymentStatus::Failed(r)) => Value::list(vec![
-            Value::sym("failed"),
-            Value::sym(r.kind.name()),
-            Value::string(&r.reason),
-        ]),
-    })
+    let hash =
+        <[u8; 32]>::try_from(&hash[..]).map_err(|_| value_error(who, "a tx hash is 32 bytes"))?;
+    Ok(
+        match sent_payment(interp, from, &hash, who)?.map(|p| p.status) {
+            None | Some(PaymentStatus::Pending) => Value::sym("pending"),
+            Some(PaymentStatus::Settled) => Value::sym("settled"),
+            Some(PaymentStatus::Failed(r)) => Value::list(vec![
+                Value::sym("failed"),
+                Value::sym(r.kind.name()),
+                Value::string(&r.reason),
+            ]),
+        },
+    )
 }
 
 /// `(fees-earned e token)`: what the entity earned forwarding payments.
@@ -346,7 +392,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "gossip-profile", 1, Some(2), profile_value, "(gossip-profile e [seer]): e's published profile (fees, timeout delta, accounts and capacities) as e (or seer) knows it, or #f.", "(hash-ref (gossip-profile hub) #:fee-ppm) => 1000";
     "route", 4, Some(4), route, "(route from to amount token): the cheapest route over what from's entity knows, with each hop's amount, fee and timeout: {#:hops #:total-fee #:amount-sent}.", "(hash-ref (route alice carol 100 1) #:total-fee)";
     "routes", 5, Some(5), routes, "(routes from to amount token n): up to n routes, cheapest first.", "(length (routes alice carol 100 1 3))";
-    "pay!", 4, Some(4), pay, "(pay! from to amount token): tells from's entity to pay — directly over their account, or routed: from locks an HTLC on its first hop with an onion, each hop forwards by its own policy, the receiver reveals. Settles; returns the route, or raises the failure's code (E020 capacity, E024 timeout, E025 route ...).", "(pay! alice carol 500 1)";
+    "pay!", 4, Some(4), pay, "(pay! from to amount token): tells from's entity to pay — directly over their account, or routed: from locks an HTLC on its first hop with an onion, each hop forwards by its own policy, the receiver reveals. Settles; returns the route, or raises the failure's code (E030 capacity, E034 timeout, E035 route ...).", "(pay! alice carol 500 1)";
     "pay-async!", 4, Some(4), pay_async, "As pay! over a route, but returns the payment's tx hash at once (follow it with payment-status).", "(define p (pay-async! alice carol 5 1))";
     "payment-status", 2, Some(2), payment_status, "(payment-status from hash): 'pending, 'settled or (failed kind reason).", "(payment-status alice p) => settled";
     "fees-earned", 2, Some(2), fees_earned, "What the entity earned forwarding payments in a token.", "(fees-earned hub 1) => 2";

@@ -129,7 +129,7 @@ pub(crate) fn settle(interp: &mut Interp, who: &str, what: &str) -> Result<(), L
     }
 }
 
-/// The script error for a protocol refusal: one code per kind (E020–E026).
+/// The script error for a protocol refusal: one code per kind (E030–E036).
 pub(crate) fn rejection_error(who: &str, r: &Rejection) -> LangError {
     use crate::entity::RejectionKind as K;
     let code = match r.kind {
@@ -247,14 +247,18 @@ fn make_entity(interp: &mut Interp, a: &[Value], _: Span) -> R {
         Some(Value::Keyword(_)) | None => (1, 1, 1),
         Some(_) if a.len() >= 3 => (index_arg(a, 1, who)?, index_arg(a, 2, who)? as u64, 3),
         Some(_) => {
-            return Err(value_error(who, "give both the number of validators and the threshold")
-                .with_hint("(make-entity \"hub\" 4 3), or (make-entity \"alice\") for one key"))
+            return Err(
+                value_error(who, "give both the number of validators and the threshold")
+                    .with_hint("(make-entity \"hub\" 4 3), or (make-entity \"alice\") for one key"),
+            )
         }
     };
     let mut reserves = Vec::new();
     for (k, v) in keyword_args(a, rest, who)? {
         if k != "reserves" {
-            return Err(value_error(who, format!("unknown option #:{k}")).with_hint("options: #:reserves"));
+            return Err(
+                value_error(who, format!("unknown option #:{k}")).with_hint("options: #:reserves")
+            );
         }
         reserves = reserves_arg(&v, who)?;
     }

@@ -149,7 +149,8 @@ pub fn build_onion(
                 payload.len()
             )));
         }
-        let recipient = k256::PublicKey::from_sec1_bytes(key).map_err(|_| OnionError::BadKey(index))?;
+        let recipient =
+            k256::PublicKey::from_sec1_bytes(key).map_err(|_| OnionError::BadKey(index))?;
         let eph_seed = [seed.as_slice(), hashlock, &(index as u64).to_be_bytes()].concat();
         let eph = k256::SecretKey::from_slice(&scalar_from(&eph_seed))
             .map_err(|_| OnionError::BadKey(index))?;
@@ -211,7 +212,8 @@ pub fn peel_onion(
     if onion.len() != ONION_BYTES {
         return Err(OnionError::Size(onion.len()));
     }
-    let eph = k256::PublicKey::from_sec1_bytes(&onion[..33]).map_err(|_| OnionError::Undecryptable)?;
+    let eph =
+        k256::PublicKey::from_sec1_bytes(&onion[..33]).map_err(|_| OnionError::Undecryptable)?;
     let ct_len = usize::from(u16::from_be_bytes([onion[33], onion[34]]));
     let ciphertext = onion
         .get(HEADER_BYTES..HEADER_BYTES + ct_len)
@@ -274,7 +276,10 @@ mod tests {
                 Err(OnionError::Undecryptable),
                 "another hop's key does not open layer {i}"
             );
-            assert_eq!(peel_onion(s, &current, &[8; 32]), Err(OnionError::Undecryptable));
+            assert_eq!(
+                peel_onion(s, &current, &[8; 32]),
+                Err(OnionError::Undecryptable)
+            );
             let peeled = peel_onion(s, &current, &lock).unwrap();
             assert_eq!(peeled.payload, vec![i as u8; 10 + i]);
             match peeled.next {
@@ -294,7 +299,10 @@ mod tests {
         let mut onion = build_onion(&[(s.public_key(), vec![1, 2, 3])], &lock, &[2; 32]).unwrap();
         assert!(peel_onion(&s, &onion, &lock).unwrap().next.is_none());
         onion[40] ^= 1;
-        assert_eq!(peel_onion(&s, &onion, &lock), Err(OnionError::Undecryptable));
+        assert_eq!(
+            peel_onion(&s, &onion, &lock),
+            Err(OnionError::Undecryptable)
+        );
         assert_eq!(peel_onion(&s, &[0u8; 10], &lock), Err(OnionError::Size(10)));
         for fill in [0u8, 2, 0xff] {
             assert!(peel_onion(&s, &vec![fill; ONION_BYTES], &lock).is_err());

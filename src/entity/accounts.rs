@@ -26,9 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use num_bigint::BigInt;
 
 use super::message::verify_cached;
+use super::rejection::{Rejection, RejectionKind};
 use super::replica::EntityOutput;
 use super::state::hex32;
-use super::rejection::{Rejection, RejectionKind};
 use super::{
     Board, EntityError, EntityId, EntityMessage, EntityReplica, EntityState, EntityTx, TokenId,
 };
@@ -121,9 +121,7 @@ impl EntityAccount {
 
     /// Whether `code` is installed, in the frame in flight, or queued.
     pub fn has_code(&self, code: &[u8; 32]) -> bool {
-        let installs = |tx: &AccountTx| {
-            matches!(tx, AccountTx::InstallCode { code: c } if crate::crypto::keccak256(c) == *code)
-        };
+        let installs = |tx: &AccountTx| matches!(tx, AccountTx::InstallCode { code: c } if crate::crypto::keccak256(c) == *code);
         self.machine.state.codes.contains_key(code)
             || self.machine.mempool.iter().any(installs)
             || self
@@ -336,7 +334,9 @@ impl EntityState {
     ) -> Result<(), Rejection> {
         let refused = |r: String| Rejection::new(RejectionKind::Refused, r);
         if *peer == self.entity_id {
-            return Err(refused("an entity cannot open an account with itself".into()));
+            return Err(refused(
+                "an entity cannot open an account with itself".into(),
+            ));
         }
         if self.accounts.contains_key(peer) {
             return Err(refused(format!(
@@ -455,8 +455,14 @@ impl EntityState {
         let pending_before = account.machine.pending.clone();
         let height_before = account.machine.state.height;
         let now = self.timestamp;
-        let decline = |frame: &crate::account::AccountFrame, state: &crate::account::AccountState| {
-            late_reveal(frame, state, account_side(state, &entity_address(&self.entity_id)), now)
+        let decline = |frame: &crate::account::AccountFrame,
+                       state: &crate::account::AccountState| {
+            late_reveal(
+                frame,
+                state,
+                account_side(state, &entity_address(&self.entity_id)),
+                now,
+            )
         };
         let account = self.accounts.get_mut(from).ok_or_else(|| {
             Rejection::new(RejectionKind::Unknown, "the account closed meanwhile")
@@ -562,7 +568,10 @@ impl EntityState {
 }
 
 /// The side `me` has in an account state.
-fn account_side(state: &crate::account::AccountState, me: &crate::crypto::Address) -> crate::account::Side {
+fn account_side(
+    state: &crate::account::AccountState,
+    me: &crate::crypto::Address,
+) -> crate::account::Side {
     if state.left == *me {
         crate::account::Side::Left
     } else {
@@ -781,10 +790,17 @@ impl EntityReplica {
         }
     }
 
-    fn send_open(&self, key: &SecretKey, peer: &EntityId, reply: bool, out: &mut Vec<EntityOutput>) {
+    fn send_open(
+        &self,
+        key: &SecretKey,
+        peer: &EntityId,
+        reply: bool,
+        out: &mut Vec<EntityOutput>,
+    ) {
         let from = self.state.entity_id;
         let board = self.state.board.clone();
-        let Ok(signature) = key.sign_digest(&AccountOpen::digest(&from, peer, &board, reply)) else {
+        let Ok(signature) = key.sign_digest(&AccountOpen::digest(&from, peer, &board, reply))
+        else {
             return;
         };
         out.push(EntityOutput::ToEntity {

@@ -190,7 +190,10 @@ impl SignedProfile {
     pub fn verify(&self) -> Result<(), String> {
         let p = &self.profile;
         if p.board.entity_id() != p.entity {
-            return Err(format!("the profile's board does not hash to {}", hex32(&p.entity)));
+            return Err(format!(
+                "the profile's board does not hash to {}",
+                hex32(&p.entity)
+            ));
         }
         self.hanko.verify(&p.board, &p.digest())
     }
@@ -520,7 +523,11 @@ impl EntityReplica {
 
     /// One validator's part of a peer's profile: gather toward a quorum of its board; a
     /// complete profile that is new is kept and passed on.
-    pub(super) fn on_profile_part(&mut self, part: ProfilePart, out: &mut Vec<EntityOutput>) -> Result<(), super::EntityError> {
+    pub(super) fn on_profile_part(
+        &mut self,
+        part: ProfilePart,
+        out: &mut Vec<EntityOutput>,
+    ) -> Result<(), super::EntityError> {
         let bad = |reason: String| super::EntityError::BadCertificate {
             what: "profile part",
             reason,
@@ -530,7 +537,10 @@ impl EntityReplica {
             return Err(bad("the profile's board does not hash to its entity".into()));
         }
         if !p.board.contains(&part.signer) {
-            return Err(bad(format!("{} is not on the profile's board", part.signer)));
+            return Err(bad(format!(
+                "{} is not on the profile's board",
+                part.signer
+            )));
         }
         let digest = p.digest();
         if !verify_cached(&part.signer, &digest, &part.signature) {
@@ -540,18 +550,31 @@ impl EntityReplica {
                 height: p.height,
             });
         }
-        if self.gossip.get(&p.entity).is_some_and(|known| known.height >= p.height) {
+        if self
+            .gossip
+            .get(&p.entity)
+            .is_some_and(|known| known.height >= p.height)
+        {
             return Ok(());
         }
-        if self.gossip.parts.len() >= PROFILE_PARTS_MAX && !self.gossip.parts.contains_key(&digest) {
+        if self.gossip.parts.len() >= PROFILE_PARTS_MAX && !self.gossip.parts.contains_key(&digest)
+        {
             self.gossip.parts.pop_first();
         }
-        let entry = self.gossip.parts.entry(digest).or_insert_with(|| SignedProfile {
-            profile: part.profile.clone(),
-            hanko: Hanko::default(),
-        });
+        let entry = self
+            .gossip
+            .parts
+            .entry(digest)
+            .or_insert_with(|| SignedProfile {
+                profile: part.profile.clone(),
+                hanko: Hanko::default(),
+            });
         entry.hanko.0.insert(part.signer, part.signature);
-        if entry.profile.board.is_quorum(entry.profile.board.weight(entry.hanko.0.keys())) {
+        if entry
+            .profile
+            .board
+            .is_quorum(entry.profile.board.weight(entry.hanko.0.keys()))
+        {
             if let Some(complete) = self.gossip.parts.remove(&digest) {
                 self.learn_profile(complete, out);
             }
@@ -560,11 +583,17 @@ impl EntityReplica {
     }
 
     /// A complete profile relayed by a peer.
-    pub(super) fn on_profile(&mut self, signed: SignedProfile, out: &mut Vec<EntityOutput>) -> Result<(), super::EntityError> {
-        signed.verify().map_err(|reason| super::EntityError::BadCertificate {
-            what: "profile",
-            reason,
-        })?;
+    pub(super) fn on_profile(
+        &mut self,
+        signed: SignedProfile,
+        out: &mut Vec<EntityOutput>,
+    ) -> Result<(), super::EntityError> {
+        signed
+            .verify()
+            .map_err(|reason| super::EntityError::BadCertificate {
+                what: "profile",
+                reason,
+            })?;
         self.learn_profile(signed, out);
         Ok(())
     }

@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 
-use super::gossip::{ProfilePart, SignedProfile};
 use super::accounts::AccountOpen;
+use super::gossip::{ProfilePart, SignedProfile};
 use super::{AccountPart, Board, EntityError, EntityFrame, EntityId, SignedTx};
 use crate::crypto::{tagged, verify_address, Address, Canonical, RlpItem, SecretKey, Signature};
 

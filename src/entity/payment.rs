@@ -403,6 +403,10 @@ pub struct Payments {
     /// Fees earned by forwarding, per token.
     #[serde(with = "crate::crypto::readable")]
     pub fees_earned: BTreeMap<TokenId, BigInt>,
+    /// Preimages this entity learned when peers revealed locks it opened by hand (an
+    /// exchange's other leg), by hashlock: incoming locks with that hashlock are claimed.
+    #[serde(default, with = "crate::crypto::readable")]
+    pub preimages: BTreeMap<[u8; 32], [u8; 32]>,
 }
 
 impl Canonical for Payments {
@@ -415,6 +419,7 @@ impl Canonical for Payments {
                 self.received.canonical_rlp(),
                 self.outgoing.canonical_rlp(),
                 self.fees_earned.canonical_rlp(),
+                self.preimages.canonical_rlp(),
             ],
         )
     }
@@ -641,7 +646,10 @@ impl EntityState {
         );
         let hashlock = keccak256(&preimage);
         if self.payments.sent.contains_key(&hashlock) {
-            return Err(Rejection::new(RejectionKind::Replay, "this payment was already sent"));
+            return Err(Rejection::new(
+                RejectionKind::Replay,
+                "this payment was already sent",
+            ));
         }
         let mut onions = Vec::new();
         for (index, hops) in payment.parts.iter().enumerate() {
@@ -664,7 +672,13 @@ impl EntityState {
         let mut parts = Vec::new();
         for (index, (hops, onion)) in payment.parts.iter().zip(onions).enumerate() {
             let first = &hops[0];
-            let params = htlc_params(&hashlock, first.timeout, payment.token, &first.amount, onion);
+            let params = htlc_params(
+                &hashlock,
+                first.timeout,
+                payment.token,
+                &first.amount,
+                onion,
+            );
             let id = self.open_htlc(&first.entity, payment.token, &first.amount, params);
             self.payments.outgoing.insert(
                 (first.entity, id),
@@ -714,7 +728,10 @@ impl EntityState {
                 format!("{PAYMENTS_IN_FLIGHT_MAX} locks in flight, the most allowed"),
             ));
         }
-        let receiver = payment.parts[0].last().map(|h| h.entity).ok_or_else(|| invalid("a part with no hops".into()))?;
+        let receiver = payment.parts[0]
+            .last()
+            .map(|h| h.entity)
+            .ok_or_else(|| invalid("a part with no hops".into()))?;
         let mut delivered = BigInt::zero();
         for hops in &payment.parts {
             if hops.is_empty() || hops.len() > ROUTE_HOPS_MAX {
@@ -736,7 +753,10 @@ impl EntityState {
                 if i > 0 {
                     let prev = &hops[i - 1];
                     if hop.amount > prev.amount {
-                        return Err(invalid(format!("hop {i} is locked more than hop {}", i - 1)));
+                        return Err(invalid(format!(
+                            "hop {i} is locked more than hop {}",
+                            i - 1
+                        )));
                     }
                     if hop.timeout >= prev.timeout {
                         return Err(invalid(format!(
@@ -754,7 +774,10 @@ impl EntityState {
             if !self.accounts.contains_key(&hops[0].entity) {
                 return Err(Rejection::new(
                     RejectionKind::Unknown,
-                    format!("no open account with the first hop {}", hex32(&hops[0].entity)),
+                    format!(
+                        "no open account with the first hop {}",
+                        hex32(&hops[0].entity)
+                    ),
                 ));
             }
         }
@@ -808,6 +831,12 @@ impl EntityState {
                 }
                 AccountTx::CallSubcontract { id, method, args } => {
                     if !self.payments.outgoing.contains_key(&(*peer, *id)) {
+                        // A lock of ours opened by hand, revealed: learn its preimage.
+                        if let ("reveal", Some(preimage)) =
+                            (method.as_str(), preimage_from_args(args))
+                        {
+                            self.learn_preimage(preimage);
+                        }
                         continue;
                     }
                     match method.as_str() {
@@ -874,13 +903,13 @@ impl EntityState {
                 self.append_log(LogEntry::AccountTxRejected {
                     peer: *peer,
                     tx: tx.clone(),
-                    reason: why.to_string(),
+                    rejection: why,
                 });
             }
             _ => self.append_log(LogEntry::AccountTxRejected {
                 peer: *peer,
                 tx: tx.clone(),
-                reason: why.to_string(),
+                rejection: why,
             }),
         }
     }
@@ -905,7 +934,11 @@ impl EntityState {
             return self.fail_back(peer, id, why);
         };
         if onion.is_empty() {
-            // A lock opened by hand (an exchange, a script): nothing to forward or reveal.
+            // A lock opened by hand (an exchange, a script): nothing to forward; claim it
+            // if this entity already learned its preimage (the exchange's other leg).
+            if let Some(preimage) = self.payments.preimages.get(&hashlock).copied() {
+                self.claim(peer, id, preimage);
+            }
             return;
         }
         let Some(secret) = self.onion.clone() else {
@@ -923,16 +956,32 @@ impl EntityState {
             Ok((HopInstruction::Final { total, preimage }, _)) => {
                 self.receive_part(peer, id, (hashlock, token, amount), total, preimage);
             }
-            Ok((HopInstruction::Forward { next, amount: out, timeout: out_timeout }, inner)) => {
+            Ok((
+                HopInstruction::Forward {
+                    next,
+                    amount: out,
+                    timeout: out_timeout,
+                },
+                inner,
+            )) => {
                 let incoming = (hashlock, token, amount, timeout);
                 match self.check_forward(peer, incoming.clone(), &next, &out, out_timeout) {
                     Err(why) => self.fail_back(peer, id, why),
                     Ok(()) => {
-                        let params = htlc_params(&hashlock, out_timeout, token, &out, inner.unwrap_or_default());
+                        let params = htlc_params(
+                            &hashlock,
+                            out_timeout,
+                            token,
+                            &out,
+                            inner.unwrap_or_default(),
+                        );
                         let out_id = self.open_htlc(&next, token, &out, params);
                         self.payments.outgoing.insert(
                             (next, out_id),
-                            Outgoing::Forward { from: *peer, in_id: id },
+                            Outgoing::Forward {
+                                from: *peer,
+                                in_id: id,
+                            },
                         );
                         self.payments.forwards.insert(
                             (*peer, id),
@@ -964,7 +1013,9 @@ impl EntityState {
     ) -> Result<(), Rejection> {
         let route = |r: String| Rejection::new(RejectionKind::Route, r);
         if next == from || *next == self.entity_id {
-            return Err(route("the next hop is the previous hop or this entity".into()));
+            return Err(route(
+                "the next hop is the previous hop or this entity".into(),
+            ));
         }
         let account = self
             .accounts
@@ -991,8 +1042,9 @@ impl EntityState {
                 format!("the forward's timeout {out_timeout} is already past"),
             ));
         }
-        let capacity = crate::account::view(&account.machine.state.delta(token), account.machine.side)
-            .out_capacity;
+        let capacity =
+            crate::account::view(&account.machine.state.delta(token), account.machine.side)
+                .out_capacity;
         if *out > capacity {
             return Err(Rejection::new(
                 RejectionKind::Capacity,
@@ -1015,18 +1067,28 @@ impl EntityState {
         preimage: Option<[u8; 32]>,
     ) {
         if preimage.is_some_and(|p| keccak256(&p) != hashlock) {
-            let why = Rejection::new(RejectionKind::Route, "the onion's preimage does not match the lock");
+            let why = Rejection::new(
+                RejectionKind::Route,
+                "the onion's preimage does not match the lock",
+            );
             return self.fail_back(peer, id, why);
         }
-        let entry = self.payments.received.entry(hashlock).or_insert_with(|| Receiving {
-            token,
-            total: total.clone(),
-            preimage,
-            parts: Vec::new(),
-            status: PaymentStatus::Pending,
-        });
+        let entry = self
+            .payments
+            .received
+            .entry(hashlock)
+            .or_insert_with(|| Receiving {
+                token,
+                total: total.clone(),
+                preimage,
+                parts: Vec::new(),
+                status: PaymentStatus::Pending,
+            });
         if entry.token != token || entry.total != total || entry.status != PaymentStatus::Pending {
-            let why = Rejection::new(RejectionKind::Route, "this part does not match the payment's other parts");
+            let why = Rejection::new(
+                RejectionKind::Route,
+                "this part does not match the payment's other parts",
+            );
             return self.fail_back(peer, id, why);
         }
         entry.parts.push((*peer, id, amount));
@@ -1040,18 +1102,69 @@ impl EntityState {
         entry.status = PaymentStatus::Settled;
         let parts = entry.parts.clone();
         for (p, part_id, _) in parts {
-            let args = Data::Map(BTreeMap::from([("preimage".into(), Data::Bytes(preimage.to_vec()))]));
+            let args = Data::Map(BTreeMap::from([(
+                "preimage".into(),
+                Data::Bytes(preimage.to_vec()),
+            )]));
             self.queue_call(&p, part_id, "reveal", args);
         }
         self.append_log(LogEntry::PaymentReceived { hashlock });
         self.forget_finished();
     }
 
+    /// A preimage learned from a peer's reveal of a lock this entity opened by hand: keep
+    /// it, and claim every incoming lock with its hashlock (the other leg of an exchange:
+    /// claiming can only gain).
+    fn learn_preimage(&mut self, preimage: [u8; 32]) {
+        let hashlock = keccak256(&preimage);
+        if self.payments.preimages.len() >= PAYMENTS_KEPT_MAX {
+            self.payments.preimages.pop_first();
+        }
+        self.payments.preimages.insert(hashlock, preimage);
+        let htlc = htlc_code_hash();
+        let mut claims = Vec::new();
+        for (peer, account) in &self.accounts {
+            let theirs = account.machine.side.other();
+            for (id, lock) in &account.machine.state.subcontracts {
+                let matches = lock.owner == theirs
+                    && lock.code == htlc
+                    && read_lock(&lock.params).is_some_and(|(h, _, _)| h == hashlock);
+                if matches && !self.payments.forwards.contains_key(&(*peer, *id)) {
+                    claims.push((*peer, *id));
+                }
+            }
+        }
+        for (peer, id) in claims {
+            self.claim(&peer, id, preimage);
+        }
+    }
+
+    /// Queues the reveal of incoming lock `id` from `peer`, unless one is already queued.
+    fn claim(&mut self, peer: &EntityId, id: u64, preimage: [u8; 32]) {
+        let queued = self.accounts.get(peer).is_some_and(|a| {
+            let reveals = |tx: &AccountTx| {
+                matches!(tx, AccountTx::CallSubcontract { id: i, method, .. } if *i == id && method == "reveal")
+            };
+            a.machine.mempool.iter().any(reveals)
+                || a.machine.pending.as_ref().is_some_and(|f| f.txs.iter().any(reveals))
+        });
+        if !queued {
+            let args = Data::Map(BTreeMap::from([(
+                "preimage".into(),
+                Data::Bytes(preimage.to_vec()),
+            )]));
+            self.queue_call(peer, id, "reveal", args);
+        }
+    }
+
     /// The next hop revealed our outgoing lock: claim upstream, or the part is settled.
     fn on_outgoing_revealed(&mut self, peer: &EntityId, id: u64, preimage: [u8; 32]) {
         match self.payments.outgoing.remove(&(*peer, id)) {
             Some(Outgoing::Forward { from, in_id }) => {
-                let args = Data::Map(BTreeMap::from([("preimage".into(), Data::Bytes(preimage.to_vec()))]));
+                let args = Data::Map(BTreeMap::from([(
+                    "preimage".into(),
+                    Data::Bytes(preimage.to_vec()),
+                )]));
                 self.queue_call(&from, in_id, "reveal", args);
             }
             Some(Outgoing::Sent { hashlock, part }) => {
@@ -1059,7 +1172,11 @@ impl EntityState {
                     if let Some(p) = sent.parts.get_mut(part as usize) {
                         p.status = PaymentStatus::Settled;
                     }
-                    if sent.parts.iter().all(|p| p.status == PaymentStatus::Settled) {
+                    if sent
+                        .parts
+                        .iter()
+                        .all(|p| p.status == PaymentStatus::Settled)
+                    {
                         sent.status = PaymentStatus::Settled;
                         self.append_log(LogEntry::PaymentSettled { hashlock });
                         self.forget_finished();
@@ -1087,7 +1204,7 @@ impl EntityState {
                         sent.status = PaymentStatus::Failed(why.clone());
                         self.append_log(LogEntry::PaymentFailed {
                             hashlock,
-                            reason: why.to_string(),
+                            rejection: why.clone(),
                         });
                     }
                     self.forget_finished();
@@ -1102,7 +1219,9 @@ impl EntityState {
         if let Some(f) = self.payments.forwards.remove(&(*peer, id)) {
             let fee = &f.incoming - &f.outgoing;
             *self.payments.fees_earned.entry(f.token).or_default() += fee;
-            self.append_log(LogEntry::PaymentForwarded { hashlock: f.hashlock });
+            self.append_log(LogEntry::PaymentForwarded {
+                hashlock: f.hashlock,
+            });
         }
     }
 
@@ -1110,7 +1229,9 @@ impl EntityState {
     fn on_incoming_refunded(&mut self, peer: &EntityId, id: u64, why: Rejection) {
         self.payments.forwards.remove(&(*peer, id));
         for r in self.payments.received.values_mut() {
-            if r.parts.iter().any(|(p, i, _)| p == peer && *i == id) && r.status == PaymentStatus::Pending {
+            if r.parts.iter().any(|(p, i, _)| p == peer && *i == id)
+                && r.status == PaymentStatus::Pending
+            {
                 r.status = PaymentStatus::Failed(why.clone());
             }
         }
@@ -1121,7 +1242,7 @@ impl EntityState {
         self.append_log(LogEntry::PaymentRefused {
             peer: *peer,
             id,
-            reason: why.to_string(),
+            rejection: why.clone(),
         });
         self.queue_call(peer, id, "refund", reason_args(&why));
     }
@@ -1210,7 +1331,10 @@ fn onion_layers(
         .enumerate()
         .map(|(i, hop)| {
             let key = <[u8; 33]>::try_from(hop.onion_key.as_slice()).map_err(|_| {
-                Rejection::new(RejectionKind::Route, format!("hop {i}'s onion key is not 33 bytes"))
+                Rejection::new(
+                    RejectionKind::Route,
+                    format!("hop {i}'s onion key is not 33 bytes"),
+                )
             })?;
             let instruction = match hops.get(i + 1) {
                 Some(next) => HopInstruction::Forward {
@@ -1280,4 +1404,11 @@ mod tests {
     }
 }
 
-crate::plain_readable!(SentPayment, Forward, Receiving, Outgoing, PaymentHop, FeePolicy);
+crate::plain_readable!(
+    SentPayment,
+    Forward,
+    Receiving,
+    Outgoing,
+    PaymentHop,
+    FeePolicy
+);

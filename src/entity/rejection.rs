@@ -118,7 +118,10 @@ impl Rejection {
 
     /// An account-layer error, in the account with `peer` (shown as `who`).
     pub fn account(who: &str, e: &AccountError) -> Self {
-        Rejection::new(RejectionKind::of_account(e), format!("account with {who}: {e}"))
+        Rejection::new(
+            RejectionKind::of_account(e),
+            format!("account with {who}: {e}"),
+        )
     }
 }
 

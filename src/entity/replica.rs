@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::accounts::AccountLinks;
-use super::gossip::GossipView;
 use super::frame::ValidatedFrame;
+use super::gossip::GossipView;
 use super::message::verify_quorum;
 use super::round::{Round, StoredProposal};
 use super::{
@@ -750,4 +750,3 @@ impl EntityReplica {
         }
     }
 }
-

@@ -38,8 +38,8 @@ pub enum LogEntry {
         peer: EntityId,
         /// The refused account tx.
         tx: AccountTx,
-        /// Why.
-        reason: String,
+        /// Why, typed.
+        rejection: Rejection,
     },
     /// An [`EntityTx::ChainEvent`], kept for the chain adapter.
     ChainEvent {
@@ -78,8 +78,8 @@ pub enum LogEntry {
         /// Its hashlock.
         #[serde(with = "crate::crypto::readable")]
         hashlock: [u8; 32],
-        /// Why.
-        reason: String,
+        /// Why, typed.
+        rejection: Rejection,
     },
     /// This entity received a payment (all parts in; it revealed them).
     PaymentReceived {
@@ -100,8 +100,8 @@ pub enum LogEntry {
         peer: EntityId,
         /// The lock's subcontract id.
         id: u64,
-        /// Why.
-        reason: String,
+        /// Why, typed.
+        rejection: Rejection,
     },
 }
 
@@ -113,12 +113,16 @@ impl Canonical for LogEntry {
                 b"xln/entity-log/message/v1",
                 vec![signer.canonical_rlp(), text.canonical_rlp()],
             ),
-            LogEntry::AccountTxRejected { peer, tx, reason } => tagged(
-                b"xln/entity-log/account-tx-rejected/v1",
+            LogEntry::AccountTxRejected {
+                peer,
+                tx,
+                rejection,
+            } => tagged(
+                b"xln/entity-log/account-tx-rejected/v2",
                 vec![
                     peer.canonical_rlp(),
                     tx.canonical_rlp(),
-                    reason.canonical_rlp(),
+                    rejection.canonical_rlp(),
                 ],
             ),
             LogEntry::ChainEvent { signer, bytes } => tagged(
@@ -133,16 +137,20 @@ impl Canonical for LogEntry {
                 b"xln/entity-log/proposal-failed/v1",
                 vec![id.canonical_rlp()],
             ),
-            LogEntry::PaymentSent { hashlock } => {
-                tagged(b"xln/entity-log/payment-sent/v1", vec![hashlock.canonical_rlp()])
-            }
+            LogEntry::PaymentSent { hashlock } => tagged(
+                b"xln/entity-log/payment-sent/v1",
+                vec![hashlock.canonical_rlp()],
+            ),
             LogEntry::PaymentSettled { hashlock } => tagged(
                 b"xln/entity-log/payment-settled/v1",
                 vec![hashlock.canonical_rlp()],
             ),
-            LogEntry::PaymentFailed { hashlock, reason } => tagged(
+            LogEntry::PaymentFailed {
+                hashlock,
+                rejection,
+            } => tagged(
                 b"xln/entity-log/payment-failed/v1",
-                vec![hashlock.canonical_rlp(), reason.canonical_rlp()],
+                vec![hashlock.canonical_rlp(), rejection.canonical_rlp()],
             ),
             LogEntry::PaymentReceived { hashlock } => tagged(
                 b"xln/entity-log/payment-received/v1",
@@ -152,9 +160,17 @@ impl Canonical for LogEntry {
                 b"xln/entity-log/payment-forwarded/v1",
                 vec![hashlock.canonical_rlp()],
             ),
-            LogEntry::PaymentRefused { peer, id, reason } => tagged(
+            LogEntry::PaymentRefused {
+                peer,
+                id,
+                rejection,
+            } => tagged(
                 b"xln/entity-log/payment-refused/v1",
-                vec![peer.canonical_rlp(), id.canonical_rlp(), reason.canonical_rlp()],
+                vec![
+                    peer.canonical_rlp(),
+                    id.canonical_rlp(),
+                    rejection.canonical_rlp(),
+                ],
             ),
         }
     }
@@ -274,7 +290,11 @@ impl Canonical for EntityState {
                 onion_key.canonical_rlp(),
                 self.fee_policy.canonical_rlp(),
                 self.payments.canonical_rlp(),
-                self.profile.as_ref().map(|p| p.digest()).unwrap_or_default().canonical_rlp(),
+                self.profile
+                    .as_ref()
+                    .map(|p| p.digest())
+                    .unwrap_or_default()
+                    .canonical_rlp(),
             ],
         )
     }
@@ -439,7 +459,11 @@ impl EntityState {
                 to,
                 token,
                 amount,
-            } => return self.pay(from, to, *token, amount).map_err(|r| Rejection::new(RejectionKind::Reserve, r)),
+            } => {
+                return self
+                    .pay(from, to, *token, amount)
+                    .map_err(|r| Rejection::new(RejectionKind::Reserve, r))
+            }
             EntityTx::Propose { id, action } => {
                 return self
                     .propose(stx.signer, *id, action)
@@ -664,7 +688,10 @@ mod tests {
             signed(&s, &keys[0], 4, limit),
         ];
         let (next, rejected) = s.apply_txs(1, 1, &txs, &mut NoSubcontracts);
-        let reasons: Vec<&str> = rejected.iter().map(|r| r.rejection.reason.as_str()).collect();
+        let reasons: Vec<&str> = rejected
+            .iter()
+            .map(|r| r.rejection.reason.as_str())
+            .collect();
         assert_eq!(rejected.len(), 2, "{reasons:?}");
         assert!(reasons[0].contains("no open account"));
         assert!(reasons[1].contains("not to the peer's id"));

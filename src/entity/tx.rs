@@ -224,12 +224,14 @@ impl Canonical for EntityTx {
             EntityTx::ChainEvent { bytes } => {
                 tagged(b"xln/entity-tx/chain-event/v1", vec![bytes.canonical_rlp()])
             }
-            EntityTx::SetFeePolicy(policy) => {
-                tagged(b"xln/entity-tx/set-fee-policy/v1", vec![policy.canonical_rlp()])
-            }
-            EntityTx::PayRouted(payment) => {
-                tagged(b"xln/entity-tx/pay-routed/v1", vec![payment.canonical_rlp()])
-            }
+            EntityTx::SetFeePolicy(policy) => tagged(
+                b"xln/entity-tx/set-fee-policy/v1",
+                vec![policy.canonical_rlp()],
+            ),
+            EntityTx::PayRouted(payment) => tagged(
+                b"xln/entity-tx/pay-routed/v1",
+                vec![payment.canonical_rlp()],
+            ),
             EntityTx::Timers => tagged(b"xln/entity-tx/timers/v1", vec![]),
             EntityTx::PublishProfile => tagged(b"xln/entity-tx/publish-profile/v1", vec![]),
         }

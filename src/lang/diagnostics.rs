@@ -61,13 +61,13 @@ impl Code {
             Code::Test => "E016",
             Code::Io => "E017",
             Code::Macro => "E018",
-            Code::Capacity => "E020",
-            Code::Replay => "E021",
-            Code::BadSignature => "E022",
-            Code::Subcontract => "E023",
-            Code::Timeout => "E024",
-            Code::Route => "E025",
-            Code::Refused => "E026",
+            Code::Capacity => "E030",
+            Code::Replay => "E031",
+            Code::BadSignature => "E032",
+            Code::Subcontract => "E033",
+            Code::Timeout => "E034",
+            Code::Route => "E035",
+            Code::Refused => "E036",
         }
     }
     /// A short title for the code, shown before the message.

@@ -191,7 +191,8 @@ fn execute_step<L: Ledger>(
         match ledger.position(a, b, step.token) {
             Ok(p) => {
                 let owed = debt(&p.0, &p.1);
-                caps.entry((step.token, a.clone(), b.clone())).or_insert(owed);
+                caps.entry((step.token, a.clone(), b.clone()))
+                    .or_insert(owed);
                 projected.insert((a.clone(), b.clone()), p);
             }
             Err(reason) => return aborted(reason),
@@ -229,7 +230,12 @@ fn execute_step<L: Ledger>(
             "the step's circular payment ({}) failed, and nothing changed: {reason}",
             order
                 .iter()
-                .map(|t| format!("{} pays {} {}", ledger.describe(&t.payer), ledger.describe(&t.payee), t.amount))
+                .map(|t| format!(
+                    "{} pays {} {}",
+                    ledger.describe(&t.payer),
+                    ledger.describe(&t.payee),
+                    t.amount
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),

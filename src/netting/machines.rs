@@ -157,7 +157,12 @@ impl Ledger for MachineLedger {
         Ok(())
     }
 
-    fn position(&self, a: &Address, b: &Address, token: TokenId) -> Result<(BigInt, BigInt), String> {
+    fn position(
+        &self,
+        a: &Address,
+        b: &Address,
+        token: TokenId,
+    ) -> Result<(BigInt, BigInt), String> {
         let machines = self
             .accounts
             .get(&ordered(*a, *b))

@@ -179,9 +179,9 @@ fn corrupt_signature(key: &SecretKey, message: &EntityMessage) -> EntityMessage 
         EntityMessage::AccountPart(p) => Some(&mut p.signature),
         EntityMessage::ProfilePart(p) => Some(&mut p.signature),
         EntityMessage::AccountOpen(o) => Some(&mut o.signature),
-        EntityMessage::Commit(_) | EntityMessage::SyncRequest { .. } | EntityMessage::Profile(_) => {
-            None
-        }
+        EntityMessage::Commit(_)
+        | EntityMessage::SyncRequest { .. }
+        | EntityMessage::Profile(_) => None,
     };
     if let Some(s) = slot {
         *s = wrong;

@@ -11,8 +11,8 @@ use std::fmt;
 use num_bigint::{BigInt, BigUint, Sign};
 
 use super::{Behaviour, Runtime, RuntimeError};
-use crate::crypto::{decode_u64, tagged, Address, Canonical, RlpItem};
 use crate::account::{AccountTx, Data};
+use crate::crypto::{decode_u64, tagged, Address, Canonical, RlpItem};
 use crate::entity::payment::{PAYMENT_PARTS_MAX, ROUTE_HOPS_MAX};
 use crate::entity::{
     Board, EntityConfig, EntityTx, FeePolicy, Holder, PaymentHop, ProposalAction, RoutedPayment,
@@ -478,7 +478,8 @@ fn read_fee_policy(item: &RlpItem) -> Result<FeePolicy, InputDecodeError> {
     let f = fields(item, "fee policy", 3)?;
     Ok(FeePolicy {
         base: read_bigint(&f[0], "base fee")?,
-        ppm: u32::try_from(read_u64(&f[1], "fee ppm")?).map_err(|_| bad("fee ppm beyond 32 bits"))?,
+        ppm: u32::try_from(read_u64(&f[1], "fee ppm")?)
+            .map_err(|_| bad("fee ppm beyond 32 bits"))?,
         timeout_delta: read_u64(&f[2], "timeout delta")?,
     })
 }
@@ -878,7 +879,9 @@ mod tests {
                 entity: 0,
                 tx: EntityTx::Account {
                     peer: [9; 32],
-                    tx: AccountTx::InstallCode { code: vec![1, 2, 3] },
+                    tx: AccountTx::InstallCode {
+                        code: vec![1, 2, 3],
+                    },
                 },
             },
             RuntimeInput::Submit {

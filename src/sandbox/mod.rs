@@ -161,7 +161,10 @@ impl SandboxEngine {
             if let Err(e) = interp.eval_source("<subcontract prelude>", SANDBOX_PRELUDE) {
                 // Ships with the binary: failing to load it is a build defect, and every
                 // call will then fail with the unbound `subcontract` form.
-                eprintln!("xln: internal error in the subcontract prelude: {}", e.message);
+                eprintln!(
+                    "xln: internal error in the subcontract prelude: {}",
+                    e.message
+                );
             }
             interp
         })
@@ -193,7 +196,10 @@ impl SandboxEngine {
             Some([Value::Symbol(name), table @ Value::Map(_)]) => {
                 Ok((name.name().to_string(), table.clone()))
             }
-            _ => Err("the code is not a (subcontract NAME (METHOD (params args ctx) ...) ...) form".into()),
+            _ => Err(
+                "the code is not a (subcontract NAME (METHOD (params args ctx) ...) ...) form"
+                    .into(),
+            ),
         }
     }
 }
@@ -244,14 +250,22 @@ fn context(call: &SubcontractCall<'_>) -> Value {
     let holds: imbl::OrdMap<Value, Value> = call
         .holds
         .iter()
-        .map(|(t, a)| (Value::from_bigint(BigInt::from(*t)), Value::from_bigint(a.clone())))
+        .map(|(t, a)| {
+            (
+                Value::from_bigint(BigInt::from(*t)),
+                Value::from_bigint(a.clone()),
+            )
+        })
         .collect();
     Value::Map(Rc::new(
         [
             (k("caller"), side_symbol(call.caller)),
             (k("owner"), side_symbol(call.owner)),
             (k("height"), Value::from_bigint(BigInt::from(call.height))),
-            (k("timestamp"), Value::from_bigint(BigInt::from(call.timestamp))),
+            (
+                k("timestamp"),
+                Value::from_bigint(BigInt::from(call.timestamp)),
+            ),
             (k("holds"), Value::Map(Rc::new(holds))),
         ]
         .into_iter()
@@ -455,7 +469,9 @@ mod tests {
         let install = AccountTx::InstallCode {
             code: ESCROW.as_bytes().to_vec(),
         };
-        state.apply_tx(&install, Side::Left, 1, 0, &mut engine).unwrap();
+        state
+            .apply_tx(&install, Side::Left, 1, 0, &mut engine)
+            .unwrap();
         let hash = keccak256(ESCROW.as_bytes());
         let holds = BTreeMap::from([(1u64, BigInt::from(10))]);
         let args = Data::Map(BTreeMap::from([("amount".into(), Data::Int(4.into()))]));
