@@ -346,7 +346,7 @@ proptest! {
 
     #[test]
     fn tiny_budgets_stop_cleanly(c in arb_case(true, true), max_pops in 0usize..12) {
-        let limits = SearchLimits { max_pops, ..SearchLimits::default() };
+        let limits = SearchLimits { max_pops, ..SearchLimits::fee_only() };
         match find_routes_with_limits(&c.graph, c.from, c.to, c.amount, c.n, &limits) {
             Ok(routes) => check_routes(&c, &routes)?,
             Err(RoutingError::SearchBudgetExhausted { max_pops: m }) => prop_assert_eq!(m, max_pops),
