@@ -62,8 +62,11 @@ impl SearchLimits {
         base: 50_000,
         ppm: 10_000,
     };
-    /// Default saturation: at most a quarter of an edge's capacity (LDK's default share).
-    pub const DEFAULT_MAX_CHANNEL_SATURATION_PPM: u32 = 250_000;
+    /// Default saturation: at most half of an edge's capacity. LDK prefers a quarter but
+    /// relaxes it when nothing else fits; a hard limit of a half keeps the routes LDK would
+    /// find for small receivers (a 20k-sat channel can still take 10k sat) while ruling out
+    /// hops that fail more often than not under the uniform prior.
+    pub const DEFAULT_MAX_CHANNEL_SATURATION_PPM: u32 = 500_000;
     /// Default part limit: 10, LDK's default path count.
     pub const DEFAULT_MAX_PARTS: usize = 10;
 
@@ -205,7 +208,7 @@ pub(crate) fn within_saturation(amount: u128, capacity: u128, ppm: u32) -> bool 
 
 impl Default for SearchLimits {
     /// A wallet's limits: pops and hops as before, 1,008 blocks of timeout, fees at most
-    /// 50,000 + 1%, a quarter of any other edge's capacity, up to 10 parts.
+    /// 50,000 + 1%, half of any other edge's capacity, up to 10 parts.
     fn default() -> SearchLimits {
         SearchLimits {
             max_pops: Self::DEFAULT_MAX_POPS,

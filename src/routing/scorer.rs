@@ -5,7 +5,7 @@
 //! Model (arithmetic in [`super::liquidity`]): an edge's liquidity is uniform on
 //! `lower..=upper`, the prior being `0..=capacity`. A hop that forwarded `a` proves
 //! `L ≥ a`; the hop that failed proves `L < a`; a payment that settled moved `a` to the
-//! other side (both bounds drop by `a`). When both directions of a channel have the same
+//! other side (both bounds drop by `a`: [`Scorer::record_settled`]). When both directions of a channel have the same
 //! capacity (Lightning), they are one balance seen from two sides, so each lesson is also
 //! recorded, mirrored, on the reverse edge. Learned offsets from the prior halve every
 //! `half_life_seconds` (time is the caller's `now`, in seconds; never a clock).
@@ -94,8 +94,9 @@ impl LiquidityEstimate {
 /// How one attempt over a path ended, as the sender learns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AttemptOutcome {
-    /// Every hop forwarded and the receiver accepted the part.
-    Succeeded,
+    /// Every hop forwarded and the receiver holds the part (not settled yet: the receiver
+    /// settles only once it holds the whole amount).
+    Arrived,
     /// Hop `hop` (0 = the sender's own edge) could not forward its amount; the hops before
     /// it did.
     FailedAt {
@@ -167,30 +168,37 @@ impl Scorer {
         outcome: AttemptOutcome,
         now: u64,
     ) {
-        match outcome {
-            AttemptOutcome::Succeeded => {
-                for &(id, amount) in hops {
-                    self.learn(graph, id, now, |lo, hi| {
-                        let lo = lo.max(amount);
-                        let hi = if lo > hi { u128::MAX } else { hi };
-                        (lo - amount, hi.saturating_sub(amount))
-                    });
-                }
-            }
-            AttemptOutcome::FailedAt { hop } if hop < hops.len() => {
-                for &(id, amount) in &hops[..hop] {
-                    self.learn(graph, id, now, |lo, hi| {
-                        let lo = lo.max(amount);
-                        (lo, if lo > hi { u128::MAX } else { hi })
-                    });
-                }
-                let (id, amount) = hops[hop];
+        let forwarded = match outcome {
+            AttemptOutcome::Arrived => hops.len(),
+            AttemptOutcome::FailedAt { hop } if hop < hops.len() => hop,
+            AttemptOutcome::FailedAt { .. } | AttemptOutcome::FailedOther => 0,
+        };
+        for &(id, amount) in &hops[..forwarded] {
+            self.learn(graph, id, now, |lo, hi| {
+                let lo = lo.max(amount);
+                (lo, if lo > hi { u128::MAX } else { hi })
+            });
+        }
+        if let AttemptOutcome::FailedAt { hop } = outcome {
+            if let Some(&(id, amount)) = hops.get(hop) {
                 self.learn(graph, id, now, |lo, hi| {
                     let hi = hi.min(amount.saturating_sub(1));
                     (if lo > hi { 0 } else { lo }, hi)
                 });
             }
-            AttemptOutcome::FailedAt { .. } | AttemptOutcome::FailedOther => {}
+        }
+    }
+
+    /// Learns that a payment over `hops` settled: each hop's `amount` moved from its
+    /// forwarding side to the other, so both bounds of each edge drop by it (and the
+    /// reverse edge's rise, when linked).
+    pub fn record_settled(&mut self, graph: &ChannelGraph, hops: &[(EdgeId, u128)], now: u64) {
+        for &(id, amount) in hops {
+            self.learn(graph, id, now, |lo, hi| {
+                let lo = lo.max(amount);
+                let hi = if lo > hi { u128::MAX } else { hi };
+                (lo - amount, hi.saturating_sub(amount))
+            });
         }
     }
 

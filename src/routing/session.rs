@@ -208,7 +208,7 @@ impl PaymentSession {
             scorer.record(graph, hops, result.outcome, now);
         }
         match result.outcome {
-            AttemptOutcome::Succeeded => part.status = PartStatus::Arrived,
+            AttemptOutcome::Arrived => part.status = PartStatus::Arrived,
             AttemptOutcome::FailedAt { hop } => {
                 part.status = PartStatus::Failed;
                 if let Some(h) = part.hops.get(hop) {
@@ -224,12 +224,28 @@ impl PaymentSession {
         }
         if self.arrived_amount() == self.request.amount {
             self.state = SessionState::Complete;
+            self.record_settlement(graph, scorer, now);
             return SessionStep::Complete;
         }
-        if result.outcome == AttemptOutcome::Succeeded {
+        if result.outcome == AttemptOutcome::Arrived {
             return SessionStep::Wait;
         }
         self.retry(graph, scorer, now)
+    }
+
+    /// The payment completes (the receiver settles every held part): the arrived parts'
+    /// amounts moved, which the scorer learns.
+    fn record_settlement(&self, graph: &ChannelGraph, scorer: &mut Scorer, now: u64) {
+        for part in self.parts.iter().filter(|p| p.status == PartStatus::Arrived) {
+            let hops: Option<Vec<(EdgeId, u128)>> = part
+                .hops
+                .iter()
+                .map(|h| graph.edge_by_key(&h.key).map(|id| (id, h.amount)))
+                .collect();
+            if let Some(hops) = hops {
+                scorer.record_settled(graph, &hops, now);
+            }
+        }
     }
 
     /// Plans what is missing (attempt `attempts + 1`), or gives up.
