@@ -5,7 +5,7 @@
 //!
 //! Splitting: if the best single route succeeds with less than
 //! [`ScorerParams::split_below_success_ppm`](super::ScorerParams) (or there is none), the
-//! planner tries `k` = 2, 4, 8, … `max_parts` near-equal parts, each searched with the
+//! planner tries `k` = 2, 3, 5, 8, 12, … `max_parts` near-equal parts, each searched with the
 //! earlier parts' amounts counted on the edges they share (so the liquidity penalty prices
 //! all parts together and saturation counts their sum), and keeps the plan of least total
 //! cost (fees + penalties); the extra per-hop base penalty of every part is what makes a
@@ -228,7 +228,8 @@ pub(crate) fn plan_with_view(
     }
 }
 
-/// Part counts the planner tries: 2, 4, 8, … and `max_parts` itself.
+/// Part counts the planner tries: 2, 3, 5, 8, 12, 18, … (each about 1.5 times the last)
+/// and `max_parts` itself.
 fn split_counts(max_parts: usize) -> impl Iterator<Item = usize> {
     let mut next = 2usize;
     std::iter::from_fn(move || {
@@ -239,7 +240,7 @@ fn split_counts(max_parts: usize) -> impl Iterator<Item = usize> {
         next = if k == max_parts {
             usize::MAX
         } else {
-            k.saturating_mul(2).min(max_parts)
+            (k + k.div_ceil(2).max(1)).min(max_parts).max(k + 1)
         };
         Some(k)
     })
@@ -528,5 +529,18 @@ fn cannot_split(request: &PaymentRequest, routed: u128, max_parts: usize) -> Rou
         amount: request.amount,
         routed,
         max_parts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_counts;
+
+    #[test]
+    fn split_counts_grow_by_half_and_end_at_the_limit() {
+        assert_eq!(split_counts(1).collect::<Vec<_>>(), Vec::<usize>::new());
+        assert_eq!(split_counts(2).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(split_counts(10).collect::<Vec<_>>(), vec![2, 3, 5, 8, 10]);
+        assert_eq!(split_counts(16).collect::<Vec<_>>(), vec![2, 3, 5, 8, 12, 16]);
     }
 }
