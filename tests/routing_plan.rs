@@ -65,8 +65,13 @@ fn risk_outweighs_a_small_fee_difference() {
     assert_eq!(route.edges(), vec![2, 3]);
     assert!(route.success_probability > 0.99);
     // a tiny amount is nearly certain on both: the fee decides
-    let route =
-        find_scored_route(&g, &scorer, &PaymentRequest::new(0, 3, 10, 0), &open_limits()).unwrap();
+    let route = find_scored_route(
+        &g,
+        &scorer,
+        &PaymentRequest::new(0, 3, 10, 0),
+        &open_limits(),
+    )
+    .unwrap();
     assert_eq!(route.edges(), vec![0, 1]);
 }
 
@@ -76,7 +81,12 @@ fn failures_narrow_bounds_and_time_restores_them() {
     let mut scorer = Scorer::default();
     assert_eq!(scorer.bounds(&g, 3, 0), Some((0, 100_000_000)));
     // a part of 5,000 crossed edge 2 and failed on edge 3
-    scorer.record(&g, &[(2, 5_010), (3, 5_000)], AttemptOutcome::FailedAt { hop: 1 }, 100);
+    scorer.record(
+        &g,
+        &[(2, 5_010), (3, 5_000)],
+        AttemptOutcome::FailedAt { hop: 1 },
+        100,
+    );
     assert_eq!(scorer.bounds(&g, 2, 100), Some((5_010, 100_000_000)));
     assert_eq!(scorer.bounds(&g, 3, 100), Some((0, 4_999)));
     // the learned bound now rules the edge out for 5,000: the small route is taken
@@ -92,7 +102,10 @@ fn failures_narrow_bounds_and_time_restores_them() {
     let (_, upper) = scorer.bounds(&g, 3, 100 + half).unwrap();
     assert_eq!(upper, 100_000_000 - (100_000_000 - 4_999) / 2);
     // and after many, the prior is back
-    assert_eq!(scorer.bounds(&g, 3, 100 + 200 * half), Some((0, 100_000_000)));
+    assert_eq!(
+        scorer.bounds(&g, 3, 100 + 200 * half),
+        Some((0, 100_000_000))
+    );
     scorer.prune(100 + 200 * half);
     assert_eq!(scorer.learned_len(), 0);
 }
@@ -100,8 +113,11 @@ fn failures_narrow_bounds_and_time_restores_them() {
 #[test]
 fn a_settled_payment_moves_liquidity_to_the_other_side() {
     // one channel in both directions with equal capacity: one balance seen from two sides
-    let g = ChannelGraph::new(2, vec![Edge::new(0, 0, 1, 1_000), Edge::new(0, 1, 0, 1_000)])
-        .unwrap();
+    let g = ChannelGraph::new(
+        2,
+        vec![Edge::new(0, 0, 1, 1_000), Edge::new(0, 1, 0, 1_000)],
+    )
+    .unwrap();
     let mut scorer = Scorer::default();
     scorer.record(&g, &[(0, 300)], AttemptOutcome::Arrived, 0);
     assert_eq!(scorer.bounds(&g, 0, 0), Some((300, 1_000)));
@@ -148,7 +164,10 @@ fn each_limit_has_its_own_error() {
     );
     assert_eq!(
         bound_of(SearchLimits {
-            max_fee_relative: Some(RelativeFeeCap { base: 1_000, ppm: 10_000 }),
+            max_fee_relative: Some(RelativeFeeCap {
+                base: 1_000,
+                ppm: 10_000
+            }),
             ..base.clone()
         }),
         Some(LimitBound::FeeRelative { max: 1_100 })
@@ -167,7 +186,9 @@ fn each_limit_has_its_own_error() {
     };
     match find_routes_with_limits(&g, 0, 3, 10_000, 3, &limits) {
         Err(e @ RoutingError::LimitExceeded { .. }) => {
-            assert!(e.to_string().contains("max_timeout_blocks (150 blocks in total)"))
+            assert!(e
+                .to_string()
+                .contains("max_timeout_blocks (150 blocks in total)"))
         }
         other => panic!("expected LimitExceeded, got {other:?}"),
     }
@@ -246,8 +267,7 @@ fn a_session_retries_elsewhere_and_completes() {
     let g = three_paths();
     let mut scorer = Scorer::default();
     let request = PaymentRequest::new(0, 4, 400, 0);
-    let (mut session, step) =
-        PaymentSession::start(&g, &scorer, request, open_limits(), 3);
+    let (mut session, step) = PaymentSession::start(&g, &scorer, request, open_limits(), 3);
     let SessionStep::Send(parts) = step else {
         panic!("expected parts to send, got {step:?}")
     };
@@ -275,7 +295,10 @@ fn a_session_retries_elsewhere_and_completes() {
         part: parts[0].part,
         outcome: AttemptOutcome::Arrived,
     };
-    assert_eq!(session.on_result(&g, &mut scorer, again, 11), SessionStep::Wait);
+    assert_eq!(
+        session.on_result(&g, &mut scorer, again, 11),
+        SessionStep::Wait
+    );
     assert_eq!(session, before);
     let done = session.on_result(
         &g,
@@ -331,7 +354,10 @@ fn a_session_gives_up_after_its_attempts_with_the_reason() {
         open_limits(),
         3,
     );
-    assert!(matches!(step, SessionStep::GiveUp(GiveUpReason::NoRoute { .. })));
+    assert!(matches!(
+        step,
+        SessionStep::GiveUp(GiveUpReason::NoRoute { .. })
+    ));
     assert!(matches!(session.state(), SessionState::GaveUp(_)));
 }
 
@@ -355,7 +381,12 @@ fn a_split_payment_replaces_only_the_failed_part() {
         session.on_result(&g, scorer, AttemptResult { part, outcome }, 5)
     };
     assert_eq!(
-        report(&mut session, &mut scorer, parts[0].part, AttemptOutcome::Arrived),
+        report(
+            &mut session,
+            &mut scorer,
+            parts[0].part,
+            AttemptOutcome::Arrived
+        ),
         SessionStep::Wait
     );
     // the second part fails on its last hop; its amount is planned again around the others
@@ -369,12 +400,17 @@ fn a_split_payment_replaces_only_the_failed_part() {
         panic!("expected a replacement, got {step:?}")
     };
     assert_eq!(
-        again.iter().map(|p| p.route.amount_received()).sum::<u128>(),
+        again
+            .iter()
+            .map(|p| p.route.amount_received())
+            .sum::<u128>(),
         parts[1].route.amount_received()
     );
     assert_eq!(session.live_amount(), 1_200);
     let failed_edge = parts[1].route.hops[1].edge;
-    assert!(again.iter().all(|p| !p.route.edges().contains(&failed_edge)));
+    assert!(again
+        .iter()
+        .all(|p| !p.route.edges().contains(&failed_edge)));
     let mut step = SessionStep::Wait;
     for p in parts[2..].iter().chain(&again) {
         step = report(&mut session, &mut scorer, p.part, AttemptOutcome::Arrived);
@@ -386,7 +422,12 @@ fn a_split_payment_replaces_only_the_failed_part() {
 fn scorer_and_session_round_trip_and_encode_canonically() {
     let g = three_paths();
     let mut scorer = Scorer::default();
-    scorer.record(&g, &[(0, 500), (1, 499)], AttemptOutcome::FailedAt { hop: 1 }, 7);
+    scorer.record(
+        &g,
+        &[(0, 500), (1, 499)],
+        AttemptOutcome::FailedAt { hop: 1 },
+        7,
+    );
     let (session, _) = PaymentSession::start(
         &g,
         &scorer,
@@ -399,9 +440,15 @@ fn scorer_and_session_round_trip_and_encode_canonically() {
     let text = serde_lexpr::to_string(&scorer).unwrap();
     assert_eq!(serde_lexpr::from_str::<Scorer>(&text).unwrap(), scorer);
     let json = serde_json::to_string(&session).unwrap();
-    assert_eq!(serde_json::from_str::<PaymentSession>(&json).unwrap(), session);
+    assert_eq!(
+        serde_json::from_str::<PaymentSession>(&json).unwrap(),
+        session
+    );
     let text = serde_lexpr::to_string(&session).unwrap();
-    assert_eq!(serde_lexpr::from_str::<PaymentSession>(&text).unwrap(), session);
+    assert_eq!(
+        serde_lexpr::from_str::<PaymentSession>(&text).unwrap(),
+        session
+    );
     // the canonical bytes depend on the content only, and change with it
     let copy = serde_json::from_str::<Scorer>(&serde_json::to_string(&scorer).unwrap()).unwrap();
     assert_eq!(copy.canonical_hash(), scorer.canonical_hash());

@@ -474,40 +474,43 @@ fn arb_split_case() -> impl Strategy<Value = LimitedCase> {
         prop::collection::vec((0usize..6, 0u128..400), 0..2),
         prop::collection::vec(prop::option::of(0usize..4), 0..12),
     )
-        .prop_map(|(paths, cross, amount, mut limits, lessons, own, outcomes)| {
-            let last = paths.len() as u32 + 1;
-            let mut edges = Vec::new();
-            for (i, &(capacity, base, delta)) in paths.iter().enumerate() {
-                let mid = i as u32 + 1;
-                edges.push(Edge::new(0, 0, mid, capacity + 50));
-                edges.push(Edge {
-                    fee_base: base,
-                    cltv_expiry_delta: delta,
-                    ..Edge::new(0, mid, last, capacity)
-                });
-            }
-            for (a, b, capacity) in cross {
-                let (a, b) = (a % (last + 1), b % (last + 1));
-                if a != b {
-                    edges.push(Edge::new(0, a, b, capacity));
+        .prop_map(
+            |(paths, cross, amount, mut limits, lessons, own, outcomes)| {
+                let last = paths.len() as u32 + 1;
+                let mut edges = Vec::new();
+                for (i, &(capacity, base, delta)) in paths.iter().enumerate() {
+                    let mid = i as u32 + 1;
+                    edges.push(Edge::new(0, 0, mid, capacity + 50));
+                    edges.push(Edge {
+                        fee_base: base,
+                        cltv_expiry_delta: delta,
+                        ..Edge::new(0, mid, last, capacity)
+                    });
                 }
-            }
-            for (i, e) in edges.iter_mut().enumerate() {
-                e.channel = i as u32;
-            }
-            limits.max_parts = limits.max_parts.max(2) + 2;
-            limits.max_pops = 100_000;
-            LimitedCase {
-                graph: ChannelGraph::new(last as usize + 1, edges).expect("endpoints are in range"),
-                from: 0,
-                to: last,
-                amount,
-                limits,
-                lessons,
-                own,
-                outcomes,
-            }
-        })
+                for (a, b, capacity) in cross {
+                    let (a, b) = (a % (last + 1), b % (last + 1));
+                    if a != b {
+                        edges.push(Edge::new(0, a, b, capacity));
+                    }
+                }
+                for (i, e) in edges.iter_mut().enumerate() {
+                    e.channel = i as u32;
+                }
+                limits.max_parts = limits.max_parts.max(2) + 2;
+                limits.max_pops = 100_000;
+                LimitedCase {
+                    graph: ChannelGraph::new(last as usize + 1, edges)
+                        .expect("endpoints are in range"),
+                    from: 0,
+                    to: last,
+                    amount,
+                    limits,
+                    lessons,
+                    own,
+                    outcomes,
+                }
+            },
+        )
 }
 
 impl LimitedCase {
@@ -596,7 +599,12 @@ fn check_limits(
     let mut fee = 0u128;
     let mut load: std::collections::BTreeMap<EdgeId, u128> = Default::default();
     for r in parts {
-        prop_assert!(r.hops.len() <= l.max_hops, "hops {} > {}", r.hops.len(), l.max_hops);
+        prop_assert!(
+            r.hops.len() <= l.max_hops,
+            "hops {} > {}",
+            r.hops.len(),
+            l.max_hops
+        );
         let total = u64::from(r.timeout_blocks) + u64::from(l.final_timeout_blocks);
         prop_assert!(total <= u64::from(l.max_timeout_blocks), "timeout {total}");
         fee += r.total_fee;
@@ -620,7 +628,10 @@ fn check_limits(
             let share = e.capacity * u128::from(l.max_channel_saturation_ppm) / 1_000_000;
             prop_assert!(sum <= share, "edge {id}: {sum} > saturation share {share}");
             let upper = scorer.bounds(&c.graph, id, 600).map_or(0, |b| b.1);
-            prop_assert!(sum <= upper, "edge {id}: {sum} > learned upper bound {upper}");
+            prop_assert!(
+                sum <= upper,
+                "edge {id}: {sum} > learned upper bound {upper}"
+            );
         }
     }
     Ok(())

@@ -351,7 +351,9 @@ impl ChannelGraph {
     /// The stable [`EdgeKey`] of edge `id` (`None` if there is no such edge).
     pub fn edge_key(&self, id: EdgeId) -> Option<EdgeKey> {
         let e = self.edge(id)?;
-        let parallel = self.edges_between(e.from, e.to).partition_point(|&p| p < id);
+        let parallel = self
+            .edges_between(e.from, e.to)
+            .partition_point(|&p| p < id);
         Some(EdgeKey {
             from: self.key_bytes(e.from),
             to: self.key_bytes(e.to),
@@ -528,7 +530,10 @@ mod tests {
         assert_eq!(key.from, vec![1; 20]);
         assert_eq!(g.edge_by_key(&key), Some(0));
         let r = g.reverse_edge(0).unwrap();
-        assert_eq!((g.edges()[r as usize].from, g.edges()[r as usize].to), (n2, n1));
+        assert_eq!(
+            (g.edges()[r as usize].from, g.edges()[r as usize].to),
+            (n2, n1)
+        );
     }
 
     #[test]

@@ -199,7 +199,10 @@ pub(crate) fn within_saturation(amount: u128, capacity: u128, ppm: u32) -> bool 
     if ppm >= 1_000_000 {
         return amount <= capacity;
     }
-    match (amount.checked_mul(1_000_000), capacity.checked_mul(u128::from(ppm))) {
+    match (
+        amount.checked_mul(1_000_000),
+        capacity.checked_mul(u128::from(ppm)),
+    ) {
         (Some(left), Some(right)) => left <= right,
         // Huge values: compare with the division instead (rounding down the allowance).
         _ => amount <= capacity / 1_000_000 * u128::from(ppm),

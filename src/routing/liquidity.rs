@@ -166,7 +166,10 @@ mod tests {
             last = q;
             if x < 200_000 {
                 let exact = (x as f64).log2() * 65536.0;
-                assert!((exact - f64::from(q)).abs() < 100.0, "x={x} q={q} exact={exact}");
+                assert!(
+                    (exact - f64::from(q)).abs() < 100.0,
+                    "x={x} q={q} exact={exact}"
+                );
             }
         }
         assert_eq!(log2_q16(0), 0);

@@ -407,7 +407,9 @@ impl PlanBuilder {
 
     /// Adds a part: prices it under the usage so far, then counts its usage.
     fn push(&mut self, graph: &ChannelGraph, mut route: Route, payer: NodeId) {
-        self.cost = self.cost.saturating_add(route_cost(graph, &self.view, &route, payer));
+        self.cost = self
+            .cost
+            .saturating_add(route_cost(graph, &self.view, &route, payer));
         route.success_probability = f64::from(self.view.success_ppm(graph, &route, payer)) / 1e6;
         for hop in &route.hops {
             self.view.add_usage(graph, hop.edge, hop.amount_to_forward);
@@ -428,7 +430,12 @@ impl PlanBuilder {
 }
 
 /// Fees plus penalties of `route` under `view` (the sender's own hop is free).
-pub(crate) fn route_cost(graph: &ChannelGraph, view: &ScoreView, route: &Route, payer: NodeId) -> u128 {
+pub(crate) fn route_cost(
+    graph: &ChannelGraph,
+    view: &ScoreView,
+    route: &Route,
+    payer: NodeId,
+) -> u128 {
     let mut cost = route.total_fee;
     for hop in &route.hops {
         let Some(edge) = graph.edge(hop.edge) else {
@@ -541,6 +548,9 @@ mod tests {
         assert_eq!(split_counts(1).collect::<Vec<_>>(), Vec::<usize>::new());
         assert_eq!(split_counts(2).collect::<Vec<_>>(), vec![2]);
         assert_eq!(split_counts(10).collect::<Vec<_>>(), vec![2, 3, 5, 8, 10]);
-        assert_eq!(split_counts(16).collect::<Vec<_>>(), vec![2, 3, 5, 8, 12, 16]);
+        assert_eq!(
+            split_counts(16).collect::<Vec<_>>(),
+            vec![2, 3, 5, 8, 12, 16]
+        );
     }
 }

@@ -250,8 +250,7 @@ impl Scorer {
             upper_gap: capacity - upper.max(lower),
             updated_at: now,
         };
-        if !self.learned.contains_key(&key) && self.learned.len() >= self.params.max_learned_edges
-        {
+        if !self.learned.contains_key(&key) && self.learned.len() >= self.params.max_learned_edges {
             let oldest = self
                 .learned
                 .iter()
@@ -283,8 +282,7 @@ impl Scorer {
         for (key, estimate) in &self.learned {
             if let Some(id) = graph.edge_by_key(key) {
                 let capacity = graph.edge(id).map_or(0, |e| e.capacity);
-                let (lower, upper) =
-                    estimate.bounds(capacity, now, self.params.half_life_seconds);
+                let (lower, upper) = estimate.bounds(capacity, now, self.params.half_life_seconds);
                 view.entries.push((
                     id,
                     EdgeState {

@@ -254,11 +254,7 @@ impl<'g> Searcher<'g> {
                         0
                     } else {
                         if total > edge.capacity
-                            || !within_saturation(
-                                total,
-                                edge.capacity,
-                                query.bounds.saturation_ppm,
-                            )
+                            || !within_saturation(total, edge.capacity, query.bounds.saturation_ppm)
                         {
                             continue;
                         }

@@ -236,7 +236,11 @@ impl PaymentSession {
     /// The payment completes (the receiver settles every held part): the arrived parts'
     /// amounts moved, which the scorer learns.
     fn record_settlement(&self, graph: &ChannelGraph, scorer: &mut Scorer, now: u64) {
-        for part in self.parts.iter().filter(|p| p.status == PartStatus::Arrived) {
+        for part in self
+            .parts
+            .iter()
+            .filter(|p| p.status == PartStatus::Arrived)
+        {
             let hops: Option<Vec<(EdgeId, u128)>> = part
                 .hops
                 .iter()
@@ -347,9 +351,7 @@ impl PaymentSession {
     }
 
     fn live_parts(&self) -> impl Iterator<Item = &PartRecord> {
-        self.parts
-            .iter()
-            .filter(|p| p.status != PartStatus::Failed)
+        self.parts.iter().filter(|p| p.status != PartStatus::Failed)
     }
 
     /// What the parts in flight or arrived will deliver.

@@ -3,13 +3,15 @@
 //! (`find_route` with a fresh `ProbabilisticScorer`, default parameters), interleaved pair
 //! by pair (alternating which goes first) so both see the same machine load.
 
-
-use lightning::routing::router::{find_route, PaymentParameters, Route as LdkRoute, RouteParameters};
+use lightning::routing::router::{
+    find_route, PaymentParameters, Route as LdkRoute, RouteParameters,
+};
 use lightning::routing::scoring::{
     ProbabilisticScorer, ProbabilisticScoringDecayParameters, ProbabilisticScoringFeeParameters,
 };
 use xln::routing::{
-    find_route as xln_fee_only, find_scored_route, plan_payment, ChannelGraph, PaymentRequest, Route, Scorer, SearchLimits,
+    find_route as xln_fee_only, find_scored_route, plan_payment, ChannelGraph, PaymentRequest,
+    Route, Scorer, SearchLimits,
 };
 
 use crate::ldk_graph::{LdkGraph, QUIET};
@@ -62,7 +64,12 @@ impl Stats {
 
 /// An LDK route as xln edges, its fee and forwarding timeout (the last hop's delta is the
 /// receiver's final delta plus LDK's random shadow offset, so it is left out).
-fn ldk_route_as_xln(g: &ChannelGraph, ldk: &LdkGraph, route: &LdkRoute, amount: u128) -> Option<Route> {
+fn ldk_route_as_xln(
+    g: &ChannelGraph,
+    ldk: &LdkGraph,
+    route: &LdkRoute,
+    amount: u128,
+) -> Option<Route> {
     let path = route.paths.first()?;
     let edges: Option<Vec<u32>> = path
         .hops
@@ -142,7 +149,12 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, count: usize) {
             }
             if let (Some(x), Some(l)) = (&xln_route, &ldk_route) {
                 let view = scorer.view(g, 0);
-                xs.push(x.total_fee, x.hops.len(), x.timeout_blocks, view.success_ppm(g, x, a));
+                xs.push(
+                    x.total_fee,
+                    x.hops.len(),
+                    x.timeout_blocks,
+                    view.success_ppm(g, x, a),
+                );
                 let as_xln = ldk_route_as_xln(g, ldk, l, amount);
                 let success = as_xln.as_ref().map_or(0, |r| view.success_ppm(g, r, a));
                 ls.push(
@@ -182,7 +194,10 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, count: usize) {
             ratio(|t| &t.cpu, 50),
             ratio(|t| &t.cpu, 99)
         );
-        println!("route statistics over the {} pairs both routed:", xs.fees.len());
+        println!(
+            "route statistics over the {} pairs both routed:",
+            xs.fees.len()
+        );
         println!("  {}", xs.line("xln"));
         println!("  {}", ls.line("LDK"));
         println!(

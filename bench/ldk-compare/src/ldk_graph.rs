@@ -83,7 +83,10 @@ pub fn build(g: &ChannelGraph) -> LdkGraph {
     let edges = g.edges();
     for pair in edges.chunks(2) {
         let first = &pair[0];
-        let (a, b) = (LdkNodeId::from_pubkey(&keys[first.from as usize]), LdkNodeId::from_pubkey(&keys[first.to as usize]));
+        let (a, b) = (
+            LdkNodeId::from_pubkey(&keys[first.from as usize]),
+            LdkNodeId::from_pubkey(&keys[first.to as usize]),
+        );
         let (one, two) = if a < b { (a, b) } else { (b, a) };
         let capacity_sat = (first.capacity / 1_000) as u64;
         let added = graph.add_channel_from_partial_announcement(
@@ -144,9 +147,10 @@ impl LdkGraph {
     pub fn edge_of(&self, g: &ChannelGraph, scid: u64, to: &PublicKey) -> Option<EdgeId> {
         let channel = u32::try_from(scid.checked_sub(1)?).ok()?;
         let to = *self.node_of.get(to)?;
-        [2 * channel, 2 * channel + 1]
-            .into_iter()
-            .find(|&id| g.edge(id).is_some_and(|e| e.to == to && e.channel == channel))
+        [2 * channel, 2 * channel + 1].into_iter().find(|&id| {
+            g.edge(id)
+                .is_some_and(|e| e.to == to && e.channel == channel)
+        })
     }
 
     /// Checks the correspondence on every channel: LDK holds it with the same capacity and

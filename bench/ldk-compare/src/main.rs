@@ -12,8 +12,8 @@
 //! [--pairs N] [--seeds N] [--payments N]`. The graph path may be overridden with
 //! `XLN_LIGHTNING_GRAPH`.
 
-mod ldk_graph;
 mod latency;
+mod ldk_graph;
 mod simulate;
 
 use std::time::Duration;

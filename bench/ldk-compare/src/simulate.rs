@@ -171,7 +171,12 @@ fn pay_xln(
 }
 
 /// The sender's channels as LDK's `ChannelDetails`, with their exact balances.
-fn first_hops(g: &ChannelGraph, ldk: &LdkGraph, ledger: &Ledger, from: NodeId) -> Vec<ChannelDetails> {
+fn first_hops(
+    g: &ChannelGraph,
+    ldk: &LdkGraph,
+    ledger: &Ledger,
+    from: NodeId,
+) -> Vec<ChannelDetails> {
     g.outbound(from)
         .iter()
         .map(|&id| {
@@ -237,7 +242,10 @@ fn pay_ldk(
     g: &ChannelGraph,
     ldk: &LdkGraph,
     ledger: &mut Ledger,
-    scorer: &mut ProbabilisticScorer<&lightning::routing::gossip::NetworkGraph<&'static crate::ldk_graph::Quiet>, &'static crate::ldk_graph::Quiet>,
+    scorer: &mut ProbabilisticScorer<
+        &lightning::routing::gossip::NetworkGraph<&'static crate::ldk_graph::Quiet>,
+        &'static crate::ldk_graph::Quiet,
+    >,
     (from, to, amount): (NodeId, NodeId, u128),
     now: u64,
 ) -> (bool, usize, usize) {
@@ -254,7 +262,8 @@ fn pay_ldk(
         attempts += 1;
         let mut payment = PaymentParameters::for_keysend(ldk.keys[to as usize], FINAL_CLTV, true);
         payment.previously_failed_channels = failed_scids.clone();
-        let mut route_params = RouteParameters::from_payment_params_and_value(payment, remaining as u64);
+        let mut route_params =
+            RouteParameters::from_payment_params_and_value(payment, remaining as u64);
         let held_fees: u64 = held.iter().map(|(p, _)| p.fee_msat()).sum();
         route_params.max_total_routing_fee_msat = Some(fee_cap.saturating_sub(held_fees));
         let mut inflight = InFlightHtlcs::new();
@@ -265,12 +274,23 @@ fn pay_ldk(
         let refs: Vec<&ChannelDetails> = details.iter().collect();
         let route = {
             let accounting = ScorerAccountingForInFlightHtlcs::new(&*scorer, &inflight);
-            find_route(&payer, &route_params, &ldk.graph, Some(&refs), &QUIET, &accounting, &params, &[0; 32])
+            find_route(
+                &payer,
+                &route_params,
+                &ldk.graph,
+                Some(&refs),
+                &QUIET,
+                &accounting,
+                &params,
+                &[0; 32],
+            )
         };
         let Ok(route) = route else { break };
         for path in route.paths {
             parts += 1;
-            let Some(hops) = ldk_hops(g, ldk, &path) else { continue };
+            let Some(hops) = ldk_hops(g, ldk, &path) else {
+                continue;
+            };
             match ledger.reserve(&hops) {
                 Ok(()) => {
                     remaining = remaining.saturating_sub(u128::from(path.final_value_msat()));
@@ -324,12 +344,19 @@ fn widest_path(g: &ChannelGraph, from: NodeId, to: NodeId) -> u128 {
 }
 
 fn capacity_sum(g: &ChannelGraph, ids: &[EdgeId]) -> u128 {
-    ids.iter().map(|&id| g.edges()[id as usize].max_carry()).sum()
+    ids.iter()
+        .map(|&id| g.edges()[id as usize].max_carry())
+        .sum()
 }
 
 /// Split payments: pairs whose widest path is at least 1,000 sat and whose sender and
 /// receiver have 4× the amount in capacity around them; amount 1.5 × the widest path.
-fn split_payments(g: &ChannelGraph, component: &[NodeId], seed: u64, count: usize) -> Vec<(NodeId, NodeId, u128)> {
+fn split_payments(
+    g: &ChannelGraph,
+    component: &[NodeId],
+    seed: u64,
+    count: usize,
+) -> Vec<(NodeId, NodeId, u128)> {
     let mut out = Vec::new();
     for (a, b) in pairs(component, seed, count * 50) {
         let widest = widest_path(g, a, b);
@@ -373,9 +400,17 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, seeds: usize, payments: usize, spli
         let mut ldk_scorer = ProbabilisticScorer::new(decay, &ldk.graph, &QUIET);
         for (i, &(a, b, amount, class)) in list.iter().enumerate() {
             let now = START_SECONDS + 60 * i as u64;
-            let (ok, attempts, parts) = pay_xln(g, &mut xln_ledger, &mut xln_scorer, (a, b, amount), now);
+            let (ok, attempts, parts) =
+                pay_xln(g, &mut xln_ledger, &mut xln_scorer, (a, b, amount), now);
             tallies[class][0].add(ok, attempts, parts);
-            let (ok, attempts, parts) = pay_ldk(g, ldk, &mut ldk_ledger, &mut ldk_scorer, (a, b, amount), now);
+            let (ok, attempts, parts) = pay_ldk(
+                g,
+                ldk,
+                &mut ldk_ledger,
+                &mut ldk_scorer,
+                (a, b, amount),
+                now,
+            );
             tallies[class][1].add(ok, attempts, parts);
         }
         eprintln!("seed {seed} done");
