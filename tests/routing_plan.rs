@@ -455,4 +455,14 @@ fn scorer_and_session_round_trip_and_encode_canonically() {
     let mut other = scorer.clone();
     other.record(&g, &[(2, 10)], AttemptOutcome::Arrived, 8);
     assert_ne!(other.canonical_hash(), scorer.canonical_hash());
+    let copy = serde_json::from_str::<PaymentSession>(&json).unwrap();
+    assert_eq!(copy.canonical_hash(), session.canonical_hash());
+    let mut moved = session.clone();
+    let part = session.parts()[0].id;
+    let result = AttemptResult {
+        part,
+        outcome: AttemptOutcome::FailedOther,
+    };
+    moved.on_result(&g, &mut other, result, 9);
+    assert_ne!(moved.canonical_hash(), session.canonical_hash());
 }

@@ -11,6 +11,7 @@ use std::fmt;
 use super::graph::ChannelGraph;
 use super::liquidity::ppm_of;
 use super::route::Route;
+use crate::crypto::{tagged, Canonical, RlpItem};
 
 /// A fee cap relative to the amount delivered: `base + amount × ppm / 1,000,000`
 /// (rounded down). LDK's default cap is this with `base` = 50 sat and 1%.
@@ -190,6 +191,25 @@ impl SearchLimits {
         LimitBound::Saturation {
             max_ppm: self.max_channel_saturation_ppm,
         }
+    }
+}
+
+impl Canonical for SearchLimits {
+    fn canonical_rlp(&self) -> RlpItem {
+        let relative = self.max_fee_relative.map(|c| (c.base, c.ppm));
+        tagged(
+            b"xln/search-limits/v1",
+            vec![
+                self.max_pops.canonical_rlp(),
+                self.max_hops.canonical_rlp(),
+                self.max_timeout_blocks.canonical_rlp(),
+                self.final_timeout_blocks.canonical_rlp(),
+                self.max_fee.canonical_rlp(),
+                relative.canonical_rlp(),
+                self.max_channel_saturation_ppm.canonical_rlp(),
+                self.max_parts.canonical_rlp(),
+            ],
+        )
     }
 }
 

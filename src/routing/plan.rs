@@ -20,6 +20,7 @@ use super::route::Route;
 use super::scorer::{ScoreView, Scorer};
 use super::search::{Query, Search, Searcher};
 use super::RoutingError;
+use crate::crypto::{tagged, Canonical, RlpItem};
 
 /// What a sender asks to pay, and what only it knows: the exact liquidity of its own edges.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -42,6 +43,22 @@ pub struct PaymentRequest {
 /// The exact liquidity of one of the sender's edges (a newtype so it serializes as text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OwnLiquidity(#[serde(with = "super::scorer::decimal")] pub u128);
+
+impl Canonical for PaymentRequest {
+    fn canonical_rlp(&self) -> RlpItem {
+        let own: Vec<(u32, u128)> = self.own_liquidity.iter().map(|(e, l)| (*e, l.0)).collect();
+        tagged(
+            b"xln/payment-request/v1",
+            vec![
+                self.from.canonical_rlp(),
+                self.to.canonical_rlp(),
+                self.amount.canonical_rlp(),
+                self.now.canonical_rlp(),
+                own.canonical_rlp(),
+            ],
+        )
+    }
+}
 
 impl PaymentRequest {
     /// A request with no own-liquidity overrides.

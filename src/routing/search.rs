@@ -222,7 +222,8 @@ impl<'g> Searcher<'g> {
     }
 
     /// Offers every predecessor u of `node` (edge u→node able to carry the label's amount
-    /// within the bounds) the label extended by that edge.
+    /// within the bounds) the label extended by that edge. Cheap checks come first; the
+    /// liquidity penalty is computed only for edges that pass them.
     fn relax_inbound(&mut self, query: &Query<'_>, node: NodeId, label: NodeLabel) {
         let graph = self.graph;
         let amount = label.amount;
@@ -238,41 +239,6 @@ impl<'g> Searcher<'g> {
                 continue;
             }
             let is_payer = edge.from == self.payer;
-            let penalty = match (query.view, terms) {
-                (Some(view), Some(terms)) => {
-                    let state = view.state(id, edge);
-                    let total = state.used.saturating_add(amount);
-                    if is_payer {
-                        let liquidity = if state.exact {
-                            state.upper
-                        } else {
-                            edge.capacity
-                        };
-                        if total > liquidity {
-                            continue;
-                        }
-                        0
-                    } else {
-                        if total > edge.capacity
-                            || !within_saturation(total, edge.capacity, query.bounds.saturation_ppm)
-                        {
-                            continue;
-                        }
-                        match view.penalty(&state, amount, terms) {
-                            Some(p) => p,
-                            None => continue,
-                        }
-                    }
-                }
-                _ => {
-                    if !is_payer
-                        && !within_saturation(amount, edge.capacity, query.bounds.saturation_ppm)
-                    {
-                        continue;
-                    }
-                    0
-                }
-            };
             let (fee, delta) = if is_payer {
                 (0, 0)
             } else {
@@ -294,6 +260,9 @@ impl<'g> Searcher<'g> {
             {
                 continue;
             }
+            let Some(penalty) = admit(query, terms, id, edge, amount, is_payer) else {
+                continue;
+            };
             self.offer(
                 edge.from,
                 NodeLabel {
@@ -319,4 +288,38 @@ impl<'g> Searcher<'g> {
         }
         path
     }
+}
+
+/// Whether `edge` may carry `amount` more under the query's view and saturation share, and
+/// its liquidity penalty if so. The payer's own edge: within its exact liquidity, no
+/// penalty. Any other: within its capacity, the saturation share and the learned upper
+/// bound (all counting what other parts already put on it), at the view's penalty.
+#[inline]
+fn admit(
+    query: &Query<'_>,
+    terms: Option<(u128, u128)>,
+    id: EdgeId,
+    edge: &super::graph::Edge,
+    amount: u128,
+    is_payer: bool,
+) -> Option<u128> {
+    let saturation = query.bounds.saturation_ppm;
+    let (Some(view), Some(terms)) = (query.view, terms) else {
+        let fits = is_payer || within_saturation(amount, edge.capacity, saturation);
+        return fits.then_some(0);
+    };
+    let state = view.state(id, edge);
+    let total = state.used.saturating_add(amount);
+    if is_payer {
+        let liquidity = if state.exact {
+            state.upper
+        } else {
+            edge.capacity
+        };
+        return (total <= liquidity).then_some(0);
+    }
+    if total > edge.capacity || !within_saturation(total, edge.capacity, saturation) {
+        return None;
+    }
+    view.penalty(&state, amount, terms)
 }

@@ -12,13 +12,15 @@
 //! `max_attempts` attempts, or when nothing is left to try, the session gives up; the
 //! caller then fails the parts still held (the receiver releases the preimage only once it
 //! holds the full amount, so nothing settles). When the parts that arrived add up to the
-//! amount, the session is complete.
+//! amount, the session is complete. The session has serde forms and a canonical encoding
+//! (`Canonical`), so replicas can persist it and compare its hash.
 
 use super::graph::{ChannelGraph, EdgeId, EdgeKey};
 use super::limits::SearchLimits;
 use super::plan::{plan_payment, plan_with_view, PaymentPlan, PaymentRequest};
 use super::route::Route;
 use super::scorer::{AttemptOutcome, Scorer};
+use crate::crypto::{tagged, Canonical, RlpItem};
 
 /// Where a part is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -391,5 +393,80 @@ impl PaymentSession {
     /// The limits every attempt keeps.
     pub fn limits(&self) -> &SearchLimits {
         &self.limits
+    }
+}
+
+impl Canonical for PartStatus {
+    fn canonical_rlp(&self) -> RlpItem {
+        let tag: &[u8] = match self {
+            PartStatus::InFlight => b"xln/part-status/in-flight/v1",
+            PartStatus::Arrived => b"xln/part-status/arrived/v1",
+            PartStatus::Failed => b"xln/part-status/failed/v1",
+        };
+        tagged(tag, vec![])
+    }
+}
+
+impl Canonical for PartHop {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/part-hop/v1",
+            vec![
+                self.edge.canonical_rlp(),
+                self.key.canonical_rlp(),
+                self.amount.canonical_rlp(),
+                self.fee.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+impl Canonical for PartRecord {
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/part-record/v1",
+            vec![
+                self.id.canonical_rlp(),
+                self.attempt.canonical_rlp(),
+                self.hops.canonical_rlp(),
+                self.status.canonical_rlp(),
+            ],
+        )
+    }
+}
+
+impl Canonical for SessionState {
+    fn canonical_rlp(&self) -> RlpItem {
+        match self {
+            SessionState::Pending => tagged(b"xln/session-state/pending/v1", vec![]),
+            SessionState::Complete => tagged(b"xln/session-state/complete/v1", vec![]),
+            SessionState::GaveUp(GiveUpReason::AttemptsExhausted { attempts }) => tagged(
+                b"xln/session-state/attempts-exhausted/v1",
+                vec![attempts.canonical_rlp()],
+            ),
+            SessionState::GaveUp(GiveUpReason::NoRoute { reason }) => tagged(
+                b"xln/session-state/no-route/v1",
+                vec![reason.canonical_rlp()],
+            ),
+        }
+    }
+}
+
+impl Canonical for PaymentSession {
+    /// Every field in declaration order: two replicas that applied the same results hold
+    /// sessions with the same hash.
+    fn canonical_rlp(&self) -> RlpItem {
+        tagged(
+            b"xln/payment-session/v1",
+            vec![
+                self.request.canonical_rlp(),
+                self.limits.canonical_rlp(),
+                self.max_attempts.canonical_rlp(),
+                self.attempts.canonical_rlp(),
+                self.parts.canonical_rlp(),
+                self.avoid.canonical_rlp(),
+                self.state.canonical_rlp(),
+            ],
+        )
     }
 }
