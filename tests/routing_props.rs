@@ -595,7 +595,19 @@ fn check_limits(
     amount: u128,
 ) -> Result<(), TestCaseError> {
     let l = &c.limits;
-    prop_assert!(parts.len() <= l.max_parts.max(1));
+    check_limits_with_parts(c, scorer, parts, amount, l.max_parts.max(1))
+}
+
+/// [`check_limits`] with an explicit bound on the number of parts.
+fn check_limits_with_parts(
+    c: &LimitedCase,
+    scorer: &Scorer,
+    parts: &[Route],
+    amount: u128,
+    max_parts: usize,
+) -> Result<(), TestCaseError> {
+    let l = &c.limits;
+    prop_assert!(parts.len() <= max_parts, "{} parts > {max_parts}", parts.len());
     let mut fee = 0u128;
     let mut load: std::collections::BTreeMap<EdgeId, u128> = Default::default();
     for r in parts {
@@ -708,7 +720,13 @@ proptest! {
                     Route::from_path(&c.graph, &path, p.amount()).expect("a live part is a route")
                 })
                 .collect();
-            check_limits(&c, &Scorer::default(), &live, c.amount)?;
+            // max_parts bounds each attempt's new parts; everything else bounds them all
+            for attempt in 1..=session.attempts() {
+                let sent = session.parts().iter().filter(|p| p.attempt == attempt).count();
+                prop_assert!(sent <= c.limits.max_parts.max(1));
+            }
+            let all = live.len().max(1);
+            check_limits_with_parts(&c, &Scorer::default(), &live, c.amount, all)?;
             let Some(part) = queue.pop() else { break };
             check_valid(&c.graph, c.from, c.to, part.route.amount_received(), &part.route)?;
             let outcome = match outcomes.next().copied().flatten() {

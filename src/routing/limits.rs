@@ -47,7 +47,9 @@ pub struct SearchLimits {
     /// capacity (all parts of a payment on that edge together). The sender's own edges are
     /// limited by their exact liquidity instead. 1,000,000 disables the limit.
     pub max_channel_saturation_ppm: u32,
-    /// Most parts a payment may be split into (1: never split).
+    /// Most parts one plan may split a payment into (1: never split). A payment session
+    /// applies it to each attempt, as LDK applies `max_path_count`: a retry may replace
+    /// failed parts with up to this many new ones.
     pub max_parts: usize,
 }
 
@@ -218,6 +220,10 @@ impl Canonical for SearchLimits {
 pub(crate) fn within_saturation(amount: u128, capacity: u128, ppm: u32) -> bool {
     if ppm >= 1_000_000 {
         return amount <= capacity;
+    }
+    // Fast path: 64-bit operands times 32-bit factors cannot overflow 128 bits.
+    if let (Ok(a), Ok(c)) = (u64::try_from(amount), u64::try_from(capacity)) {
+        return u128::from(a) * 1_000_000 <= u128::from(c) * u128::from(ppm);
     }
     match (
         amount.checked_mul(1_000_000),

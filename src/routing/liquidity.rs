@@ -124,6 +124,10 @@ pub fn ppm_of(amount: u128, ppm: u32) -> u128 {
 /// `value × bits / 65536` (a Q16 product), saturating at `u128::MAX`.
 #[inline]
 pub fn times_bits(value: u128, bits: u32) -> u128 {
+    // Fast path (every realistic value): a 64×32-bit product cannot overflow 128 bits.
+    if let Ok(small) = u64::try_from(value) {
+        return (u128::from(small) * u128::from(bits)) >> 16;
+    }
     let bits = u128::from(bits);
     match value.checked_mul(bits) {
         Some(product) => product >> 16,

@@ -5,8 +5,9 @@
 //!
 //! Splitting: if the best single route succeeds with less than
 //! [`ScorerParams::split_below_success_ppm`](super::ScorerParams) (or there is none), the
-//! planner tries `k` = 2, 3, 5, 8, 12, … `max_parts` near-equal parts, each searched with the
-//! earlier parts' amounts counted on the edges they share (so the liquidity penalty prices
+//! planner tries `k` = 2, 3, 5, 8, 12, … `max_parts` parts, each aiming at an equal share of
+//! what is left (or half or a quarter of it when the share finds no route) and searched with
+//! the earlier parts' amounts counted on the edges they share (so the liquidity penalty prices
 //! all parts together and saturation counts their sum), and keeps the plan of least total
 //! cost (fees + penalties); the extra per-hop base penalty of every part is what makes a
 //! split earn its place. If no equal split fits, parts are taken greedily, each the largest
@@ -273,8 +274,11 @@ struct Planner<'g, 'l> {
 }
 
 impl Planner<'_, '_> {
-    /// `amount` in `k` near-equal parts (the first ones larger by the remainder), each
-    /// routed with the earlier parts' usage; `None` if some part has no route.
+    /// `amount` in `k` parts, each routed with the earlier parts' usage: part `i` aims at an
+    /// equal share of what is left, `remaining / (k − i)`; if no route carries that share,
+    /// half and then a quarter of it are tried (later parts then aim higher), since paths
+    /// rarely have equal room. The last part must carry all that is left. `None` if some
+    /// part has no route.
     fn equal_split(
         &mut self,
         base: &ScoreView,
@@ -285,17 +289,29 @@ impl Planner<'_, '_> {
         let mut builder = PlanBuilder::new(base.clone(), fee_budget);
         let mut remaining = amount;
         for i in 0..k {
-            let target = remaining.div_ceil((k - i) as u128);
-            if target == 0 {
+            let share = remaining.div_ceil((k - i) as u128);
+            let tries = if i + 1 == k { 1 } else { 3 };
+            let mut found = None;
+            for j in 0..tries {
+                let target = share >> j;
+                if target == 0 || self.exhausted {
+                    break;
+                }
+                if let Some(route) = self.part(&builder, target)? {
+                    found = Some(route);
+                    break;
+                }
+            }
+            let Some(route) = found else {
+                return Ok(None);
+            };
+            remaining -= route.amount_received();
+            builder.push(self.graph, route, self.payer);
+            if remaining == 0 {
                 break;
             }
-            match self.part(&builder, target)? {
-                Some(route) => builder.push(self.graph, route, self.payer),
-                None => return Ok(None),
-            }
-            remaining -= target;
         }
-        Ok(Some(builder.finish(self.graph, base, self.payer)))
+        Ok((remaining == 0).then(|| builder.finish(self.graph, base, self.payer)))
     }
 
     /// Parts taken greedily: each the largest `remaining / 2^j` (j < 24) with a route.

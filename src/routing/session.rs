@@ -8,7 +8,7 @@
 //! about liquidity) and the part's status. When a part fails, the amount no longer in
 //! flight or arrived is planned again — one more attempt — with the parts still alive
 //! counted on the edges they use, the failed edge avoided for the rest of this payment, the
-//! fee budget reduced by the live parts' fees and the part budget by their number. After
+//! fee budget reduced by the live parts' fees, and up to `max_parts` new parts. After
 //! `max_attempts` attempts, or when nothing is left to try, the session gives up; the
 //! caller then fails the parts still held (the receiver releases the preimage only once it
 //! holds the full amount, so nothing settles). When the parts that arrived add up to the
@@ -289,11 +289,8 @@ impl PaymentSession {
             .limits
             .fee_cap(self.request.amount)
             .saturating_sub(live_fee);
-        let parts_left = self
-            .limits
-            .max_parts
-            .saturating_sub(self.live_parts().count());
-        let plan = plan_with_view(graph, &view, &request, &self.limits, fee_budget, parts_left);
+        let max_parts = self.limits.max_parts;
+        let plan = plan_with_view(graph, &view, &request, &self.limits, fee_budget, max_parts);
         self.adopt(graph, plan)
     }
 

@@ -122,12 +122,16 @@ fn pay_xln(
     (from, to, amount): (NodeId, NodeId, u128),
     now: u64,
 ) -> (bool, usize, usize) {
+    let mut limits = xln_limits();
+    if let Some(ppm) = std::env::var("XLN_SIM_SATURATION").ok().and_then(|v| v.parse().ok()) {
+        limits.max_channel_saturation_ppm = ppm;
+    }
     let mut request = PaymentRequest::new(from, to, amount, now);
     for &edge in g.outbound(from) {
         request = request.with_own_liquidity(edge, ledger.balance[edge as usize]);
     }
     let (mut session, mut step) =
-        PaymentSession::start(g, scorer, request, xln_limits(), MAX_ATTEMPTS);
+        PaymentSession::start(g, scorer, request, limits, MAX_ATTEMPTS);
     let mut held: Vec<Vec<(EdgeId, u128)>> = Vec::new();
     let mut queue = Vec::new();
     let mut parts = 0;
@@ -141,7 +145,13 @@ fn pay_xln(
                 }
                 return (true, session.attempts() as usize, parts);
             }
-            SessionStep::GiveUp(_) => break,
+            SessionStep::GiveUp(reason) => {
+                if std::env::var_os("XLN_SIM_REASONS").is_some() {
+                    let text = reason.to_string();
+                    eprintln!("xln gave up on {amount}: {}", &text[..text.len().min(90)]);
+                }
+                break;
+            }
         }
         let Some(send) = queue.pop() else { break };
         parts += 1;
@@ -384,10 +394,12 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, seeds: usize, payments: usize, spli
     for seed in 0..seeds as u64 {
         let mut rng = SplitMix64(0x5eed_0000 + seed);
         let hidden = Ledger::draw(g, &mut rng);
+        let only: Option<usize> = std::env::var("XLN_SIM_ONLY_CLASS").ok().and_then(|v| v.parse().ok());
         let mut list: Vec<(NodeId, NodeId, u128, usize)> = pairs(&component, rng.next(), payments)
             .into_iter()
             .enumerate()
             .map(|(i, (a, b))| (a, b, AMOUNTS[i % AMOUNTS.len()], i % AMOUNTS.len()))
+            .filter(|p| only.is_none_or(|c| c == p.3))
             .collect();
         list.extend(
             split_payments(g, &component, rng.next(), splits)
