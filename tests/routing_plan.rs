@@ -389,30 +389,32 @@ fn a_split_payment_replaces_only_the_failed_part() {
         ),
         SessionStep::Wait
     );
-    // the second part fails on its last hop; its amount is planned again around the others
+    // the second part fails on its last hop: the session waits for the rest of the round
+    // (if any is still in flight)
     let step = report(
         &mut session,
         &mut scorer,
         parts[1].part,
         AttemptOutcome::FailedAt { hop: 1 },
     );
-    let SessionStep::Send(again) = step else {
+    let mut step = step;
+    for p in &parts[2..] {
+        assert_eq!(step, SessionStep::Wait);
+        step = report(&mut session, &mut scorer, p.part, AttemptOutcome::Arrived);
+    }
+    // then plans the failed part's amount again, around the others and the failed edge
+    let SessionStep::Send(again) = step.clone() else {
         panic!("expected a replacement, got {step:?}")
     };
+    assert_eq!(session.attempts(), 2);
     assert_eq!(
-        again
-            .iter()
-            .map(|p| p.route.amount_received())
-            .sum::<u128>(),
+        again.iter().map(|p| p.route.amount_received()).sum::<u128>(),
         parts[1].route.amount_received()
     );
     assert_eq!(session.live_amount(), 1_200);
     let failed_edge = parts[1].route.hops[1].edge;
-    assert!(again
-        .iter()
-        .all(|p| !p.route.edges().contains(&failed_edge)));
-    let mut step = SessionStep::Wait;
-    for p in parts[2..].iter().chain(&again) {
+    assert!(again.iter().all(|p| !p.route.edges().contains(&failed_edge)));
+    for p in &again {
         step = report(&mut session, &mut scorer, p.part, AttemptOutcome::Arrived);
     }
     assert_eq!(step, SessionStep::Complete);

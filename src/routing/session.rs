@@ -5,8 +5,9 @@
 //!
 //! Life of a payment: [`PaymentSession::start`] plans the amount ([`plan_payment`], maybe
 //! split) — attempt 1. Each [`AttemptResult`] updates the scorer (what the hops proved
-//! about liquidity) and the part's status. When a part fails, the amount no longer in
-//! flight or arrived is planned again — one more attempt — with the parts still alive
+//! about liquidity) and the part's status. Once every part of the attempt has an outcome
+//! and some failed, the amount not arrived is planned again — one more attempt — with the
+//! parts still alive
 //! counted on the edges they use, the failed edge avoided for the rest of this payment, the
 //! fee budget reduced by the live parts' fees, and up to `max_parts` new parts. After
 //! `max_attempts` attempts, or when nothing is left to try, the session gives up; the
@@ -229,7 +230,10 @@ impl PaymentSession {
             self.record_settlement(graph, scorer, now);
             return SessionStep::Complete;
         }
-        if result.outcome == AttemptOutcome::Arrived {
+        if self.parts.iter().any(|p| p.status == PartStatus::InFlight) {
+            // One attempt is one round: what failed is planned again once every part of
+            // the round has an outcome, so one bad edge shared by several parts costs one
+            // attempt, not one per part, and the new plan knows all the round taught.
             return SessionStep::Wait;
         }
         self.retry(graph, scorer, now)

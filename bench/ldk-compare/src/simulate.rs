@@ -35,6 +35,11 @@ use crate::latency::{xln_limits, FINAL_CLTV};
 use crate::ldk_graph::{scid, LdkGraph, QUIET};
 use crate::{hub_component, pairs, SplitMix64};
 
+thread_local! {
+    /// Why the last xln payment gave up (for `XLN_SIM_REASONS`).
+    static LAST_REASON: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 const AMOUNTS: [u128; 4] = [100_000, 1_000_000, 10_000_000, 100_000_000];
 const MAX_ATTEMPTS: u32 = 3;
 const START_SECONDS: u64 = 1_700_000_000;
@@ -146,10 +151,7 @@ fn pay_xln(
                 return (true, session.attempts() as usize, parts);
             }
             SessionStep::GiveUp(reason) => {
-                if std::env::var_os("XLN_SIM_REASONS").is_some() {
-                    let text = reason.to_string();
-                    eprintln!("xln gave up on {amount}: {}", &text[..text.len().min(90)]);
-                }
+                LAST_REASON.with(|r| *r.borrow_mut() = reason.to_string());
                 break;
             }
         }
@@ -168,6 +170,24 @@ fn pay_xln(
             }
             Err(hop) => AttemptOutcome::FailedAt { hop },
         };
+        if std::env::var("XLN_SIM_TRACE").ok() == Some(format!("{from}-{to}")) {
+            let caps: Vec<String> = send
+                .route
+                .hops
+                .iter()
+                .map(|h| {
+                    let c = g.edges()[h.edge as usize].capacity;
+                    format!("{}:{}%", h.edge, h.amount_to_forward * 100 / c.max(1))
+                })
+                .collect();
+            eprintln!(
+                "  xln attempt {} part {} amount {} hops [{}] -> {outcome:?}",
+                session.attempts(),
+                send.part,
+                send.route.amount_received(),
+                caps.join(" ")
+            );
+        }
         let result = AttemptResult {
             part: send.part,
             outcome,
@@ -301,6 +321,21 @@ fn pay_ldk(
             let Some(hops) = ldk_hops(g, ldk, &path) else {
                 continue;
             };
+            if std::env::var("XLN_SIM_TRACE").ok() == Some(format!("{from}-{to}")) {
+                let caps: Vec<String> = hops
+                    .iter()
+                    .map(|&(e, a)| {
+                        let c = g.edges()[e as usize].capacity;
+                        format!("{e}:{}%", a * 100 / c.max(1))
+                    })
+                    .collect();
+                eprintln!(
+                    "  LDK attempt {attempts} amount {} hops [{}] -> {:?}",
+                    path.final_value_msat(),
+                    caps.join(" "),
+                    ledger.clone().reserve(&hops)
+                );
+            }
             match ledger.reserve(&hops) {
                 Ok(()) => {
                     remaining = remaining.saturating_sub(u128::from(path.final_value_msat()));
@@ -412,9 +447,10 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, seeds: usize, payments: usize, spli
         let mut ldk_scorer = ProbabilisticScorer::new(decay, &ldk.graph, &QUIET);
         for (i, &(a, b, amount, class)) in list.iter().enumerate() {
             let now = START_SECONDS + 60 * i as u64;
-            let (ok, attempts, parts) =
+            LAST_REASON.with(|r| r.borrow_mut().clear());
+            let (xln_ok, attempts, parts) =
                 pay_xln(g, &mut xln_ledger, &mut xln_scorer, (a, b, amount), now);
-            tallies[class][0].add(ok, attempts, parts);
+            tallies[class][0].add(xln_ok, attempts, parts);
             let (ok, attempts, parts) = pay_ldk(
                 g,
                 ldk,
@@ -424,6 +460,11 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, seeds: usize, payments: usize, spli
                 now,
             );
             tallies[class][1].add(ok, attempts, parts);
+            if ok != xln_ok && std::env::var_os("XLN_SIM_REASONS").is_some() {
+                let why = LAST_REASON.with(|r| r.borrow().clone());
+                let who = if ok { "LDK" } else { "xln" };
+                eprintln!("only {who} succeeded: {a} -> {b} {amount} msat; xln: {why}");
+            }
         }
         eprintln!("seed {seed} done");
     }
