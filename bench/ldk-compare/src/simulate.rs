@@ -12,6 +12,11 @@
 //! Payments: amounts cycle through 10^5, 10^6, 10^7 and 10^8 msat between seeded pairs of
 //! the hub component; plus "split" payments of 1.5 × the widest single path's capacity
 //! between well-connected pairs, which no single route can carry.
+//!
+//! Diagnostics (environment): `XLN_SIM_REASONS=1` prints every payment only one router
+//! completed, with xln's reason; `XLN_SIM_TRACE=FROM-TO` prints both routers' parts for
+//! that pair; `XLN_SIM_ONLY_CLASS=i` keeps only amount class `i` (0..3) besides the split
+//! payments; `XLN_SIM_SATURATION=PPM` overrides xln's saturation limit.
 
 use std::time::Duration;
 
@@ -128,15 +133,17 @@ fn pay_xln(
     now: u64,
 ) -> (bool, usize, usize) {
     let mut limits = xln_limits();
-    if let Some(ppm) = std::env::var("XLN_SIM_SATURATION").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ppm) = std::env::var("XLN_SIM_SATURATION")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         limits.max_channel_saturation_ppm = ppm;
     }
     let mut request = PaymentRequest::new(from, to, amount, now);
     for &edge in g.outbound(from) {
         request = request.with_own_liquidity(edge, ledger.balance[edge as usize]);
     }
-    let (mut session, mut step) =
-        PaymentSession::start(g, scorer, request, limits, MAX_ATTEMPTS);
+    let (mut session, mut step) = PaymentSession::start(g, scorer, request, limits, MAX_ATTEMPTS);
     let mut held: Vec<Vec<(EdgeId, u128)>> = Vec::new();
     let mut queue = Vec::new();
     let mut parts = 0;
@@ -429,7 +436,9 @@ pub fn run(g: &ChannelGraph, ldk: &LdkGraph, seeds: usize, payments: usize, spli
     for seed in 0..seeds as u64 {
         let mut rng = SplitMix64(0x5eed_0000 + seed);
         let hidden = Ledger::draw(g, &mut rng);
-        let only: Option<usize> = std::env::var("XLN_SIM_ONLY_CLASS").ok().and_then(|v| v.parse().ok());
+        let only: Option<usize> = std::env::var("XLN_SIM_ONLY_CLASS")
+            .ok()
+            .and_then(|v| v.parse().ok());
         let mut list: Vec<(NodeId, NodeId, u128, usize)> = pairs(&component, rng.next(), payments)
             .into_iter()
             .enumerate()
