@@ -408,12 +408,17 @@ fn a_split_payment_replaces_only_the_failed_part() {
     };
     assert_eq!(session.attempts(), 2);
     assert_eq!(
-        again.iter().map(|p| p.route.amount_received()).sum::<u128>(),
+        again
+            .iter()
+            .map(|p| p.route.amount_received())
+            .sum::<u128>(),
         parts[1].route.amount_received()
     );
     assert_eq!(session.live_amount(), 1_200);
     let failed_edge = parts[1].route.hops[1].edge;
-    assert!(again.iter().all(|p| !p.route.edges().contains(&failed_edge)));
+    assert!(again
+        .iter()
+        .all(|p| !p.route.edges().contains(&failed_edge)));
     for p in &again {
         step = report(&mut session, &mut scorer, p.part, AttemptOutcome::Arrived);
     }

@@ -607,7 +607,11 @@ fn check_limits_with_parts(
     max_parts: usize,
 ) -> Result<(), TestCaseError> {
     let l = &c.limits;
-    prop_assert!(parts.len() <= max_parts, "{} parts > {max_parts}", parts.len());
+    prop_assert!(
+        parts.len() <= max_parts,
+        "{} parts > {max_parts}",
+        parts.len()
+    );
     let mut fee = 0u128;
     let mut load: std::collections::BTreeMap<EdgeId, u128> = Default::default();
     for r in parts {
