@@ -2,14 +2,18 @@
 //! idempotent), and on random small graphs: every route respects capacities and HTLC
 //! bounds, fees add up exactly, routes are sorted and distinct, results are deterministic,
 //! no route is returned when brute force finds none, and on graphs without htlc minimums
-//! the fees returned are exactly the N cheapest a brute-force enumeration finds.
+//! the fees returned are exactly the N cheapest a brute-force enumeration finds. With random
+//! payment limits, learned liquidity and own-liquidity overrides: no route, split plan or
+//! set of live session parts ever breaks a configured limit (checked independently).
 //! Case counts keep the file at a few seconds in a debug build.
 
 use proptest::prelude::*;
 use xln::crypto::Canonical;
 use xln::routing::{
-    find_routes, find_routes_with_limits, AdvertisedAccount, ChannelGraph, Edge, EdgeId,
-    GossipState, NodeId, Profile, Route, RoutingError, SearchLimits,
+    find_routes, find_routes_with_limits, find_scored_route, plan_payment, AdvertisedAccount,
+    AttemptOutcome, AttemptResult, ChannelGraph, Edge, EdgeId, GossipState, NodeId, PartStatus,
+    PaymentRequest, PaymentSession, Profile, RelativeFeeCap, Route, RoutingError, Scorer,
+    SearchLimits, SessionStep,
 };
 
 // ---------------------------------------------------------------- gossip CRDT
@@ -346,12 +350,398 @@ proptest! {
 
     #[test]
     fn tiny_budgets_stop_cleanly(c in arb_case(true, true), max_pops in 0usize..12) {
-        let limits = SearchLimits { max_pops, ..SearchLimits::default() };
+        let limits = SearchLimits { max_pops, ..SearchLimits::fee_only() };
         match find_routes_with_limits(&c.graph, c.from, c.to, c.amount, c.n, &limits) {
             Ok(routes) => check_routes(&c, &routes)?,
             Err(RoutingError::SearchBudgetExhausted { max_pops: m }) => prop_assert_eq!(m, max_pops),
             Err(RoutingError::NoRoute { .. } | RoutingError::AmountTooLarge { .. }) => {}
             Err(e) => prop_assert!(false, "unexpected error {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- payment limits
+
+/// A request with random limits, learned liquidity and own-liquidity overrides.
+#[derive(Debug, Clone)]
+struct LimitedCase {
+    graph: ChannelGraph,
+    from: NodeId,
+    to: NodeId,
+    amount: u128,
+    limits: SearchLimits,
+    /// (edge index, amount, outcome: 0 arrived, 1 failed, 2 settled)
+    lessons: Vec<(usize, u128, u8)>,
+    own: Vec<(usize, u128)>,
+    /// outcomes a session sees for its parts: None = arrived, Some(h) = failed at hop h
+    outcomes: Vec<Option<usize>>,
+}
+
+fn arb_limits() -> impl Strategy<Value = SearchLimits> {
+    (
+        1usize..6,
+        prop::sample::select(vec![0u32, 30, 60, 100, 1_008, 1_008, u32::MAX]),
+        0u32..40,
+        prop::option::weighted(0.3, 0u128..60),
+        prop::option::weighted(
+            0.3,
+            (0u128..40, prop::sample::select(vec![0u32, 10_000, 100_000])),
+        ),
+        prop::sample::select(vec![100_000u32, 250_000, 500_000, 1_000_000, 1_000_000]),
+        0usize..5,
+        prop::sample::select(vec![3usize, 1_000, 1_000, 1_000]),
+    )
+        .prop_map(
+            |(max_hops, max_timeout, final_timeout, max_fee, relative, sat, parts, pops)| {
+                SearchLimits {
+                    max_pops: pops,
+                    max_hops,
+                    max_timeout_blocks: max_timeout,
+                    final_timeout_blocks: final_timeout,
+                    max_fee,
+                    max_fee_relative: relative.map(|(base, ppm)| RelativeFeeCap { base, ppm }),
+                    max_channel_saturation_ppm: sat,
+                    max_parts: parts,
+                }
+            },
+        )
+}
+
+fn arb_limited_case() -> impl Strategy<Value = LimitedCase> {
+    (2usize..7).prop_flat_map(|nodes| {
+        let edge = (
+            0..nodes as u32,
+            0..nodes as u32,
+            1u128..1_000,
+            0u128..20,
+            prop::sample::select(vec![0u32, 1, 10_000, 250_000]),
+            prop::option::weighted(0.3, 0u128..50),
+            prop::option::weighted(0.3, 0u128..1_200),
+            0u32..50,
+            prop::bool::weighted(0.05),
+        )
+            .prop_map(
+                |(a, b, capacity, base, ppm, min, max, delta, disabled)| Edge {
+                    fee_base: base,
+                    fee_ppm: ppm,
+                    htlc_min: min,
+                    htlc_max: max,
+                    cltv_expiry_delta: delta,
+                    disabled,
+                    ..Edge::new(0, a, b, capacity)
+                },
+            );
+        (
+            prop::collection::vec(edge, 0..20),
+            0..nodes as u32,
+            0..nodes as u32,
+            1u128..400,
+            arb_limits(),
+            prop::collection::vec((0usize..16, 0u128..1_000, 0u8..3), 0..8),
+            prop::collection::vec((0usize..16, 0u128..1_000), 0..3),
+            prop::collection::vec(prop::option::of(0usize..4), 0..12),
+        )
+            .prop_filter("sender = receiver", |t| t.1 != t.2)
+            .prop_map(
+                move |(mut edges, from, to, amount, limits, lessons, own, outcomes)| {
+                    for (i, e) in edges.iter_mut().enumerate() {
+                        e.channel = i as u32;
+                    }
+                    LimitedCase {
+                        graph: ChannelGraph::new(nodes, edges).expect("endpoints are in range"),
+                        from,
+                        to,
+                        amount,
+                        limits,
+                        lessons,
+                        own,
+                        outcomes,
+                    }
+                },
+            )
+    })
+}
+
+/// Payments too large for one path: `k` parallel paths 0 → m → last (some with a shared
+/// middle edge), plus random cross edges, and an amount of 1–3 paths' worth.
+fn arb_split_case() -> impl Strategy<Value = LimitedCase> {
+    (
+        prop::collection::vec((20u128..300, 0u128..10, 0u32..40), 2..6),
+        prop::collection::vec((0u32..7, 0u32..7, 10u128..300), 0..4),
+        1u128..700,
+        arb_limits(),
+        prop::collection::vec((0usize..20, 0u128..300, 0u8..3), 0..6),
+        prop::collection::vec((0usize..6, 0u128..400), 0..2),
+        prop::collection::vec(prop::option::of(0usize..4), 0..12),
+    )
+        .prop_map(
+            |(paths, cross, amount, mut limits, lessons, own, outcomes)| {
+                let last = paths.len() as u32 + 1;
+                let mut edges = Vec::new();
+                for (i, &(capacity, base, delta)) in paths.iter().enumerate() {
+                    let mid = i as u32 + 1;
+                    edges.push(Edge::new(0, 0, mid, capacity + 50));
+                    edges.push(Edge {
+                        fee_base: base,
+                        cltv_expiry_delta: delta,
+                        ..Edge::new(0, mid, last, capacity)
+                    });
+                }
+                for (a, b, capacity) in cross {
+                    let (a, b) = (a % (last + 1), b % (last + 1));
+                    if a != b {
+                        edges.push(Edge::new(0, a, b, capacity));
+                    }
+                }
+                for (i, e) in edges.iter_mut().enumerate() {
+                    e.channel = i as u32;
+                }
+                limits.max_parts = limits.max_parts.max(2) + 2;
+                limits.max_pops = 100_000;
+                LimitedCase {
+                    graph: ChannelGraph::new(last as usize + 1, edges)
+                        .expect("endpoints are in range"),
+                    from: 0,
+                    to: last,
+                    amount,
+                    limits,
+                    lessons,
+                    own,
+                    outcomes,
+                }
+            },
+        )
+}
+
+impl LimitedCase {
+    fn scorer(&self) -> Scorer {
+        let mut scorer = Scorer::default();
+        let edges = self.graph.edge_count();
+        for (i, &(e, amount, kind)) in self.lessons.iter().enumerate() {
+            if edges == 0 {
+                break;
+            }
+            let hop = [((e % edges) as EdgeId, amount)];
+            let now = i as u64 * 60;
+            match kind {
+                0 => scorer.record(&self.graph, &hop, AttemptOutcome::Arrived, now),
+                1 => scorer.record(&self.graph, &hop, AttemptOutcome::FailedAt { hop: 0 }, now),
+                _ => scorer.record_settled(&self.graph, &hop, now),
+            }
+        }
+        scorer
+    }
+
+    fn request(&self) -> PaymentRequest {
+        let mut request = PaymentRequest::new(self.from, self.to, self.amount, 600);
+        let edges = self.graph.edge_count();
+        for &(e, liquidity) in &self.own {
+            if edges > 0 {
+                request = request.with_own_liquidity((e % edges) as EdgeId, liquidity);
+            }
+        }
+        request
+    }
+
+    /// The exact liquidity the request gives the sender's edge `id`, if any.
+    fn own_liquidity(&self, id: EdgeId) -> Option<u128> {
+        self.request()
+            .own_liquidity
+            .iter()
+            .rev()
+            .find(|(e, _)| *e == id)
+            .map(|(_, l)| l.0)
+    }
+}
+
+/// A route delivering `amount` from `from` to `to` that is valid in `g` (independent
+/// recomputation of its amounts and fees).
+fn check_valid(
+    g: &ChannelGraph,
+    from: NodeId,
+    to: NodeId,
+    amount: u128,
+    r: &Route,
+) -> Result<(), TestCaseError> {
+    let path = r.edges();
+    let expected = brute_route(g, &path, amount);
+    prop_assert!(expected.is_some(), "route breaks an edge bound: {:?}", r);
+    let got: Vec<(u128, u128)> = r
+        .hops
+        .iter()
+        .map(|h| (h.amount_to_forward, h.fee))
+        .collect();
+    prop_assert_eq!(&got, &expected.unwrap_or_default());
+    let nodes = r.nodes();
+    prop_assert_eq!(nodes.first(), Some(&from));
+    prop_assert_eq!(nodes.last(), Some(&to));
+    let mut sorted = nodes.clone();
+    sorted.sort();
+    sorted.dedup();
+    prop_assert_eq!(sorted.len(), nodes.len(), "route visits a node twice");
+    let timeout: u32 = path[1..]
+        .iter()
+        .map(|&id| g.edges()[id as usize].cltv_expiry_delta)
+        .sum();
+    prop_assert_eq!(r.timeout_blocks, timeout);
+    Ok(())
+}
+
+/// Independent check of every limit on a set of parts delivering `amount`.
+fn check_limits(
+    c: &LimitedCase,
+    scorer: &Scorer,
+    parts: &[Route],
+    amount: u128,
+) -> Result<(), TestCaseError> {
+    let l = &c.limits;
+    check_limits_with_parts(c, scorer, parts, amount, l.max_parts.max(1))
+}
+
+/// [`check_limits`] with an explicit bound on the number of parts.
+fn check_limits_with_parts(
+    c: &LimitedCase,
+    scorer: &Scorer,
+    parts: &[Route],
+    amount: u128,
+    max_parts: usize,
+) -> Result<(), TestCaseError> {
+    let l = &c.limits;
+    prop_assert!(
+        parts.len() <= max_parts,
+        "{} parts > {max_parts}",
+        parts.len()
+    );
+    let mut fee = 0u128;
+    let mut load: std::collections::BTreeMap<EdgeId, u128> = Default::default();
+    for r in parts {
+        prop_assert!(
+            r.hops.len() <= l.max_hops,
+            "hops {} > {}",
+            r.hops.len(),
+            l.max_hops
+        );
+        let total = u64::from(r.timeout_blocks) + u64::from(l.final_timeout_blocks);
+        prop_assert!(total <= u64::from(l.max_timeout_blocks), "timeout {total}");
+        fee += r.total_fee;
+        for h in &r.hops {
+            *load.entry(h.edge).or_default() += h.amount_to_forward;
+        }
+    }
+    if let Some(max) = l.max_fee {
+        prop_assert!(fee <= max, "fee {fee} > max_fee {max}");
+    }
+    if let Some(cap) = l.max_fee_relative {
+        let max = cap.base + amount * u128::from(cap.ppm) / 1_000_000;
+        prop_assert!(fee <= max, "fee {fee} > relative cap {max}");
+    }
+    for (&id, &sum) in &load {
+        let e = &c.graph.edges()[id as usize];
+        if e.from == c.from {
+            let liquidity = c.own_liquidity(id).unwrap_or(e.capacity);
+            prop_assert!(sum <= liquidity, "own edge {id}: {sum} > {liquidity}");
+        } else {
+            let share = e.capacity * u128::from(l.max_channel_saturation_ppm) / 1_000_000;
+            prop_assert!(sum <= share, "edge {id}: {sum} > saturation share {share}");
+            let upper = scorer.bounds(&c.graph, id, 600).map_or(0, |b| b.1);
+            prop_assert!(
+                sum <= upper,
+                "edge {id}: {sum} > learned upper bound {upper}"
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No route returned ever breaks a configured limit: fee-only routes, scored routes,
+    /// split plans, and every set of live parts of a payment session.
+    #[test]
+    fn no_route_breaks_a_configured_limit(
+        c in prop_oneof![arb_limited_case(), arb_split_case()]
+    ) {
+        let scorer = c.scorer();
+        let limits = SearchLimits { max_parts: 1, ..c.limits.clone() };
+        if let Ok(routes) = find_routes_with_limits(&c.graph, c.from, c.to, c.amount, 3, &c.limits) {
+            for r in &routes {
+                check_valid(&c.graph, c.from, c.to, c.amount, r)?;
+                // the fee-only search knows no scorer and no own liquidity: check the rest
+                let free = LimitedCase { lessons: vec![], own: vec![], ..c.clone() };
+                check_limits(&free, &Scorer::default(), std::slice::from_ref(r), c.amount)?;
+            }
+        }
+        let request = c.request();
+        if let Ok(r) = find_scored_route(&c.graph, &scorer, &request, &c.limits) {
+            check_valid(&c.graph, c.from, c.to, c.amount, &r)?;
+            check_limits(&LimitedCase { limits, ..c.clone() }, &scorer, &[r], c.amount)?;
+        }
+        let plan = plan_payment(&c.graph, &scorer, &request, &c.limits);
+        prop_assert_eq!(&plan, &plan_payment(&c.graph, &scorer, &request, &c.limits));
+        if let Ok(plan) = plan {
+            prop_assert!(!plan.parts.is_empty());
+            for r in &plan.parts {
+                check_valid(&c.graph, c.from, c.to, r.amount_received(), r)?;
+            }
+            let delivered: u128 = plan.parts.iter().map(Route::amount_received).sum();
+            prop_assert_eq!(delivered, c.amount);
+            check_limits(&c, &scorer, &plan.parts, c.amount)?;
+        }
+    }
+
+    /// A payment session's live parts keep every limit after each step, it makes at most
+    /// its attempts, and it completes exactly when the arrived parts add up to the amount.
+    #[test]
+    fn payment_sessions_keep_limits_and_attempts(
+        c in prop_oneof![arb_limited_case(), arb_split_case()],
+        max_attempts in 1u32..4,
+    ) {
+        let mut scorer = c.scorer();
+        let (mut session, mut step) =
+            PaymentSession::start(&c.graph, &scorer, c.request(), c.limits.clone(), max_attempts);
+        let mut queue = Vec::new();
+        let mut outcomes = c.outcomes.iter().cycle();
+        let mut arrived = 0u128;
+        for now in 601..700u64 {
+            match &step {
+                SessionStep::Send(parts) => queue.extend(parts.iter().cloned()),
+                SessionStep::Wait => {}
+                SessionStep::Complete => {
+                    prop_assert_eq!(arrived, c.amount);
+                    break;
+                }
+                SessionStep::GiveUp(_) => break,
+            }
+            prop_assert!(session.attempts() <= max_attempts);
+            prop_assert!(session.live_amount() <= c.amount);
+            let live: Vec<Route> = session
+                .parts()
+                .iter()
+                .filter(|p| p.status != PartStatus::Failed)
+                .map(|p| {
+                    let path: Vec<EdgeId> = p.hops.iter().map(|h| h.edge).collect();
+                    Route::from_path(&c.graph, &path, p.amount()).expect("a live part is a route")
+                })
+                .collect();
+            // max_parts bounds each attempt's new parts; everything else bounds them all
+            for attempt in 1..=session.attempts() {
+                let sent = session.parts().iter().filter(|p| p.attempt == attempt).count();
+                prop_assert!(sent <= c.limits.max_parts.max(1));
+            }
+            let all = live.len().max(1);
+            check_limits_with_parts(&c, &Scorer::default(), &live, c.amount, all)?;
+            let Some(part) = queue.pop() else { break };
+            check_valid(&c.graph, c.from, c.to, part.route.amount_received(), &part.route)?;
+            let outcome = match outcomes.next().copied().flatten() {
+                None if !c.outcomes.is_empty() => AttemptOutcome::Arrived,
+                None => AttemptOutcome::Arrived,
+                Some(h) => AttemptOutcome::FailedAt { hop: h % part.route.hops.len() },
+            };
+            if outcome == AttemptOutcome::Arrived {
+                arrived += part.route.amount_received();
+            }
+            step = session.on_result(&c.graph, &mut scorer, AttemptResult { part: part.part, outcome }, now);
         }
     }
 }

@@ -342,9 +342,11 @@ impl GossipView {
             .to_u128()
             .filter(|_| amount.is_positive())
             .ok_or_else(|| no_route(format!("cannot route {amount}")))?;
+        // Fee-ordered routes over advertised capacities (the scored, multi-part planner is
+        // routing::plan_payment, used for multi-part payments).
         let limits = routing::SearchLimits {
             max_hops: ROUTE_HOPS_MAX,
-            ..routing::SearchLimits::default()
+            ..routing::SearchLimits::fee_only()
         };
         let routes = routing::find_routes_with_limits(&graph, src, dst, wanted, n.max(1), &limits)
             .map_err(|e| no_route(e.to_string()))?;

@@ -1,6 +1,8 @@
 //! The channel graph pathfinding runs on: directed [`Edge`]s between dense [`NodeId`]s, each
 //! with capacity, fees and HTLC bounds, indexed both ways (inbound lists drive the backward
-//! search). Built from gossip ([`ChannelGraph::from_gossip`]) or a Lightning file.
+//! search). Built from gossip ([`ChannelGraph::from_gossip`]) or a Lightning file. An
+//! [`EdgeKey`] names a directed edge by its end nodes' keys, so learned liquidity survives a
+//! rebuild of the graph (edge ids do not).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -119,8 +121,42 @@ impl Edge {
     }
 }
 
+/// The identity of a directed edge that does not depend on edge ids: the external keys of
+/// its two ends (entity addresses, Lightning public keys; the node id as 4 big-endian bytes
+/// when the graph has no keys) and, among several edges between the same two nodes in the
+/// same direction, its rank by edge id (`parallel`, 0 for the first). Why: a sender's
+/// learned liquidity is persisted and must still name the same account after gossip
+/// rebuilt the graph with different dense ids.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct EdgeKey {
+    /// Key of the forwarding node.
+    #[serde(with = "crate::crypto::readable")]
+    pub from: Vec<u8>,
+    /// Key of the receiving node.
+    #[serde(with = "crate::crypto::readable")]
+    pub to: Vec<u8>,
+    /// Rank among the parallel edges `from → to` (ascending edge id).
+    pub parallel: u32,
+}
+
+impl crate::crypto::Canonical for EdgeKey {
+    fn canonical_rlp(&self) -> crate::crypto::RlpItem {
+        crate::crypto::tagged(
+            b"xln/edge-key/v1",
+            vec![
+                self.from.canonical_rlp(),
+                self.to.canonical_rlp(),
+                self.parallel.canonical_rlp(),
+            ],
+        )
+    }
+}
+
 /// A directed graph of channel edges, with inbound and outbound adjacency in compressed
-/// (CSR) form, sorted by edge id so every traversal is deterministic.
+/// (CSR) form, sorted by edge id so every traversal is deterministic, and an index of the
+/// edges by (from, to, id) for [`EdgeKey`] look-ups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelGraph {
     node_count: usize,
@@ -130,6 +166,8 @@ pub struct ChannelGraph {
     inbound: Vec<EdgeId>,
     outbound_start: Vec<u32>,
     outbound: Vec<EdgeId>,
+    /// Edge ids sorted by (from, to, id).
+    pairs: Vec<EdgeId>,
     node_keys: Vec<Vec<u8>>,
     key_index: BTreeMap<Vec<u8>, NodeId>,
 }
@@ -181,6 +219,8 @@ impl ChannelGraph {
             .len();
         let (inbound_start, inbound) = adjacency(node_count, &edges, |e| e.to);
         let (outbound_start, outbound) = adjacency(node_count, &edges, |e| e.from);
+        let mut pairs: Vec<EdgeId> = (0..edges.len() as EdgeId).collect();
+        pairs.sort_by_key(|&id| (edges[id as usize].from, edges[id as usize].to, id));
         Ok(ChannelGraph {
             node_count,
             channel_count,
@@ -189,6 +229,7 @@ impl ChannelGraph {
             inbound,
             outbound_start,
             outbound,
+            pairs,
             node_keys: Vec::new(),
             key_index: BTreeMap::new(),
         })
@@ -269,6 +310,66 @@ impl ChannelGraph {
         self.key_index.get(key).copied()
     }
 
+    /// The edge ids from `from` to `to`, ascending (empty if there are none).
+    pub fn edges_between(&self, from: NodeId, to: NodeId) -> &[EdgeId] {
+        let key = |id: &EdgeId| {
+            let e = &self.edges[*id as usize];
+            (e.from, e.to)
+        };
+        let start = self.pairs.partition_point(|id| key(id) < (from, to));
+        let end = self.pairs.partition_point(|id| key(id) <= (from, to));
+        &self.pairs[start..end]
+    }
+
+    /// The other direction of `id`'s channel (same channel, ends swapped), if the graph has it.
+    pub fn reverse_edge(&self, id: EdgeId) -> Option<EdgeId> {
+        let e = self.edge(id)?;
+        self.edges_between(e.to, e.from)
+            .iter()
+            .copied()
+            .find(|&r| self.edges[r as usize].channel == e.channel)
+    }
+
+    /// The key bytes of `node`: its attached key, or its id as 4 big-endian bytes.
+    fn key_bytes(&self, node: NodeId) -> Vec<u8> {
+        match self.node_key(node) {
+            Some(key) => key.to_vec(),
+            None => node.to_be_bytes().to_vec(),
+        }
+    }
+
+    /// The node a key names: an attached key, or (without keys) a 4-byte big-endian id.
+    fn node_of_key(&self, key: &[u8]) -> Option<NodeId> {
+        if self.node_keys.is_empty() {
+            let id = NodeId::from_be_bytes(<[u8; 4]>::try_from(key).ok()?);
+            (id < self.node_count as NodeId).then_some(id)
+        } else {
+            self.node_by_key(key)
+        }
+    }
+
+    /// The stable [`EdgeKey`] of edge `id` (`None` if there is no such edge).
+    pub fn edge_key(&self, id: EdgeId) -> Option<EdgeKey> {
+        let e = self.edge(id)?;
+        let parallel = self
+            .edges_between(e.from, e.to)
+            .partition_point(|&p| p < id);
+        Some(EdgeKey {
+            from: self.key_bytes(e.from),
+            to: self.key_bytes(e.to),
+            parallel: parallel as u32,
+        })
+    }
+
+    /// The edge `key` names in this graph, if its ends and rank exist here.
+    pub fn edge_by_key(&self, key: &EdgeKey) -> Option<EdgeId> {
+        let from = self.node_of_key(&key.from)?;
+        let to = self.node_of_key(&key.to)?;
+        self.edges_between(from, to)
+            .get(key.parallel as usize)
+            .copied()
+    }
+
     /// Builds the graph of one token from gossip. Nodes are every entity with a profile plus
     /// every peer they name in `token`, in ascending address order (node keys = addresses).
     /// A direction u→v exists only if u advertises the account (u sets the fees for
@@ -329,6 +430,7 @@ impl ChannelGraph {
             inbound: Vec::new(),
             outbound_start: vec![0],
             outbound: Vec::new(),
+            pairs: Vec::new(),
             node_keys: Vec::new(),
             key_index: BTreeMap::new(),
         }
@@ -423,5 +525,44 @@ mod tests {
         assert_eq!((e21.capacity, e21.fee_base), (30, 4));
         assert_eq!(e12.channel, e21.channel);
         assert_eq!(ChannelGraph::from_gossip(&s, 8).edge_count(), 0);
+        // keys name the same edges after a rebuild, and the reverse edge is found
+        let key = g.edge_key(0).unwrap();
+        assert_eq!(key.from, vec![1; 20]);
+        assert_eq!(g.edge_by_key(&key), Some(0));
+        let r = g.reverse_edge(0).unwrap();
+        assert_eq!(
+            (g.edges()[r as usize].from, g.edges()[r as usize].to),
+            (n2, n1)
+        );
+    }
+
+    #[test]
+    fn edge_keys_rank_parallel_edges_and_work_without_node_keys() {
+        let g = ChannelGraph::new(
+            3,
+            vec![
+                Edge::new(0, 0, 1, 10),
+                Edge::new(1, 1, 2, 10),
+                Edge::new(2, 0, 1, 20),
+                Edge::new(2, 1, 0, 20),
+            ],
+        )
+        .unwrap();
+        assert_eq!(g.edges_between(0, 1), &[0, 2]);
+        let k = g.edge_key(2).unwrap();
+        assert_eq!((k.from.as_slice(), k.parallel), (&[0u8, 0, 0, 0][..], 1));
+        assert_eq!(g.edge_by_key(&k), Some(2));
+        assert_eq!(g.reverse_edge(2), Some(3));
+        assert_eq!(g.reverse_edge(0), None);
+        let missing = EdgeKey {
+            parallel: 2,
+            ..k.clone()
+        };
+        assert_eq!(g.edge_by_key(&missing), None);
+        let unknown = EdgeKey {
+            from: vec![0, 0, 0, 9],
+            ..k
+        };
+        assert_eq!(g.edge_by_key(&unknown), None);
     }
 }

@@ -6,7 +6,13 @@
 //! | `gossip.rs` | [`Profile`]s entities advertise and the last-write-wins CRDT [`GossipState`] |
 //! | `graph.rs` | the directed [`ChannelGraph`] (edges with capacity, fees, HTLC bounds), built from gossip |
 //! | `route.rs` | what a [`Route`] is: hop amounts, exact fees, success estimate, checked from a path |
-//! | `pathfind.rs` | [`find_routes`]: bounded backward Dijkstra plus Yen's k-shortest routes |
+//! | `limits.rs` | [`SearchLimits`]: pops, hops, timeout, fee caps, saturation, parts; the route checks |
+//! | `search.rs` | the bounded backward Dijkstra every query runs (fee-only or fee + liquidity penalty) |
+//! | `pathfind.rs` | [`find_routes`]: the fee-only search plus Yen's k-shortest routes |
+//! | `liquidity.rs` | integer arithmetic of the liquidity model: success probability, −log2, decay |
+//! | `scorer.rs` | the [`Scorer`]: learned liquidity bounds per directed edge, penalties, decay |
+//! | `plan.rs` | [`find_scored_route`] and [`plan_payment`]: success-aware routes, multi-part splits |
+//! | `session.rs` | [`PaymentSession`]: the retry state machine of one payment, learning as it goes |
 //! | `lightning.rs` | loader of Core Lightning's compressed gossip map (`GOSSMAP_COMPRESSv1`) |
 //!
 //! Every fallible function returns [`RoutingError`]; nothing here panics on external input
@@ -17,14 +23,27 @@
 pub mod gossip;
 pub mod graph;
 pub mod lightning;
+pub mod limits;
+pub mod liquidity;
 pub mod pathfind;
+pub mod plan;
 pub mod route;
+pub mod scorer;
+mod search;
+pub mod session;
 
 pub use gossip::{AdvertisedAccount, GossipState, MergeOutcome, Profile};
-pub use graph::{CarryBound, ChannelGraph, ChannelId, Edge, EdgeId, NodeId};
+pub use graph::{CarryBound, ChannelGraph, ChannelId, Edge, EdgeId, EdgeKey, NodeId};
 pub use lightning::{load_lightning_graph, parse_gossmap, parse_lightning_graph};
-pub use pathfind::{find_route, find_routes, find_routes_with_limits, SearchLimits};
+pub use limits::{LimitBound, RelativeFeeCap, SearchLimits};
+pub use pathfind::{find_route, find_routes, find_routes_with_limits};
+pub use plan::{find_scored_route, plan_payment, OwnLiquidity, PaymentPlan, PaymentRequest};
 pub use route::{hop_fee, Hop, Route};
+pub use scorer::{AttemptOutcome, LiquidityEstimate, ScoreView, Scorer, ScorerParams};
+pub use session::{
+    AttemptResult, GiveUpReason, PartAttempt, PartHop, PartRecord, PartStatus, PaymentSession,
+    SessionState, SessionStep,
+};
 
 /// Which byte stream a [`RoutingError::MalformedGraph`] offset counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +103,38 @@ pub enum RoutingError {
         to: NodeId,
         /// Largest amount one enabled inbound edge accepts (capacity and htlc_max).
         max_inbound: u128,
+    },
+    /// Routes exist, but every one found breaks a configured limit.
+    #[error("no route from node {from} to node {to} for {amount} within the limits: the best route without limits breaks {bound} (it has {found_hops} hops, fee {found_fee}, {found_timeout_blocks} blocks of forwarding timeout); raise that limit, or split the payment")]
+    LimitExceeded {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// Amount the receiver should get.
+        amount: u128,
+        /// The limit that rules the route out.
+        bound: LimitBound,
+        /// Hops of the best route found without limits.
+        found_hops: usize,
+        /// Its total fee.
+        found_fee: u128,
+        /// Its forwarding timeout (the final delta not included).
+        found_timeout_blocks: u32,
+    },
+    /// A payment could not be split into parts that together deliver the amount.
+    #[error("cannot split {amount} from node {from} to node {to} into at most {max_parts} parts within the limits: the parts found deliver only {routed} (raise SearchLimits::max_parts or the saturation share, or pay less)")]
+    CannotSplit {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// Amount the receiver should get.
+        amount: u128,
+        /// What the best attempt at a split could deliver.
+        routed: u128,
+        /// The part limit.
+        max_parts: usize,
     },
     /// An amount or fee computation does not fit in 128 bits.
     #[error("arithmetic overflow computing {what}: amounts and fees must stay below 2^128 msat; the graph advertises absurd fees or capacities")]

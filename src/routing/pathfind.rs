@@ -1,45 +1,23 @@
-//! Pathfinding: [`find_routes`] returns up to N cheapest routes for an amount, found by a
-//! bounded Dijkstra that searches backward from the receiver, and Yen's algorithm for the
-//! 2nd..Nth routes. Deterministic: the same graph and request give the same routes.
+//! Fee-only pathfinding: [`find_routes`] returns up to N cheapest routes for an amount,
+//! found by the backward search of `search.rs` with no liquidity penalty, and Yen's
+//! algorithm for the 2nd..Nth routes. Deterministic: the same graph and request give the
+//! same routes. Success-aware routes and split payments are in `plan.rs`.
 //!
 //! The backward search labels each node with the amount that must arrive there so the
 //! receiver gets `amount` (downstream fees included) and only relaxes edges that can carry
 //! that amount. Since fees never decrease with the amount, the smallest label is also the
 //! cheapest route from that node (up to htlc_min effects, as in every Lightning router).
-//! Queue ties break by hop count, then node id. Every pop counts against
-//! [`SearchLimits::max_pops`], shared by all searches of one request.
+//! Every pop counts against [`SearchLimits::max_pops`], shared by all searches of one
+//! request.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 
 use super::graph::{ChannelGraph, EdgeId, NodeId};
 use super::route::Route;
+use super::search::{Bounds, Query, Search, Searcher};
 use super::RoutingError;
 
-/// Bounds on the work of one [`find_routes_with_limits`] call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchLimits {
-    /// Queue pops allowed over all searches of one request; bounds time on hostile graphs.
-    pub max_pops: usize,
-    /// Longest route, in hops.
-    pub max_hops: usize,
-}
-
-impl SearchLimits {
-    /// Default pop budget: about 15 full searches of the 17k-node Lightning graph.
-    pub const DEFAULT_MAX_POPS: usize = 1_000_000;
-    /// Default hop limit: Lightning's onion holds at most 20 hops.
-    pub const DEFAULT_MAX_HOPS: usize = 20;
-}
-
-impl Default for SearchLimits {
-    fn default() -> SearchLimits {
-        SearchLimits {
-            max_pops: Self::DEFAULT_MAX_POPS,
-            max_hops: Self::DEFAULT_MAX_HOPS,
-        }
-    }
-}
+pub use super::limits::SearchLimits;
 
 /// The cheapest route delivering `amount` from `from` to `to`, with default limits.
 /// Fails like [`find_routes_with_limits`].
@@ -56,7 +34,8 @@ pub fn find_route(
 }
 
 /// Up to `n` distinct loop-free routes delivering `amount` from `from` to `to`, cheapest
-/// first, with default [`SearchLimits`]. Fails like [`find_routes_with_limits`].
+/// first, with [`SearchLimits::fee_only`] (pops and hops only, as this function always had).
+/// Fails like [`find_routes_with_limits`].
 ///
 /// ```
 /// use xln::routing::{find_routes, ChannelGraph, Edge};
@@ -74,18 +53,21 @@ pub fn find_routes(
     amount: u128,
     n: usize,
 ) -> Result<Vec<Route>, RoutingError> {
-    find_routes_with_limits(graph, from, to, amount, n, &SearchLimits::default())
+    find_routes_with_limits(graph, from, to, amount, n, &SearchLimits::fee_only())
 }
 
 /// Up to `n` distinct loop-free routes delivering `amount` from `from` to `to`, sorted by
 /// [`Route::rank_cmp`] (total fee, then hops, then node ids). The best route comes from the
-/// backward Dijkstra; the others from Yen's algorithm (each spur search reuses it).
+/// backward Dijkstra; the others from Yen's algorithm (each spur search reuses it). Every
+/// route keeps `limits` (hops, total timeout, fee caps, saturation of non-sender edges);
+/// `max_parts` does not apply (these are alternatives, not parts).
 ///
 /// Fails with `UnknownNode`, `SenderIsReceiver` or `ZeroAmount` for a bad request;
-/// `AmountTooLarge` if no edge into `to` accepts `amount`; `NoRoute` if nothing can carry
-/// it; `Overflow` if the only candidates needed fees beyond 128 bits;
-/// `SearchBudgetExhausted` if `limits.max_pops` ran out before the first route. If the budget
-/// runs out later, the routes found so far are returned (a partial answer, still sorted).
+/// `AmountTooLarge` if no edge into `to` accepts `amount`; `LimitExceeded` naming the
+/// limit if routes exist but none keeps the limits; `NoRoute` if nothing can carry it;
+/// `Overflow` if the only candidates needed fees beyond 128 bits; `SearchBudgetExhausted`
+/// if `limits.max_pops` ran out before the first route. If the budget runs out later, the
+/// routes found so far are returned (a partial answer, still sorted).
 pub fn find_routes_with_limits(
     graph: &ChannelGraph,
     from: NodeId,
@@ -98,15 +80,20 @@ pub fn find_routes_with_limits(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let mut searcher = Searcher::new(graph, to, amount, limits);
-    let first = match searcher.search(from, true, limits.max_hops) {
+    let query = Query {
+        amount,
+        bounds: bounds_for(limits, amount),
+        view: None,
+    };
+    let mut searcher = Searcher::new(graph, from, to, limits.max_pops);
+    let first = match searcher.search(&query, from, limits.max_hops) {
         Search::Found(path) => path,
         Search::NotFound if searcher.overflowed => {
             return Err(RoutingError::Overflow {
                 what: "amount plus fees on every candidate route",
             })
         }
-        Search::NotFound => return Err(RoutingError::NoRoute { from, to, amount }),
+        Search::NotFound => return Err(diagnose(graph, from, to, amount, limits)),
         Search::Exhausted => {
             return Err(RoutingError::SearchBudgetExhausted {
                 max_pops: limits.max_pops,
@@ -114,9 +101,61 @@ pub fn find_routes_with_limits(
         }
     };
     let best = Route::from_path(graph, &first, amount)?;
-    let mut routes = yen(&mut searcher, best, n, limits.max_hops);
+    let keeps = |r: &Route| limits.check_alone(graph, r, amount).is_none();
+    if !keeps(&best) {
+        return Err(diagnose(graph, from, to, amount, limits));
+    }
+    let mut routes = yen(&mut searcher, &query, best, n, limits.max_hops, keeps);
     routes.sort_by(Route::rank_cmp);
     Ok(routes)
+}
+
+/// The bounds one search enforces for `amount` under `limits`.
+pub(crate) fn bounds_for(limits: &SearchLimits, amount: u128) -> Bounds {
+    Bounds {
+        fee_cap: limits.fee_cap(amount),
+        // A final delta beyond the total leaves no route: a budget no hop can meet is
+        // still enforced by the route check, so use 0 here.
+        timeout_budget: limits.forwarding_timeout_budget().unwrap_or(0),
+        saturation_ppm: limits.max_channel_saturation_ppm,
+    }
+}
+
+/// Why a search within `limits` found nothing: if a search without any limit (hops,
+/// timeout, fees, saturation) finds a route, the first limit that route breaks is named
+/// (`LimitExceeded`, with what the route needs); otherwise `NoRoute`.
+pub(crate) fn diagnose(
+    graph: &ChannelGraph,
+    from: NodeId,
+    to: NodeId,
+    amount: u128,
+    limits: &SearchLimits,
+) -> RoutingError {
+    let query = Query {
+        amount,
+        bounds: Bounds::NONE,
+        view: None,
+    };
+    let mut searcher = Searcher::new(graph, from, to, limits.max_pops);
+    let relaxed = match searcher.search(&query, from, usize::MAX) {
+        Search::Found(path) => Route::from_path(graph, &path, amount).ok(),
+        Search::NotFound | Search::Exhausted => None,
+    };
+    let bound = relaxed
+        .as_ref()
+        .and_then(|r| limits.check_alone(graph, r, amount).map(|b| (b, r)));
+    match bound {
+        Some((bound, route)) => RoutingError::LimitExceeded {
+            from,
+            to,
+            amount,
+            bound,
+            found_hops: route.hops.len(),
+            found_fee: route.total_fee,
+            found_timeout_blocks: route.timeout_blocks,
+        },
+        None => RoutingError::NoRoute { from, to, amount },
+    }
 }
 
 /// Rejects requests no search can answer, with the most specific error.
@@ -160,9 +199,16 @@ fn check_request(
 /// route; each later route deviates from an accepted one at a spur node, avoiding the edges
 /// accepted routes take there and the root path's nodes. Candidates whose root part cannot
 /// carry the larger amount the new spur needs are dropped (fees grow upstream).
-fn yen(searcher: &mut Searcher<'_>, best: Route, n: usize, max_hops: usize) -> Vec<Route> {
+fn yen(
+    searcher: &mut Searcher<'_>,
+    query: &Query<'_>,
+    best: Route,
+    n: usize,
+    max_hops: usize,
+    keeps_limits: impl Fn(&Route) -> bool,
+) -> Vec<Route> {
     let graph = searcher.graph;
-    let amount = searcher.amount;
+    let amount = query.amount;
     let mut seen: BTreeSet<Vec<EdgeId>> = BTreeSet::from([best.edges()]);
     let mut accepted = vec![best];
     let mut candidates: Vec<Route> = Vec::new();
@@ -183,14 +229,15 @@ fn yen(searcher: &mut Searcher<'_>, best: Route, n: usize, max_hops: usize) -> V
                 searcher.ban_node(node);
             }
             let spur_hops = max_hops.saturating_sub(spur_index);
-            let outcome = searcher.search(prev_nodes[spur_index], spur_index == 0, spur_hops);
+            let outcome = searcher.search(query, prev_nodes[spur_index], spur_hops);
             searcher.clear_bans();
             match outcome {
                 Search::Found(spur) => {
                     let path: Vec<EdgeId> = root.iter().copied().chain(spur).collect();
                     if seen.insert(path.clone()) {
-                        if let Ok(route) = Route::from_path(graph, &path, amount) {
-                            candidates.push(route);
+                        match Route::from_path(graph, &path, amount) {
+                            Ok(route) if keeps_limits(&route) => candidates.push(route),
+                            _ => {}
                         }
                     }
                 }
@@ -208,203 +255,6 @@ fn yen(searcher: &mut Searcher<'_>, best: Route, n: usize, max_hops: usize) -> V
     let missing = n.saturating_sub(accepted.len());
     accepted.extend(candidates.into_iter().take(missing));
     accepted
-}
-
-/// Result of one backward search.
-enum Search {
-    /// A path (edge ids, source first) to the receiver.
-    Found(Vec<EdgeId>),
-    /// The source cannot reach the receiver with this amount.
-    NotFound,
-    /// The pop budget ran out.
-    Exhausted,
-}
-
-/// The search's knowledge about one node.
-#[derive(Clone, Copy)]
-struct NodeLabel {
-    /// Amount that must arrive at the node (for the sender: the amount it sends).
-    label: u128,
-    /// Hops from the node to the receiver (`u32::MAX`: not reached).
-    hops: u32,
-    /// Edge from the node toward the receiver on its best path.
-    next: EdgeId,
-    /// Final: popped with this label.
-    settled: bool,
-}
-
-impl NodeLabel {
-    const UNSEEN: NodeLabel = NodeLabel {
-        label: u128::MAX,
-        hops: u32::MAX,
-        next: 0,
-        settled: false,
-    };
-}
-
-/// Backward Dijkstra state, reused by all searches of one request (only touched entries
-/// are reset between searches).
-struct Searcher<'g> {
-    graph: &'g ChannelGraph,
-    target: NodeId,
-    amount: u128,
-    pops_left: usize,
-    overflowed: bool,
-    /// Per-node labels, one cache line's worth together.
-    nodes: Vec<NodeLabel>,
-    touched: Vec<NodeId>,
-    heap: BinaryHeap<Reverse<(u128, u32, NodeId)>>,
-    banned_nodes: Vec<bool>,
-    banned_edges: Vec<bool>,
-    bans: Vec<(bool, u32)>,
-}
-
-impl<'g> Searcher<'g> {
-    fn new(
-        graph: &'g ChannelGraph,
-        target: NodeId,
-        amount: u128,
-        limits: &SearchLimits,
-    ) -> Searcher<'g> {
-        let nodes = graph.node_count();
-        Searcher {
-            graph,
-            target,
-            amount,
-            pops_left: limits.max_pops,
-            overflowed: false,
-            nodes: vec![NodeLabel::UNSEEN; nodes],
-            touched: Vec::new(),
-            heap: BinaryHeap::new(),
-            banned_nodes: vec![false; nodes],
-            banned_edges: Vec::new(),
-            bans: Vec::new(),
-        }
-    }
-
-    fn ban_node(&mut self, node: NodeId) {
-        self.banned_nodes[node as usize] = true;
-        self.bans.push((true, node));
-    }
-
-    fn ban_edge(&mut self, edge: EdgeId) {
-        if self.banned_edges.is_empty() {
-            self.banned_edges = vec![false; self.graph.edge_count()];
-        }
-        self.banned_edges[edge as usize] = true;
-        self.bans.push((false, edge));
-    }
-
-    fn clear_bans(&mut self) {
-        for (is_node, id) in self.bans.drain(..) {
-            if is_node {
-                self.banned_nodes[id as usize] = false;
-            } else {
-                self.banned_edges[id as usize] = false;
-            }
-        }
-    }
-
-    fn reset(&mut self) {
-        for &n in &self.touched {
-            self.nodes[n as usize] = NodeLabel::UNSEEN;
-        }
-        self.touched.clear();
-        self.heap.clear();
-    }
-
-    fn offer(&mut self, node: NodeId, label: u128, hops: u32, next: EdgeId) {
-        let slot = &mut self.nodes[node as usize];
-        if (label, hops) < (slot.label, slot.hops) {
-            if slot.hops == u32::MAX {
-                self.touched.push(node);
-            }
-            *slot = NodeLabel {
-                label,
-                hops,
-                next,
-                settled: false,
-            };
-            self.heap.push(Reverse((label, hops, node)));
-        }
-    }
-
-    /// Searches backward from the receiver until `source` is settled. If `source_is_sender`,
-    /// the source pays no fee on its own edge; otherwise (a Yen spur node) it is labelled
-    /// like a forwarder, so its label ranks the whole rest of the route.
-    fn search(&mut self, source: NodeId, source_is_sender: bool, max_hops: usize) -> Search {
-        self.reset();
-        let max_hops = u32::try_from(max_hops).unwrap_or(u32::MAX);
-        let target = self.target;
-        self.offer(target, self.amount, 0, 0);
-        while let Some(Reverse((label, hops, node))) = self.heap.pop() {
-            if self.pops_left == 0 {
-                return Search::Exhausted;
-            }
-            self.pops_left -= 1;
-            let slot = &mut self.nodes[node as usize];
-            if slot.settled || (label, hops) != (slot.label, slot.hops) {
-                continue;
-            }
-            slot.settled = true;
-            if node == source {
-                return Search::Found(self.path_from(source, target));
-            }
-            if hops < max_hops {
-                self.relax_inbound(node, label, hops + 1, source, source_is_sender);
-            }
-        }
-        Search::NotFound
-    }
-
-    /// Offers every predecessor u of `node` (edge u→node able to carry `label`) the label
-    /// `label + fee` (no fee if u is the sender).
-    fn relax_inbound(
-        &mut self,
-        node: NodeId,
-        label: u128,
-        hops: u32,
-        source: NodeId,
-        sender: bool,
-    ) {
-        let graph = self.graph;
-        for &id in graph.inbound(node) {
-            let Some(edge) = graph.edge(id) else { continue };
-            let u = edge.from as usize;
-            if self.nodes[u].settled
-                || self.banned_nodes[u]
-                || self.banned_edges.get(id as usize).copied().unwrap_or(false)
-                || edge.refusal(label).is_some()
-            {
-                continue;
-            }
-            let upstream = if edge.from == source && sender {
-                Ok(label)
-            } else {
-                edge.fee(label).and_then(|fee| {
-                    label.checked_add(fee).ok_or(RoutingError::Overflow {
-                        what: "amount plus fee",
-                    })
-                })
-            };
-            match upstream {
-                Ok(up) => self.offer(edge.from, up, hops, id),
-                Err(_) => self.overflowed = true,
-            }
-        }
-    }
-
-    /// Follows `next` pointers from the settled source to the receiver.
-    fn path_from(&self, source: NodeId, target: NodeId) -> Vec<EdgeId> {
-        let mut path = Vec::with_capacity(self.nodes[source as usize].hops as usize);
-        let mut node = source;
-        while node != target && path.len() <= self.graph.node_count() {
-            let id = self.nodes[node as usize].next;
-            path.push(id);
-            node = self.graph.edge(id).map_or(target, |e| e.to);
-        }
-        path
-    }
 }
 
 #[cfg(test)]
@@ -505,15 +355,20 @@ mod tests {
         let limits = SearchLimits {
             max_pops: 100,
             max_hops: usize::MAX,
+            ..SearchLimits::fee_only()
         };
         assert_eq!(
             find_routes_with_limits(&g, 0, n - 1, 1, 1, &limits),
             Err(RoutingError::SearchBudgetExhausted { max_pops: 100 })
         );
-        // and the default hop limit rules the chain out
+        // and the default hop limit rules the chain out, by name
         assert!(matches!(
             find_routes(&g, 0, n - 1, 1, 1),
-            Err(RoutingError::NoRoute { .. })
+            Err(RoutingError::LimitExceeded {
+                bound: crate::routing::LimitBound::Hops { max: 20 },
+                found_hops: 9_999,
+                ..
+            })
         ));
         assert_eq!(find_route(&g, 0, 20, 1).map(|r| r.hops.len()), Ok(20));
     }

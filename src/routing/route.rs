@@ -60,6 +60,10 @@ pub struct Route {
     pub total_fee: u128,
     /// What the sender puts on the first hop.
     pub amount_sent: u128,
+    /// Blocks of timelock the forwarding nodes ask for: the sum of every hop's
+    /// `cltv_expiry_delta` but the first (the sender's own edge), saturating. The receiver's
+    /// final delta is not included (see [`SearchLimits`](super::SearchLimits)).
+    pub timeout_blocks: u32,
     /// Estimated chance the payment gets through: Π exp(−2 × amount / capacity) over the
     /// hops. An estimate for choosing among routes and retries (real balances are private),
     /// not money: the one float in routing, never hashed, never used by [`Route::rank_cmp`],
@@ -82,6 +86,7 @@ impl Route {
         let mut hops = Vec::with_capacity(path.len());
         let mut carried = amount;
         let mut utilisation = 0.0f64;
+        let mut timeout_blocks = 0u32;
         for (index, (&id, edge)) in path.iter().zip(&edges).enumerate().rev() {
             if let Some(bound) = edge.refusal(carried) {
                 return Err(RoutingError::EdgeCannotCarry {
@@ -92,6 +97,9 @@ impl Route {
             }
             utilisation += carried as f64 / edge.capacity as f64;
             let fee = if index == 0 { 0 } else { edge.fee(carried)? };
+            if index > 0 {
+                timeout_blocks = timeout_blocks.saturating_add(edge.cltv_expiry_delta);
+            }
             hops.push(Hop {
                 edge: id,
                 from: edge.from,
@@ -108,6 +116,7 @@ impl Route {
             hops,
             total_fee: carried - amount,
             amount_sent: carried,
+            timeout_blocks,
             success_probability: (-2.0 * utilisation).exp(),
         })
     }
