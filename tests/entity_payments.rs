@@ -478,18 +478,47 @@ fn routed_payments_settle_or_refund_on_every_hop_under_faults() {
             (0..n).collect()
         }
     };
+    // Seeds are independent runs: spread them over the cores (results are per seed, so the
+    // order they finish in changes nothing).
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(usize, usize, Vec<String>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut settled, mut failed, mut failures) = (0, 0, Vec::new());
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(seed) = seeds.get(i) else { break };
+                        let plan = Plan::draw(*seed);
+                        match run(&plan) {
+                            Ok(o) => {
+                                settled += o.settled;
+                                failed += o.failed;
+                            }
+                            Err(e) => failures.push(format!("{e}\n  {}", plan.describe())),
+                        }
+                    }
+                    (settled, failed, failures)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a sweep worker panicked"))
+            .collect()
+    });
     let (mut settled, mut failed) = (0, 0);
     let mut failures = Vec::new();
-    for seed in &seeds {
-        let plan = Plan::draw(*seed);
-        match run(&plan) {
-            Ok(o) => {
-                settled += o.settled;
-                failed += o.failed;
-            }
-            Err(e) => failures.push(format!("{e}\n  {}", plan.describe())),
-        }
+    for (s, f, mut e) in results {
+        settled += s;
+        failed += f;
+        failures.append(&mut e);
     }
+    failures.sort();
     println!(
         "{} seeds: {settled} payments settled on every hop, {failed} refunded on every hop",
         seeds.len()
