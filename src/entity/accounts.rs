@@ -901,6 +901,23 @@ impl EntityReplica {
                 .get(&p.from)
                 .is_some_and(|a| is_fresh(a, &p.message))
         });
+        // A message whose tx has left every mempool we know of, yet the account still waits
+        // for it, was committed and refused (one frame may carry a run of a peer's messages
+        // from different validators out of counter order: the later ones then meet a gap) or
+        // lost: it is submitted again. Bounded: at most once per commit that consumed its tx.
+        let carried: BTreeSet<[u8; 32]> = self
+            .mempool
+            .values()
+            .filter_map(|pooled| match &pooled.tx.tx {
+                EntityTx::AccountInput { message, .. } => Some(message.hanko_digest()),
+                _ => None,
+            })
+            .collect();
+        for (digest, p) in self.links.pending.iter_mut() {
+            if p.submitted && !carried.contains(digest) {
+                p.submitted = false;
+            }
+        }
         // Per peer, the sealed messages by counter; only a run that starts right after the
         // last one the account processed is submitted (a gap would only be rejected).
         let mut by_counter: BTreeMap<(EntityId, u64), ([u8; 32], bool)> = BTreeMap::new();
