@@ -27,6 +27,17 @@ pub struct Limits {
     /// net for threads with small stacks (debug builds use far more stack per level).
     /// The CLI sets it from the stack it allocates, so there `max_depth` governs.
     pub stack_bytes: usize,
+    /// Largest single object a script may ask for, in bytes (a list, string, vector, byte
+    /// string or port buffer of a requested length; the result of `string-append`, `read`,
+    /// ...). Checked before allocating, from the requested size, so it is deterministic;
+    /// beyond it the request fails with E019 and nothing is allocated.
+    pub max_alloc_bytes: u64,
+    /// Heap the interpreter's thread may hold beyond what it held when the interpreter was
+    /// created. Checked every few hundred steps and before sized allocations; beyond it
+    /// evaluation stops with E020, which handlers cannot catch. A safety net against
+    /// unbounded growth (a loop consing forever): the exact point it trips depends on the
+    /// allocator, so consensus code should stay well inside it (see `Interp::sandboxed`).
+    pub max_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +46,8 @@ impl Default for Limits {
             max_depth: 10_000,
             step_budget: None,
             stack_bytes: 1536 * 1024,
+            max_alloc_bytes: 1 << 30,
+            max_memory_bytes: 4 << 30,
         }
     }
 }
@@ -281,6 +294,9 @@ pub struct Interp {
     /// Handlers installed by `with-exception-handler`, innermost last.
     pub exception_handlers: Vec<Value>,
     next_escape: u64,
+    /// Live heap bytes of this thread when the interpreter was created (the memory limit
+    /// counts from here).
+    memory_base: usize,
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
 }
@@ -314,6 +330,7 @@ impl Interp {
             script_args: Vec::new(),
             exception_handlers: Vec::new(),
             next_escape: 0,
+            memory_base: super::memory::live_bytes(),
             extensions: std::collections::HashMap::new(),
         };
         interp.load_prelude();
@@ -385,6 +402,7 @@ impl Interp {
         let here = std::ptr::addr_of!(marker) as usize;
         if self.depth == 0 {
             self.stack_base = here;
+            super::memory::set_stack_floor(here, self.limits.stack_bytes);
             return false;
         }
         self.stack_base.saturating_sub(here) > self.limits.stack_bytes
@@ -414,6 +432,12 @@ impl Interp {
                 );
             }
         }
+        if self.steps & 0xff == 0 {
+            if super::memory::has_deferred_drops() {
+                super::memory::drain_deferred_drops();
+            }
+            self.check_memory(0, span)?;
+        }
         if self.steps & 0x3ff == 0 && INTERRUPTED.swap(false, Ordering::Relaxed) {
             let mut e = LangError::new(Code::Interrupted, "evaluation interrupted (Ctrl-C)")
                 .with_span(span);
@@ -421,6 +445,55 @@ impl Interp {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Fails with E020 when the heap this interpreter's thread holds, plus `extra` bytes
+    /// about to be allocated, passes `Limits::max_memory_bytes`.
+    pub fn check_memory(&self, extra: u64, span: Span) -> Result<(), LangError> {
+        let used = super::memory::live_bytes().saturating_sub(self.memory_base) as u64;
+        let limit = self.limits.max_memory_bytes;
+        if used.saturating_add(extra) <= limit {
+            return Ok(());
+        }
+        let mut e = LangError::new(
+            Code::Memory,
+            format!(
+                "the program holds {} MiB of memory, over the limit of {} MiB",
+                used.saturating_add(extra).div_ceil(1 << 20),
+                limit >> 20
+            ),
+        )
+        .with_span(span)
+        .with_hint("the data grows without bound; raise the limit with --max-memory MiB");
+        e.stack = self.stack.clone();
+        Err(e)
+    }
+
+    /// Checks an allocation of `bytes` a script asked for (`who` names the procedure)
+    /// against `Limits::max_alloc_bytes` (E019) and the memory limit (E020), before it is
+    /// made. Every builtin whose result size the script chooses calls this first.
+    pub fn reserve(&self, bytes: u64, who: &str) -> Result<(), LangError> {
+        let limit = self.limits.max_alloc_bytes;
+        if bytes > limit {
+            return Err(LangError::new(
+                Code::Allocation,
+                format!(
+                    "{who}: the result would take {} bytes, over the limit of {limit} bytes for one object",
+                    bytes
+                ),
+            )
+            .with_hint("ask for less, or raise the limit with --max-alloc MiB"));
+        }
+        self.check_memory(bytes, Span::default()).map_err(|mut e| {
+            e.span = None;
+            e
+        })
+    }
+
+    /// `reserve` for `count` elements of `each` bytes (saturating, so a huge count fails
+    /// cleanly instead of overflowing).
+    pub fn reserve_items(&self, count: u64, each: u64, who: &str) -> Result<(), LangError> {
+        self.reserve(count.saturating_mul(each), who)
     }
 
     fn eval_loop(&mut self, mut cur: Rc<Expr>, mut env: Rc<Frame>) -> Result<Value, LangError> {
@@ -903,8 +976,46 @@ impl Interp {
         e
     }
 
+    /// Runs `f` as the outermost evaluation (nested calls just run it): a walk over data
+    /// nested too deeply for the stack (printing, comparing, converting) unwinds to here
+    /// and becomes error E006, and the interpreter's own stacks are restored.
+    pub fn outermost<T>(
+        &mut self,
+        f: impl FnOnce(&mut Interp) -> Result<T, LangError>,
+    ) -> Result<T, LangError> {
+        if self.depth > 0 {
+            return f(self);
+        }
+        super::printer::set_default_budget(self.limits.max_alloc_bytes as usize);
+        let saved = (self.stack.len(), self.exception_handlers.len());
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let result = match result {
+            Ok(r) => r,
+            Err(payload) if payload.is::<super::memory::DataTooDeep>() => {
+                self.depth = 0;
+                self.stack.truncate(saved.0);
+                self.exception_handlers.truncate(saved.1);
+                Err(LangError::new(
+                    Code::StackDepth,
+                    "data nested too deeply to walk (print, compare or convert)",
+                )
+                .with_hint("nest data less deeply, or run with a larger --max-depth"))
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
+        super::memory::drain_deferred_drops();
+        result
+    }
+
     /// Applies any procedure to already-evaluated arguments.
     pub fn apply(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
+        if self.depth == 0 {
+            return self.outermost(|interp| interp.apply_inner(f, args, span));
+        }
+        self.apply_inner(f, args, span)
+    }
+
+    fn apply_inner(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
         match f {
             Value::Procedure(clo) => {
                 if self.depth >= self.limits.max_depth || self.stack_exhausted() {

@@ -131,8 +131,11 @@ impl Pattern {
                 _ => false,
             },
             Pattern::Struct { name, fields } => match v {
-                Value::Struct(s) if s.stype.name == *name && s.fields.len() == fields.len() => {
-                    for (p, x) in fields.iter().zip(&s.fields) {
+                Value::Struct(s)
+                    if s.stype.name == *name && s.fields.borrow().len() == fields.len() =>
+                {
+                    let values = s.fields.borrow().clone();
+                    for (p, x) in fields.iter().zip(&values) {
                         if !p.matches(interp, x, frame, env)? {
                             return Ok(false);
                         }

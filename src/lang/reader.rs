@@ -151,8 +151,45 @@ pub fn scan_brackets(text: &str) -> BracketScan {
         unmatched_close_at: None,
         in_string_or_comment_at_end: false,
     };
+    // Quote prefixes (' ` , ,@ #;) nest the datum after them like a bracket does, so a run
+    // of them counts toward the depth; a bracket opened after a run carries the run's
+    // weight until it closes.
+    let mut weights: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    let mut run = 0usize;
+    let note_depth = |scan: &mut BracketScan, d: usize, at: usize| {
+        if d > scan.max_depth {
+            scan.max_depth = d;
+            if d > MAX_NESTING && scan.too_deep_at.is_none() {
+                scan.too_deep_at = Some(at);
+            }
+        }
+    };
     let mut i = 0;
     while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'`' | b',' => {
+                run += 1;
+                note_depth(&mut scan, depth + run, i);
+                i += 1;
+                if bytes[i - 1] == b',' && bytes.get(i) == Some(&b'@') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'#' if bytes.get(i + 1) == Some(&b';') => {
+                run += 1;
+                note_depth(&mut scan, depth + run, i);
+                i += 2;
+                continue;
+            }
+            c if c.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b'(' | b'[' | b'{' => {}
+            _ => run = 0,
+        }
         match bytes[i] {
             b';' => {
                 while i < bytes.len() && bytes[i] != b'\n' {
@@ -200,14 +237,13 @@ pub fn scan_brackets(text: &str) -> BracketScan {
             }
             b'(' | b'[' | b'{' => {
                 scan.unclosed.push(i);
-                if scan.unclosed.len() > scan.max_depth {
-                    scan.max_depth = scan.unclosed.len();
-                    if scan.max_depth > MAX_NESTING && scan.too_deep_at.is_none() {
-                        scan.too_deep_at = Some(i);
-                    }
-                }
+                weights.push(1 + run);
+                depth += 1 + run;
+                run = 0;
+                note_depth(&mut scan, depth, i);
             }
             b')' | b']' | b'}' => {
+                depth -= weights.pop().unwrap_or(0);
                 let matched = scan.unclosed.pop().is_some();
                 if !matched && !scan.unmatched_close {
                     scan.unmatched_close = true;

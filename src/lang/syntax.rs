@@ -7,7 +7,7 @@ use imbl::{OrdMap, OrdSet};
 
 use super::source::Span;
 use super::symbol::Sym;
-use super::value::{StructType, StructValue, Value};
+use super::value::{StructType, Value};
 
 #[derive(Clone, Debug)]
 pub struct Syntax {
@@ -95,7 +95,7 @@ impl Syntax {
                 };
                 let fields: Vec<Value> = vals.into_iter().skip(1).collect();
                 let stype = StructType::anonymous_fields(name, fields.len());
-                Value::Struct(Rc::new(StructValue { stype, fields }))
+                Value::new_struct(stype, fields)
             }
         }
     }
@@ -103,6 +103,9 @@ impl Syntax {
     /// Turns a runtime value back into syntax (for `eval` and macro output), giving every
     /// node the span of the place that asked.
     pub fn from_value(v: &Value, span: Span) -> Result<Syntax, String> {
+        if super::memory::stack_low() {
+            return Err("the datum is nested too deeply to evaluate".to_string());
+        }
         let datum = match v {
             Value::Symbol(s) => Datum::Symbol(*s),
             Value::Pair(_) => {
@@ -140,6 +143,7 @@ impl StructType {
         Rc::new(StructType {
             name,
             fields: (0..count).map(|i| Sym::new(&format!("field{i}"))).collect(),
+            mutable: false,
         })
     }
 }

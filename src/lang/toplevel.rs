@@ -19,6 +19,10 @@ use super::value::Value;
 impl Interp {
     /// Reads and evaluates every form of `text`, returning the last value.
     pub fn eval_source(&mut self, name: &str, text: &str) -> Result<Value, LangError> {
+        self.outermost(|interp| interp.eval_source_inner(name, text))
+    }
+
+    fn eval_source_inner(&mut self, name: &str, text: &str) -> Result<Value, LangError> {
         let file = add_source(name, text);
         let forms = read_all(text, file).map_err(|mut errors| errors.remove(0))?;
         let mut last = Value::Void;

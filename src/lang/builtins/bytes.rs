@@ -34,15 +34,13 @@ fn bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Value::Bytes(Rc::from(b)))
 }
-fn make_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn make_bytes(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "make-bytes")?;
+    interp.reserve(n as u64, "make-bytes")?;
     let fill = match a.get(1) {
         Some(v) => byte_value(v, 1, "make-bytes")?,
         None => 0,
     };
-    if n > 1 << 30 {
-        return Err(value_error("make-bytes", "length above 1 GiB"));
-    }
     Ok(Value::Bytes(Rc::from(vec![fill; n])))
 }
 fn bytes_length(_: &mut Interp, a: &[Value], _: Span) -> R {
@@ -55,8 +53,13 @@ fn bytes_ref(_: &mut Interp, a: &[Value], _: Span) -> R {
         .map(|x| Value::Int(*x as i64))
         .ok_or_else(|| super::lists::range_error("bytes-ref", i, b.len()))
 }
-fn bytes_append(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut out = Vec::new();
+fn bytes_append(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut total = 0u64;
+    for i in 0..a.len() {
+        total += bytes_arg(a, i, "bytes-append")?.len() as u64;
+    }
+    interp.reserve(total, "bytes-append")?;
+    let mut out = Vec::with_capacity(total as usize);
     for i in 0..a.len() {
         out.extend_from_slice(bytes_arg(a, i, "bytes-append")?);
     }
@@ -96,7 +99,9 @@ fn bytes_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
         .map(Value::string)
         .map_err(|e| value_error("bytes->string", format!("not valid UTF-8: {e}")))
 }
-fn bytes_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn bytes_to_list(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let n = bytes_arg(a, 0, "bytes->list")?.len() as u64;
+    interp.reserve_items(n, crate::lang::memory::PAIR_BYTES, "bytes->list")?;
     Ok(Value::list(
         bytes_arg(a, 0, "bytes->list")?
             .iter()
@@ -114,7 +119,7 @@ fn list_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::Bytes(Rc::from(b)))
 }
 /// Big-endian unsigned encoding, left-padded to `width` bytes if given.
-fn integer_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn integer_to_bytes(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = int_arg(a, 0, "integer->bytes")?;
     if n.is_negative() {
         return Err(value_error(
@@ -128,6 +133,7 @@ fn integer_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     if a.len() > 1 {
         let width = index_arg(a, 1, "integer->bytes")?;
+        interp.reserve(width as u64, "integer->bytes")?;
         if raw.len() > width {
             return Err(value_error(
                 "integer->bytes",

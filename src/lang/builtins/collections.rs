@@ -39,11 +39,9 @@ fn set_arg<'v>(a: &'v [Value], i: usize, who: &str) -> Result<&'v Rc<OrdSet<Valu
 fn vector(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::vector(a.iter().cloned()))
 }
-fn make_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn make_vector(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "make-vector")?;
-    if n > 100_000_000 {
-        return Err(value_error("make-vector", "length above 100,000,000"));
-    }
+    interp.reserve_items(n as u64, crate::lang::memory::SLOT_BYTES, "make-vector")?;
     Ok(Value::vector(std::iter::repeat_n(
         a.get(1).cloned().unwrap_or(Value::Int(0)),
         n,
@@ -82,13 +80,14 @@ fn vector_push(_: &mut Interp, a: &[Value], _: Span) -> R {
     v.push_back(a[1].clone());
     Ok(Value::Vector(Rc::new(v)))
 }
-fn vector_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::list(
-        vector_range(a, "vector->list")?
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>(),
-    ))
+fn vector_to_list(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let items = vector_range(a, "vector->list")?;
+    interp.reserve_items(
+        items.len() as u64,
+        crate::lang::memory::PAIR_BYTES,
+        "vector->list",
+    )?;
+    Ok(Value::list(items.iter().cloned().collect::<Vec<_>>()))
 }
 fn list_to_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::vector(list_arg(a, 0, "list->vector")?))

@@ -1,7 +1,6 @@
 //! Control builtins: equality, booleans, procedures, multiple values, errors (`raise`,
 //! `error`, error objects), escape continuations, `dynamic-wind`, boxes and `exit`.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{bool_value, proc_arg, type_error};
@@ -246,7 +245,7 @@ fn dynamic_wind(interp: &mut Interp, a: &[Value], span: Span) -> R {
     result
 }
 fn make_box(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::MutableBox(Rc::new(RefCell::new(a[0].clone()))))
+    Ok(Value::new_box(a[0].clone()))
 }
 fn unbox(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {

@@ -4,19 +4,53 @@
 use super::{str_arg, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
-use crate::lang::printer::{display_string, write_string};
+use crate::lang::printer::{print_checked, Labels};
 use crate::lang::source::{self, Span};
 use crate::lang::syntax::Syntax;
 use crate::lang::value::{Primitive, Value};
 
 type R = Result<Value, LangError>;
 
+/// The printed form of `v` within `Limits::max_alloc_bytes` (E019 beyond it: a huge or
+/// cyclic-without-labels value cannot take the process's memory with it).
+pub fn printed(
+    interp: &Interp,
+    v: &Value,
+    write: bool,
+    labels: Labels,
+    who: &str,
+) -> Result<String, LangError> {
+    let budget = interp.limits.max_alloc_bytes as usize;
+    print_checked(v, write, labels, budget).map_err(|why| {
+        if why == crate::lang::printer::TooLarge::Deep {
+            return LangError::new(
+                Code::StackDepth,
+                format!("{who}: the value is nested too deeply to print"),
+            );
+        }
+        LangError::new(
+            Code::Allocation,
+            format!(
+                "{who}: the printed form is longer than the limit of {budget} bytes for one object"
+            ),
+        )
+        .with_hint("print a part of the value, or raise the limit with --max-alloc MiB")
+    })
+}
+fn display_string(interp: &Interp, v: &Value) -> Result<String, LangError> {
+    printed(interp, v, false, Labels::Cycles, "display")
+}
+fn write_string(interp: &Interp, v: &Value) -> Result<String, LangError> {
+    printed(interp, v, true, Labels::Cycles, "write")
+}
 fn display(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    interp.out.write_str(&display_string(&a[0]));
+    let s = display_string(interp, &a[0])?;
+    interp.out.write_str(&s);
     Ok(Value::Void)
 }
 fn write(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    interp.out.write_str(&write_string(&a[0]));
+    let s = write_string(interp, &a[0])?;
+    interp.out.write_str(&s);
     Ok(Value::Void)
 }
 fn newline(interp: &mut Interp, _: &[Value], _: Span) -> R {
@@ -24,20 +58,33 @@ fn newline(interp: &mut Interp, _: &[Value], _: Span) -> R {
     Ok(Value::Void)
 }
 fn displayln(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut s = a.iter().map(display_string).collect::<Vec<_>>().join(" ");
+    let parts = a
+        .iter()
+        .map(|v| display_string(interp, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut s = parts.join(" ");
     s.push('\n');
     interp.out.write_str(&s);
     Ok(Value::Void)
 }
 fn print(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut s = a.iter().map(write_string).collect::<Vec<_>>().join(" ");
+    let parts = a
+        .iter()
+        .map(|v| write_string(interp, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut s = parts.join(" ");
     s.push('\n');
     interp.out.write_str(&s);
     Ok(Value::Void)
 }
 
 /// Expands `~a` (display), `~s`/`~v` (write), `~%`/`~n` (newline), `~~` (tilde).
-pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<String, LangError> {
+pub fn format_directives(
+    interp: &Interp,
+    who: &str,
+    template: &str,
+    args: &[Value],
+) -> Result<String, LangError> {
     let mut out = String::new();
     let mut it = template.chars();
     let mut next = args.iter();
@@ -48,11 +95,13 @@ pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<St
         }
         match it.next() {
             Some('a') | Some('A') => out.push_str(&display_string(
+                interp,
                 next.next().ok_or_else(|| too_few(who, args.len()))?,
-            )),
+            )?),
             Some('s') | Some('S') | Some('v') | Some('V') => out.push_str(&write_string(
+                interp,
                 next.next().ok_or_else(|| too_few(who, args.len()))?,
-            )),
+            )?),
             Some('%') | Some('n') => out.push('\n'),
             Some('~') => out.push('~'),
             other => {
@@ -66,6 +115,9 @@ pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<St
                 .with_hint("directives are ~a ~s ~v ~% ~n ~~"))
             }
         }
+        if out.len() as u64 > interp.limits.max_alloc_bytes {
+            interp.reserve(out.len() as u64, who)?;
+        }
     }
     if next.next().is_some() {
         return Err(value_error(
@@ -78,19 +130,24 @@ pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<St
 fn too_few(who: &str, n: usize) -> LangError {
     value_error(who, format!("more directives than arguments ({n} given)"))
 }
-fn format(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn format(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let t = str_arg(a, 0, "format")?;
-    Ok(Value::string(&format_directives("format", t, &a[1..])?))
+    Ok(Value::string(&format_directives(
+        interp,
+        "format",
+        t,
+        &a[1..],
+    )?))
 }
 fn printf(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let t = str_arg(a, 0, "printf")?;
-    let s = format_directives("printf", t, &a[1..])?;
+    let s = format_directives(interp, "printf", t, &a[1..])?;
     interp.out.write_str(&s);
     Ok(Value::Void)
 }
-fn eprintf(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn eprintf(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let t = str_arg(a, 0, "eprintf")?;
-    eprint!("{}", format_directives("eprintf", t, &a[1..])?);
+    eprint!("{}", format_directives(interp, "eprintf", t, &a[1..])?);
     Ok(Value::Void)
 }
 fn with_output_to_string(interp: &mut Interp, a: &[Value], span: Span) -> R {
@@ -100,11 +157,11 @@ fn with_output_to_string(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let text = interp.out.pop_capture();
     r.map(|_| Value::string(&text))
 }
-fn value_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(&display_string(&a[0])))
+fn value_to_string(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(&display_string(interp, &a[0])?))
 }
-fn value_to_written(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(&write_string(&a[0])))
+fn value_to_written(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(&write_string(interp, &a[0])?))
 }
 fn read(_: &mut Interp, a: &[Value], _: Span) -> R {
     let text = str_arg(a, 0, "read")?;

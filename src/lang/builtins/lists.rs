@@ -4,6 +4,7 @@
 use super::{bool_value, index_arg, list_arg, proc_arg, sequence_arg, type_error, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
+use crate::lang::memory::PAIR_BYTES;
 use crate::lang::source::Span;
 use crate::lang::value::{Primitive, Value};
 
@@ -90,16 +91,18 @@ fn length(_: &mut Interp, a: &[Value], _: Span) -> R {
         }
     }
 }
-fn append(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn append(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let Some((last, init)) = a.split_last() else {
         return Ok(Value::Nil);
     };
-    let mut items = Vec::new();
+    let mut total = 0u64;
     for (i, l) in init.iter().enumerate() {
-        items.extend(
-            l.list_to_vec()
-                .ok_or_else(|| type_error("append", i, "a proper list", l))?,
-        );
+        total += proper_length(l).ok_or_else(|| type_error("append", i, "a proper list", l))?;
+    }
+    interp.reserve_items(total, PAIR_BYTES, "append")?;
+    let mut items = Vec::with_capacity(total as usize);
+    for l in init {
+        items.extend(l.list_to_vec().unwrap_or_default());
     }
     Ok(Value::list_with_tail(items, last.clone()))
 }
@@ -262,15 +265,32 @@ fn drop(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::list(items.into_iter().skip(n).collect::<Vec<_>>()))
 }
-fn make_list(_: &mut Interp, a: &[Value], _: Span) -> R {
+/// The length of a proper list, without copying it.
+fn proper_length(v: &Value) -> Option<u64> {
+    let mut n = 0u64;
+    let mut cur = v;
+    loop {
+        match cur {
+            Value::Nil => return Some(n),
+            Value::Pair(p) => {
+                n += 1;
+                cur = &p.1;
+            }
+            _ => return None,
+        }
+    }
+}
+fn make_list(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "make-list")?;
+    interp.reserve_items(n as u64, PAIR_BYTES, "make-list")?;
     Ok(Value::list(vec![
         a.get(1).cloned().unwrap_or(Value::Int(0));
         n
     ]))
 }
-fn iota(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn iota(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "iota")?;
+    interp.reserve_items(n as u64, PAIR_BYTES, "iota")?;
     let start = a.get(1).cloned().unwrap_or(Value::Int(0));
     let step = a.get(2).cloned().unwrap_or(Value::Int(1));
     let mut items = Vec::with_capacity(n);
@@ -281,7 +301,7 @@ fn iota(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::list(items))
 }
-fn range(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn range(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let (start, end, step) = match a {
         [e] => (0i64, int(e, 0)?, 1i64),
         [s, e] => (int(s, 0)?, int(e, 1)?, 1),
@@ -291,13 +311,23 @@ fn range(_: &mut Interp, a: &[Value], _: Span) -> R {
     if step == 0 {
         return Err(value_error("range", "step must not be zero"));
     }
+    let width = i128::from(end) - i128::from(start);
+    let count = if (width > 0) == (step > 0) {
+        width
+            .unsigned_abs()
+            .div_ceil(i128::from(step).unsigned_abs())
+    } else {
+        0
+    };
+    interp.reserve_items(
+        u64::try_from(count).unwrap_or(u64::MAX),
+        PAIR_BYTES,
+        "range",
+    )?;
     let mut items = Vec::new();
     let mut i = start;
     while (step > 0 && i < end) || (step < 0 && i > end) {
         items.push(Value::Int(i));
-        if items.len() > 100_000_000 {
-            return Err(value_error("range", "more than 100,000,000 elements"));
-        }
         i = match i.checked_add(step) {
             Some(n) => n,
             None => break,

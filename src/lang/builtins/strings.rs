@@ -61,19 +61,27 @@ fn char_range(a: &[Value], who: &str) -> Result<Vec<char>, LangError> {
     }
     Ok(s.chars().skip(start).take(end - start).collect())
 }
-fn string_append(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut out = String::new();
+fn string_append(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut total = 0u64;
+    for i in 0..a.len() {
+        total += str_arg(a, i, "string-append")?.len() as u64;
+    }
+    interp.reserve(total, "string-append")?;
+    let mut out = String::with_capacity(total as usize);
     for i in 0..a.len() {
         out.push_str(str_arg(a, i, "string-append")?);
     }
     Ok(Value::string(&out))
 }
-fn string_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn string_to_list(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let chars = char_range(a, "string->list")?;
+    interp.reserve_items(
+        chars.len() as u64,
+        crate::lang::memory::PAIR_BYTES,
+        "string->list",
+    )?;
     Ok(Value::list(
-        char_range(a, "string->list")?
-            .into_iter()
-            .map(Value::Char)
-            .collect::<Vec<_>>(),
+        chars.into_iter().map(Value::Char).collect::<Vec<_>>(),
     ))
 }
 fn string_to_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
@@ -153,16 +161,14 @@ fn string(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::string(&s))
 }
-fn make_string(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn make_string(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "make-string")?;
     let c = if a.len() > 1 {
         char_arg(a, 1, "make-string")?
     } else {
         ' '
     };
-    if n > 100_000_000 {
-        return Err(value_error("make-string", "length above 100,000,000"));
-    }
+    interp.reserve_items(n as u64, c.len_utf8() as u64, "make-string")?;
     Ok(Value::string(
         &std::iter::repeat_n(c, n).collect::<String>(),
     ))
@@ -245,7 +251,7 @@ fn split(_: &mut Interp, a: &[Value], _: Span) -> R {
     };
     Ok(Value::list(parts))
 }
-fn join(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn join(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let items = list_arg(a, 0, "string-join")?;
     let sep = if a.len() > 1 {
         str_arg(a, 1, "string-join")?.to_string()
@@ -259,6 +265,11 @@ fn join(_: &mut Interp, a: &[Value], _: Span) -> R {
             v => return Err(type_error("string-join", i, "a list of strings", v)),
         }
     }
+    let total = parts
+        .iter()
+        .map(|p| p.len() as u64 + sep.len() as u64)
+        .sum();
+    interp.reserve(total, "string-join")?;
     Ok(Value::string(&parts.join(&sep)))
 }
 fn contains(_: &mut Interp, a: &[Value], _: Span) -> R {
@@ -273,13 +284,19 @@ fn suffix(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn trim(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::string(str_arg(a, 0, "string-trim")?.trim()))
 }
-fn replace(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn replace(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let s = str_arg(a, 0, "string-replace")?;
     let from = str_arg(a, 1, "string-replace")?;
     let to = str_arg(a, 2, "string-replace")?;
     if from.is_empty() {
         return Err(value_error("string-replace", "the pattern is empty"));
     }
+    let hits = s.matches(&**from).count() as u64;
+    let grown = (to.len() as u64).saturating_sub(from.len() as u64);
+    interp.reserve(
+        s.len() as u64 + hits.saturating_mul(grown),
+        "string-replace",
+    )?;
     Ok(Value::string(&s.replace(&**from, to)))
 }
 fn string_index(_: &mut Interp, a: &[Value], _: Span) -> R {
