@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use super::diagnostics::{Code, LangError};
-use super::eval::{Expr, Interp, LambdaInfo, MatchClause};
+use super::eval::{Expr, Interp, LambdaInfo, MatchClause, TestKind};
 use super::expander::{self, Macro};
 use super::pattern::Pattern;
 use super::source::Span;
@@ -403,22 +403,39 @@ impl<'a> Compiler<'a> {
                     expected: self.compile(expected)?,
                     actual: self.compile(actual)?,
                     span,
-                    expect_error: false,
+                    kind: TestKind::Value,
                 }))
             }
-            "test-error" => match items {
-                [_, expr] => Ok(Rc::new(Expr::Test {
+            "test-error" => {
+                let (kind, expr) = match items {
+                    [_, expr] => (TestKind::AnyError, expr),
+                    [_, code, expr] => {
+                        let name = code.symbol().map(|s| s.name());
+                        let parsed = name.as_deref().and_then(Code::parse);
+                        let Some(c) = parsed else {
+                            return Err(bad(
+                                code,
+                                "test-error: the first argument is the expected error code, such as E004",
+                            )
+                            .with_hint("codes are listed in lang/REFERENCE.md (Errors)"));
+                        };
+                        (TestKind::Error(c), expr)
+                    }
+                    _ => {
+                        return Err(bad(
+                            form,
+                            "test-error takes an error code and an expression: (test-error E004 (car 5))",
+                        ))
+                    }
+                };
+                Ok(Rc::new(Expr::Test {
                     name: None,
                     expected: constant(Value::Void),
                     actual: self.compile(expr)?,
                     span,
-                    expect_error: true,
-                })),
-                _ => Err(bad(
-                    form,
-                    "test-error takes one expression that must raise an error",
-                )),
-            },
+                    kind,
+                }))
+            }
             "assert" => match items {
                 [_, expr] => Ok(Rc::new(Expr::Assert {
                     expr: self.compile(expr)?,

@@ -37,6 +37,35 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in numeric order.
+    pub const ALL: [Code; 20] = [
+        Code::Read,
+        Code::Unbound,
+        Code::Arity,
+        Code::Type,
+        Code::Syntax,
+        Code::StackDepth,
+        Code::User,
+        Code::Assertion,
+        Code::StepBudget,
+        Code::Interrupted,
+        Code::Range,
+        Code::Arithmetic,
+        Code::Module,
+        Code::Value,
+        Code::NoMatch,
+        Code::Test,
+        Code::Io,
+        Code::Macro,
+        Code::Allocation,
+        Code::Memory,
+    ];
+
+    /// The code named `E0xx`, if there is one.
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Read => "E001",

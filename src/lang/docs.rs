@@ -47,7 +47,7 @@ pub static SPECIAL_FORM_DOCS: &[FormDoc] = forms![
     "guard", "(guard (e [test body ...] ... [else ...]) body ...)", "R7RS exception handling; unmatched conditions are re-raised.", "(guard (e [(string? e) e]) (raise \"oops\")) => \"oops\"";
     "with-handlers", "(with-handlers ([pred handler] ...) body ...)", "Racket-style handlers: the first predicate that accepts the raised value handles it.", "(with-handlers ([error? error-object-message]) (error \"bad\")) => \"bad\"";
     "test", "(test expected expr) / (test \"name\" expected expr)", "Counts a pass if (equal? expected expr), else prints the failure with its location.", "(test 4 (+ 2 2))";
-    "test-error", "(test-error expr)", "Passes if evaluating expr raises an error.", "(test-error (car '()))";
+    "test-error", "(test-error CODE expr)", "Passes only if evaluating expr raises an error with that code (E007 for raise and error in user code); the uncoded (test-error expr) is deprecated and fails on an unbound variable.", "(test-error E004 (car '()))";
     "assert", "(assert expr [message])", "Raises E008 showing the expression if it is #f.", "(assert (> 2 1))";
     "time", "(time expr)", "Evaluates expr and prints how long it took.", "(time (fib 20))";
     "require", "(require name-or-\"file.xln\" ...)", "Loads a stdlib module or a file once and imports what it provides.", "(require \"util.xln\")";

@@ -188,7 +188,7 @@ pub enum Expr {
         expected: Rc<Expr>,
         actual: Rc<Expr>,
         span: Span,
-        expect_error: bool,
+        kind: TestKind,
     },
     Assert {
         expr: Rc<Expr>,
@@ -203,6 +203,17 @@ pub enum Expr {
     MakeVector(Vec<Rc<Expr>>),
     MakeMap(Vec<Rc<Expr>>),
     MakeSet(Vec<Rc<Expr>>),
+}
+
+/// What a `test` form checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestKind {
+    /// `(test expected expr)`: the value is `equal?` to the expected one.
+    Value,
+    /// `(test-error CODE expr)`: evaluating raises an error with exactly this code.
+    Error(Code),
+    /// `(test-error expr)` (deprecated): any error but an unbound variable (E002).
+    AnyError,
 }
 
 pub struct MatchClause {
@@ -728,14 +739,14 @@ impl Interp {
                     expected,
                     actual,
                     span,
-                    expect_error,
+                    kind,
                 } => Step::Done(super::builtins::testing::run_test(
                     self,
                     name.as_ref(),
                     expected,
                     actual,
                     *span,
-                    *expect_error,
+                    *kind,
                     &env,
                 )?),
                 Expr::Assert {
