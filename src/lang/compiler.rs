@@ -452,6 +452,9 @@ impl<'a> Compiler<'a> {
                     "assert takes an expression and an optional message",
                 )),
             },
+            "time" if self.interp.sandboxed => {
+                Err(super::sandbox::refusal("time", "it reads the clock").with_span(span))
+            }
             "time" => match items {
                 [_, expr] => Ok(Rc::new(Expr::Time {
                     expr: self.compile(expr)?,

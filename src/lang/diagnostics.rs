@@ -34,11 +34,13 @@ pub enum Code {
     Allocation,
     /// The interpreter's live heap passed `Limits::max_memory_bytes`.
     Memory,
+    /// A capability a sandboxed interpreter does not have (files, clock, environment...).
+    Sandbox,
 }
 
 impl Code {
     /// Every code, in numeric order.
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::Read,
         Code::Unbound,
         Code::Arity,
@@ -59,6 +61,7 @@ impl Code {
         Code::Macro,
         Code::Allocation,
         Code::Memory,
+        Code::Sandbox,
     ];
 
     /// The code named `E0xx`, if there is one.
@@ -88,6 +91,7 @@ impl Code {
             Code::Macro => "E018",
             Code::Allocation => "E019",
             Code::Memory => "E020",
+            Code::Sandbox => "E021",
         }
     }
     /// A short title for the code, shown before the message.
@@ -113,6 +117,7 @@ impl Code {
             Code::Macro => "macro expansion error",
             Code::Allocation => "allocation too large",
             Code::Memory => "memory limit exceeded",
+            Code::Sandbox => "not available in the sandbox",
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::diagnostics::{Code, Control, LangError, StackEntry};
 use super::module::{Global, Module, ModuleRegistry};
+pub use super::output::Output;
 use super::pattern::Pattern;
 use super::source::{self, Span};
 use super::symbol::Sym;
@@ -232,64 +233,6 @@ pub struct TestStats {
     pub failures: Vec<String>,
 }
 
-/// Where `display` and friends write: the process's stdout or a capture buffer.
-pub struct Output {
-    stack: Vec<Vec<u8>>,
-    capture_all: bool,
-}
-
-impl Output {
-    pub fn stdout() -> Output {
-        Output {
-            stack: Vec::new(),
-            capture_all: false,
-        }
-    }
-    /// Captures everything (for tests), readable with `take_captured`.
-    pub fn captured() -> Output {
-        Output {
-            stack: vec![Vec::new()],
-            capture_all: true,
-        }
-    }
-    pub fn write_str(&mut self, s: &str) {
-        match self.stack.last_mut() {
-            Some(buf) => buf.extend_from_slice(s.as_bytes()),
-            None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(s.as_bytes());
-                if s.contains('\n') {
-                    let _ = out.flush();
-                }
-            }
-        }
-    }
-    pub fn push_capture(&mut self) {
-        self.stack.push(Vec::new());
-    }
-    pub fn pop_capture(&mut self) -> String {
-        let min = usize::from(self.capture_all);
-        if self.stack.len() > min {
-            String::from_utf8_lossy(&self.stack.pop().unwrap_or_default()).into_owned()
-        } else {
-            String::new()
-        }
-    }
-    pub fn take_captured(&mut self) -> String {
-        match self.stack.first_mut() {
-            Some(buf) if self.capture_all => {
-                String::from_utf8_lossy(&std::mem::take(buf)).into_owned()
-            }
-            _ => String::new(),
-        }
-    }
-    pub fn flush(&mut self) {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-    }
-}
-
 /// The interpreter: limits, module registry, output, test counters and the call stack.
 pub struct Interp {
     pub limits: Limits,
@@ -308,6 +251,10 @@ pub struct Interp {
     /// Live heap bytes of this thread when the interpreter was created (the memory limit
     /// counts from here).
     memory_base: usize,
+    /// True for `Interp::sandboxed`: no files, clock, environment or process control.
+    pub sandboxed: bool,
+    /// Counter for `gensym` names, per interpreter so the names are deterministic.
+    pub gensym_counter: u64,
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
 }
@@ -326,7 +273,16 @@ enum Step {
 
 impl Interp {
     pub fn new(limits: Limits, out: Output) -> Interp {
-        let modules = ModuleRegistry::new();
+        Interp::with_registry(limits, out, ModuleRegistry::new(), false)
+    }
+
+    /// An interpreter over the builtins of `modules`, with the prelude loaded.
+    pub fn with_registry(
+        limits: Limits,
+        out: Output,
+        modules: ModuleRegistry,
+        sandboxed: bool,
+    ) -> Interp {
         let module = modules.new_module("main", None);
         let mut interp = Interp {
             limits,
@@ -342,9 +298,14 @@ impl Interp {
             exception_handlers: Vec::new(),
             next_escape: 0,
             memory_base: super::memory::live_bytes(),
+            sandboxed,
+            gensym_counter: 0,
             extensions: std::collections::HashMap::new(),
         };
-        interp.load_prelude();
+        if !interp.modules.prelude_loaded.get() {
+            interp.load_prelude();
+            interp.modules.prelude_loaded.set(true);
+        }
         interp
     }
 

@@ -49,6 +49,17 @@ impl Sym {
         })
     }
 
+    /// A fresh uninterned symbol named exactly `name` (the `gensym` builtin numbers its
+    /// names per interpreter, so they are the same on every run).
+    pub fn gensym_named(name: &str) -> Sym {
+        INTERNER.with(|i| {
+            let mut i = i.borrow_mut();
+            let id = i.names.len() as u32;
+            i.names.push(name.into());
+            Sym(id)
+        })
+    }
+
     /// The symbol's text.
     pub fn name(self) -> std::rc::Rc<str> {
         INTERNER.with(|i| i.borrow().names[self.0 as usize].clone())

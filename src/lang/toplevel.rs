@@ -176,7 +176,7 @@ impl Interp {
             Datum::Symbol(s) => {
                 let text = s.name();
                 let name = text.strip_prefix("xln/").unwrap_or(&text);
-                let (display, source) = stdlib_source(name).ok_or_else(|| {
+                let (display, source) = stdlib_source(name, self.sandboxed).ok_or_else(|| {
                     LangError::new(Code::Module, format!("no standard library module `{name}`"))
                         .with_span(spec.span)
                         .with_hint(format!(
@@ -191,6 +191,12 @@ impl Interp {
                 Ok((PathBuf::from(format!("<stdlib>/{name}")), display, source))
             }
             Datum::Atom(Value::Str(path)) => {
+                if self.sandboxed {
+                    return Err(
+                        super::sandbox::refusal("require of a file", "it reads a file")
+                            .with_span(spec.span),
+                    );
+                }
                 let full = self.module.dir().join(&**path);
                 let text = std::fs::read_to_string(&full).map_err(|e| {
                     LangError::new(

@@ -23,7 +23,15 @@ use super::value::{Primitive, Value};
 /// Every builtin table, in the order the reference lists them.
 /// Native layers' bindings (crypto, accounts, ...) are listed by `crate::bindings::tables`.
 pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
-    let mut all = vec![
+    let mut all = lang_tables();
+    all.extend(crate::bindings::tables());
+    all
+}
+
+/// The language's own builtin tables (no native layer's bindings): what a sandboxed
+/// interpreter starts from.
+pub fn lang_tables() -> Vec<(&'static str, &'static [Primitive])> {
+    vec![
         ("Numbers", numbers::PRIMITIVES),
         ("Lists and higher-order procedures", lists::PRIMITIVES),
         ("Strings, characters and symbols", strings::PRIMITIVES),
@@ -33,15 +41,13 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Control, equality and errors", control::PRIMITIVES),
         ("Output and evaluation", io::PRIMITIVES),
         ("Testing", testing::PRIMITIVES),
-    ];
-    all.extend(crate::bindings::tables());
-    all
+    ]
 }
 
-/// Defines every builtin in the root module.
-pub fn install(module: &Rc<Module>) {
-    for (_, table) in tables() {
-        for p in table {
+/// Defines every builtin of `tables` in the root module.
+pub fn install(module: &Rc<Module>, tables: &[(&'static str, &'static [Primitive])]) {
+    for (_, table) in tables {
+        for p in table.iter() {
             module.define(super::symbol::Sym::new(p.name), Value::Primitive(p));
         }
     }

@@ -220,13 +220,15 @@ fn symbol_append(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::Symbol(Sym::new(&s)))
 }
-fn gensym(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn gensym(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let base = match a.first() {
         Some(Value::Symbol(s)) => s.name().to_string(),
         Some(Value::Str(s)) => s.to_string(),
         _ => "g".to_string(),
     };
-    Ok(Value::Symbol(Sym::gensym(&base)))
+    interp.gensym_counter += 1;
+    let name = format!("{base}.{}", interp.gensym_counter);
+    Ok(Value::Symbol(Sym::gensym_named(&name)))
 }
 fn upcase(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::string(
