@@ -151,10 +151,10 @@ pub struct ErrorData {
     /// The raised value for `raise` of a non-error value, or an escape's value.
     pub payload: Option<Value>,
     pub control: Control,
-    /// Set when the error escaped a `with-exception-handler` handler called by
-    /// `raise-continuable`: handlers from this index of the handler stack up have already
-    /// seen the condition and must not handle what their own handler raised.
-    pub handled_from: Option<usize>,
+    /// Set once the error has been offered to the `with-exception-handler` handlers at the
+    /// point where it was raised (R7RS: before anything unwinds), so frames it unwinds
+    /// through do not offer it again.
+    pub signalled: bool,
 }
 
 /// A script error: read, expand or runtime. Renders as a labelled source excerpt.
@@ -184,7 +184,7 @@ impl LangError {
             stack: Vec::new(),
             payload: None,
             control: Control::None,
-            handled_from: None,
+            signalled: false,
         }))
     }
     pub fn with_span(mut self, span: Span) -> Self {

@@ -245,8 +245,9 @@ pub struct Interp {
     pub out: Output,
     pub tests: TestStats,
     pub script_args: Vec<String>,
-    /// Handlers installed by `with-exception-handler`, innermost last.
-    pub exception_handlers: Vec<Value>,
+    /// Handlers installed by `with-exception-handler` and the forms that catch errors
+    /// (`guard`, `with-handlers`, `test`), innermost last.
+    pub exception_handlers: Vec<Handler>,
     next_escape: u64,
     /// Live heap bytes of this thread when the interpreter was created (the memory limit
     /// counts from here).
@@ -257,6 +258,16 @@ pub struct Interp {
     pub gensym_counter: u64,
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
+}
+
+/// An entry of the dynamic handler stack.
+#[derive(Clone)]
+pub enum Handler {
+    /// A `with-exception-handler` procedure: called where the error is raised.
+    Procedure(Value),
+    /// A form that catches errors as they unwind to it (`guard`, `with-handlers`, `test`):
+    /// handlers outside it see an error only if it declines it (and re-raises).
+    Catch,
 }
 
 /// What a call resolves to: a closure to enter (as a tail call), or the value of a builtin.
@@ -362,9 +373,54 @@ impl Interp {
         self.depth += 1;
         let base = self.stack.len();
         let result = self.eval_loop(expr.clone(), env.clone());
+        let result = match result {
+            Err(e) if !e.signalled && e.is_catchable() => Err(self.signal(e)),
+            other => other,
+        };
         self.stack.truncate(base);
         self.depth -= 1;
         result
+    }
+
+    /// R7RS `raise`: offers an error, where it was raised and before anything unwinds, to
+    /// the innermost `with-exception-handler` handler, which runs with the outer handlers
+    /// installed. If the handler returns, the error is raised again in the handler's
+    /// dynamic environment (so outer handlers see it too). A catching form (`guard`, ...)
+    /// innermost leaves the error to unwind to it.
+    pub fn signal(&mut self, mut e: LangError) -> LangError {
+        if e.signalled || !e.is_catchable() {
+            return e;
+        }
+        e.signalled = true;
+        let level = match self.exception_handlers.last() {
+            None | Some(Handler::Catch) => return e,
+            Some(Handler::Procedure(_)) => self.exception_handlers.len() - 1,
+        };
+        let saved = self.exception_handlers.split_off(level);
+        let Some(Handler::Procedure(handler)) = saved.first().cloned() else {
+            return e;
+        };
+        let span = e.span.unwrap_or_default();
+        let condition = super::builtins::control::error_to_value(e.clone());
+        let out = match self.apply(&handler, vec![condition], span) {
+            Ok(_) => {
+                let what = match &e.payload {
+                    Some(v) if !matches!(v, Value::Error(_)) => super::printer::write_short(v),
+                    _ => e.message.clone(),
+                };
+                let mut again = LangError::new(
+                    e.code,
+                    format!("the exception handler returned from a non-continuable raise of {what}"),
+                )
+                .with_hint("for raise the handler must escape (call/cc, raise); raise-continuable lets it return");
+                again.span = e.span;
+                again.stack = e.stack.clone();
+                self.signal(again)
+            }
+            Err(inner) => inner,
+        };
+        self.exception_handlers.extend(saved);
+        out
     }
 
     /// True when this thread has used more than `Limits::stack_bytes` since the outermost
@@ -627,7 +683,7 @@ impl Interp {
                         Resolved::Value(v) => Step::Done(v),
                     }
                 }
-                Expr::Guard { body, handler } => match self.eval(body, &env) {
+                Expr::Guard { body, handler } => match self.catching(|i| i.eval(body, &env)) {
                     Ok(v) => Step::Done(v),
                     Err(e) if e.is_catchable() => {
                         let frame = Frame::new(1, &env);
@@ -640,7 +696,7 @@ impl Interp {
                     handlers,
                     body,
                     span,
-                } => match self.eval(body, &env) {
+                } => match self.catching(|i| i.eval(body, &env)) {
                     Ok(v) => Step::Done(v),
                     Err(e) if e.is_catchable() => {
                         let value = super::builtins::control::error_to_value(e.clone());
@@ -655,7 +711,12 @@ impl Interp {
                         }
                         match handled {
                             Some(v) => Step::Done(v),
-                            None => return Err(e),
+                            None => {
+                                // Declined: outer handlers see it now, from here.
+                                let mut e = e;
+                                e.signalled = false;
+                                return Err(self.signal(e));
+                            }
                         }
                     }
                     Err(e) => return Err(e),
@@ -937,6 +998,14 @@ impl Interp {
         }
     }
 
+    /// Runs `f` with a catching form's marker on the handler stack (see `Handler::Catch`).
+    pub fn catching<T>(&mut self, f: impl FnOnce(&mut Interp) -> T) -> T {
+        self.exception_handlers.push(Handler::Catch);
+        let r = f(self);
+        self.exception_handlers.pop();
+        r
+    }
+
     /// Gives an error from a builtin the call's span and stack, unless it has its own.
     fn at_site(&self, mut e: LangError, span: Span) -> LangError {
         if e.span.is_none() {
@@ -994,19 +1063,27 @@ impl Interp {
                     return Err(self.depth_error());
                 }
                 self.count_step(span)?;
-                let frame = self.bind_arguments(clo, args, span)?;
+                let frame = match self.bind_arguments(clo, args, span) {
+                    Ok(frame) => frame,
+                    Err(e) => return Err(self.signal(e)),
+                };
                 self.stack.push(StackEntry {
                     procedure: clo.name(),
                     call_site: span,
                 });
                 self.depth += 1;
                 let base = self.stack.len();
-                let r = self.eval_loop(clo.info.body.clone(), frame);
+                let r = match self.eval_loop(clo.info.body.clone(), frame) {
+                    Err(e) if !e.signalled && e.is_catchable() => Err(self.signal(e)),
+                    other => other,
+                };
                 self.stack.truncate(base - 1);
                 self.depth -= 1;
                 r
             }
-            other => self.apply_other(other, args, span),
+            other => self
+                .apply_other(other, args, span)
+                .map_err(|e| self.signal(e)),
         }
     }
 
@@ -1028,6 +1105,13 @@ impl Interp {
                         arity_error(p.name, p.min_args, p.max_args, n),
                         &self.stack,
                     ));
+                }
+                if args.iter().any(super::builtins::is_r7rs_mutable)
+                    && !super::builtins::is_lang_primitive(p)
+                {
+                    // Native layers take the immutable kinds: give them a snapshot.
+                    let frozen: Vec<Value> = args.iter().map(super::builtins::freeze).collect();
+                    return (p.func)(self, &frozen, span).map_err(|e| with_site(e, &self.stack));
                 }
                 (p.func)(self, &args, span).map_err(|e| with_site(e, &self.stack))
             }

@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod docs;
 pub mod eval;
 pub mod expander;
+pub mod labels;
 pub mod memory;
 pub mod module;
 pub mod number;

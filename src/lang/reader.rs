@@ -38,12 +38,13 @@ pub fn read_all(text: &str, file: FileId) -> Result<Vec<Syntax>, Vec<LangError>>
         .with_hint("flatten the data, or split it into several forms")]);
     }
     let result = program(file).parse(text).into_result();
-    result.map_err(|errors| {
+    let forms = result.map_err(|errors| {
         errors
             .into_iter()
             .map(|e| convert_error(e, text, file, &scan))
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    })?;
+    super::labels::resolve_all(forms).map_err(|e| vec![e])
 }
 
 /// Reads exactly one datum (used by `read` on strings and by snapshot loading).
@@ -348,6 +349,40 @@ fn datum<'a>(file: FileId) -> impl Parser<'a, &'a str, Syntax, Extra<'a>> + Clon
             .clone()
             .delimited_by(just("#("), just(')'))
             .map(Datum::ConstVector);
+        let bytevector = items.clone().delimited_by(just("#u8("), just(')')).try_map(
+            |items: Vec<Syntax>, span| {
+                let mut bytes = Vec::with_capacity(items.len());
+                for item in &items {
+                    match &item.datum {
+                        Datum::Atom(Value::Int(n)) if (0..=255).contains(n) => bytes.push(*n as u8),
+                        _ => {
+                            return Err(Rich::custom(
+                                span,
+                                "a bytevector literal #u8(...) holds integers from 0 to 255",
+                            ))
+                        }
+                    }
+                }
+                Ok(Datum::Atom(Value::literal_mbytes(bytes)))
+            },
+        );
+        // Datum labels (R7RS 2.4): `#n=` names the next datum, `#n#` refers to it.
+        let label_number = any()
+            .filter(|c: &char| c.is_ascii_digit())
+            .repeated()
+            .at_least(1)
+            .at_most(9)
+            .to_slice()
+            .map(|d: &str| d.parse::<u64>().unwrap_or(0));
+        let label_def = just('#')
+            .ignore_then(label_number)
+            .then_ignore(just('='))
+            .then(gap.clone().ignore_then(datum.clone()))
+            .map_with(move |(n, d), e| super::labels::definition(n, d, sp(file, e.span())));
+        let label_ref = just('#')
+            .ignore_then(label_number)
+            .then_ignore(just('#'))
+            .map_with(move |n, e| super::labels::reference(n, sp(file, e.span())));
         let set = items
             .clone()
             .delimited_by(just("#{"), just('}'))
@@ -378,6 +413,9 @@ fn datum<'a>(file: FileId) -> impl Parser<'a, &'a str, Syntax, Extra<'a>> + Clon
             hex_bytes(),
             character(),
             keyword(),
+            bytevector,
+            label_def,
+            label_ref,
             const_vector,
             set,
             struct_lit,

@@ -76,7 +76,8 @@ impl Syntax {
             Datum::Symbol(s) => Value::Symbol(*s),
             Datum::List(items) => Value::list(all(items)),
             Datum::Dotted(items, tail) => Value::list_with_tail(all(items), tail.to_value()),
-            Datum::Vector(items) | Datum::ConstVector(items) => Value::vector(all(items)),
+            Datum::Vector(items) => Value::vector(all(items)),
+            Datum::ConstVector(items) => Value::literal_mvector(all(items)),
             Datum::Map(items) => {
                 let vals = all(items);
                 let map: OrdMap<Value, Value> = vals
@@ -125,8 +126,11 @@ impl Syntax {
                 }
             }
             Value::Nil => Datum::List(vec![]),
-            Value::Vector(items) => Datum::ConstVector(
+            // A persistent vector value is a constant in code (it evaluates to itself).
+            Value::Vector(_) => Datum::Atom(v.clone()),
+            Value::MVector(items) => Datum::ConstVector(
                 items
+                    .borrow()
                     .iter()
                     .map(|x| Syntax::from_value(x, span))
                     .collect::<Result<_, _>>()?,

@@ -59,7 +59,7 @@ pub enum Value {
     MString(Rc<RefCell<String>>),
     /// An R7RS bytevector (`bytevector`, `make-bytevector`, `#u8(...)`), mutable in place;
     /// printed `#u8(...)`. `#x"..."` byte strings are immutable `Bytes`.
-    MBytes(Rc<RefCell<Vec<u8>>>),
+    MBytes(Rc<MBytes>),
     /// Several values returned at once by `values` (count != 1).
     Values(Rc<[Value]>),
     /// A handle to a native object owned by another layer (accounts, entities, keys, ...).
@@ -106,8 +106,32 @@ impl Drop for MBox {
     }
 }
 
-/// The storage of an R7RS vector (see `Value::MVector`).
-pub struct MVec(pub RefCell<Vec<Value>>);
+/// The storage of an R7RS vector (see `Value::MVector`). A literal (`#(1 2)` in source) is
+/// read-only, as R7RS makes literal constants: `vector-set!` on it is an error.
+pub struct MVec(pub RefCell<Vec<Value>>, pub bool);
+
+impl MVec {
+    /// True for a literal constant (cannot be changed in place).
+    pub fn is_literal(&self) -> bool {
+        self.1
+    }
+}
+
+/// The storage of an R7RS bytevector (see `Value::MBytes`); literals are read-only.
+pub struct MBytes(pub RefCell<Vec<u8>>, pub bool);
+
+impl std::ops::Deref for MBytes {
+    type Target = RefCell<Vec<u8>>;
+    fn deref(&self) -> &RefCell<Vec<u8>> {
+        &self.0
+    }
+}
+impl MBytes {
+    /// True for a literal constant (`#u8(...)` in source).
+    pub fn is_literal(&self) -> bool {
+        self.1
+    }
+}
 
 impl std::ops::Deref for MVec {
     type Target = RefCell<Vec<Value>>;
@@ -243,7 +267,11 @@ impl Value {
     }
     /// An R7RS (mutable) vector (`#(...)`).
     pub fn mvector(items: Vec<Value>) -> Value {
-        Value::MVector(Rc::new(MVec(RefCell::new(items))))
+        Value::MVector(Rc::new(MVec(RefCell::new(items), false)))
+    }
+    /// A read-only R7RS vector (a literal constant).
+    pub fn literal_mvector(items: Vec<Value>) -> Value {
+        Value::MVector(Rc::new(MVec(RefCell::new(items), true)))
     }
     /// A box holding `v`.
     pub fn new_box(v: Value) -> Value {
@@ -262,7 +290,11 @@ impl Value {
     }
     /// An R7RS bytevector.
     pub fn mbytes(b: Vec<u8>) -> Value {
-        Value::MBytes(Rc::new(RefCell::new(b)))
+        Value::MBytes(Rc::new(MBytes(RefCell::new(b), false)))
+    }
+    /// A read-only bytevector (a literal constant).
+    pub fn literal_mbytes(b: Vec<u8>) -> Value {
+        Value::MBytes(Rc::new(MBytes(RefCell::new(b), true)))
     }
     /// True for both kinds of string.
     pub fn is_string(&self) -> bool {

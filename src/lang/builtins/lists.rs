@@ -591,6 +591,7 @@ fn sort(interp: &mut Interp, a: &[Value], span: Span) -> R {
         .collect();
     Ok(match &a[0] {
         Value::Vector(_) => Value::vector(sorted),
+        Value::MVector(_) => Value::mvector(sorted),
         _ => Value::list(sorted),
     })
 }

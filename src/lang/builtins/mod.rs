@@ -2,6 +2,8 @@
 //! and an example; `lang/REFERENCE.md` is checked against this registry by a test.
 
 pub mod bytes;
+pub mod bytevectors;
+pub mod chars;
 pub mod collections;
 pub mod control;
 pub mod io;
@@ -10,6 +12,7 @@ pub mod numbers;
 pub mod strings;
 pub mod structs;
 pub mod testing;
+pub mod vectors;
 
 use std::rc::Rc;
 
@@ -34,9 +37,12 @@ pub fn lang_tables() -> Vec<(&'static str, &'static [Primitive])> {
     vec![
         ("Numbers", numbers::PRIMITIVES),
         ("Lists and higher-order procedures", lists::PRIMITIVES),
-        ("Strings, characters and symbols", strings::PRIMITIVES),
+        ("Strings, symbols and keywords", strings::PRIMITIVES),
+        ("Characters", chars::PRIMITIVES),
         ("Bytes", bytes::PRIMITIVES),
-        ("Vectors, maps and sets", collections::PRIMITIVES),
+        ("Bytevectors", bytevectors::PRIMITIVES),
+        ("Vectors", vectors::PRIMITIVES),
+        ("Maps and sets", collections::PRIMITIVES),
         ("Structs", structs::PRIMITIVES),
         ("Control, equality and errors", control::PRIMITIVES),
         ("Output and evaluation", io::PRIMITIVES),
@@ -76,6 +82,29 @@ pub fn find_primitive(name: &str) -> Option<&'static Primitive> {
         .iter()
         .flat_map(|(_, t)| t.iter())
         .find(|p| p.name == name)
+}
+
+/// Is `p` one of the language's own builtins (as opposed to a native layer's binding)?
+pub fn is_lang_primitive(p: &Primitive) -> bool {
+    lang_tables()
+        .iter()
+        .any(|(_, t)| t.as_ptr_range().contains(&(p as *const Primitive)))
+}
+
+/// True for the R7RS mutable kinds (string, bytevector, vector).
+pub fn is_r7rs_mutable(v: &Value) -> bool {
+    matches!(v, Value::MString(_) | Value::MBytes(_) | Value::MVector(_))
+}
+
+/// An immutable snapshot of an R7RS mutable string, bytevector or vector (anything else as
+/// is): what native layers' bindings receive, since they take `Str`, `Bytes` and `Vector`.
+pub fn freeze(v: &Value) -> Value {
+    match v {
+        Value::MString(s) => Value::string(&s.borrow()),
+        Value::MBytes(b) => Value::bytes(&b.borrow()),
+        Value::MVector(items) => Value::vector(items.borrow().iter().cloned()),
+        other => other.clone(),
+    }
 }
 
 pub fn type_error(who: &str, position: usize, expected: &str, got: &Value) -> LangError {
@@ -138,6 +167,7 @@ pub fn proc_arg(args: &[Value], i: usize, who: &str) -> Result<Value, LangError>
 pub fn sequence_arg(args: &[Value], i: usize, who: &str) -> Result<Vec<Value>, LangError> {
     match &args[i] {
         Value::Vector(v) => Ok(v.iter().cloned().collect()),
+        Value::MVector(v) => Ok(v.borrow().clone()),
         Value::Set(s) => Ok(s.iter().cloned().collect()),
         other => other
             .list_to_vec()

@@ -36,7 +36,7 @@ pub fn run_test(
         }
     };
     let failure = if kind != TestKind::Value {
-        match interp.eval(actual, env) {
+        match interp.catching(|i| i.eval(actual, env)) {
             Err(e) if testable(&e, kind) => error_failure(&e, kind),
             Err(e) => return Err(e),
             Ok(v) => Some(match kind {
@@ -52,7 +52,7 @@ pub fn run_test(
         }
     } else {
         let want = interp.eval(expected, env)?;
-        match interp.eval(actual, env) {
+        match interp.catching(|i| i.eval(actual, env)) {
             Ok(got) if got == want => None,
             Ok(got) => Some(format!(
                 "expected {}\n    got      {}",
