@@ -256,6 +256,8 @@ pub struct Interp {
     pub sandboxed: bool,
     /// Counter for `gensym` names, per interpreter so the names are deterministic.
     pub gensym_counter: u64,
+    /// The cells of `current-input-port`, `current-output-port`, `current-error-port`.
+    pub std_ports: [Rc<super::value::ParameterCell>; 3],
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
 }
@@ -295,6 +297,7 @@ impl Interp {
         sandboxed: bool,
     ) -> Interp {
         let module = modules.new_module("main", None);
+        let std_ports = super::ports::standard_ports(&modules.builtins, sandboxed);
         let mut interp = Interp {
             limits,
             depth: 0,
@@ -311,6 +314,7 @@ impl Interp {
             memory_base: super::memory::live_bytes(),
             sandboxed,
             gensym_counter: 0,
+            std_ports,
             extensions: std::collections::HashMap::new(),
         };
         if !interp.modules.prelude_loaded.get() {

@@ -14,6 +14,7 @@ pub mod module;
 pub mod number;
 pub mod output;
 pub mod pattern;
+pub mod ports;
 pub mod printer;
 pub mod reader;
 pub mod sandbox;

@@ -60,6 +60,43 @@ pub fn read_one(text: &str, file: FileId) -> Result<Syntax, Vec<LangError>> {
     }
 }
 
+/// Reads the first datum of `text` (after any whitespace and comments): the datum and the
+/// byte offset just past it, or `None` when only whitespace and comments remain. What
+/// follows the datum is not read (a port's `read` reads one datum at a time).
+pub fn read_prefix(text: &str, file: FileId) -> Result<Option<(Syntax, usize)>, LangError> {
+    let scan = scan_brackets(text);
+    if scan.max_depth > MAX_NESTING {
+        let at = scan.too_deep_at.unwrap_or(0);
+        return Err(LangError::new(
+            Code::Read,
+            format!("nesting deeper than {MAX_NESTING} levels"),
+        )
+        .with_span(Span::new(file, at, at + 1)));
+    }
+    let parser = atmosphere_of(file)
+        .ignore_then(
+            datum(file)
+                .map_with(|d, e| {
+                    let end: SimpleSpan = e.span();
+                    (d, end.end)
+                })
+                .or_not(),
+        )
+        .then_ignore(any().repeated());
+    match parser.parse(text).into_result() {
+        Ok(None) => Ok(None),
+        Ok(Some((d, end))) => {
+            let mut resolved = super::labels::resolve_all(vec![d])?;
+            Ok(resolved.pop().map(|d| (d, end)))
+        }
+        Err(errors) => Err(errors
+            .into_iter()
+            .map(|e| convert_error(e, text, file, &scan))
+            .next()
+            .unwrap_or_else(|| LangError::new(Code::Read, "unreadable datum"))),
+    }
+}
+
 /// True when `text` fails to read only because it ends too early (an unclosed bracket or
 /// string): the REPL then asks for another line instead of reporting an error.
 pub fn is_incomplete(text: &str) -> bool {

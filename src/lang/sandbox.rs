@@ -44,7 +44,7 @@ pub const REFUSED: &[(&str, &str)] = &[
         "get-environment-variables",
         "it reads the process's environment",
     ),
-    ("read-line-from-console", "it reads standard input"),
+    ("command-line", "it reads the process's arguments"),
 ];
 
 impl Limits {
@@ -140,6 +140,7 @@ fn prepare_builtins(extra: &[&'static [Primitive]]) -> Rc<Module> {
             max_args: None,
             func: Box::new(move |_, _, _| Err(refusal(name, why))),
             case_lambda: None,
+            parameter: None,
         }));
         interp.modules.builtins.define(Sym::new(name), refuse);
     }

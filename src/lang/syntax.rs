@@ -73,7 +73,7 @@ impl Syntax {
         let all = |items: &[Syntax]| items.iter().map(Syntax::to_value).collect::<Vec<_>>();
         match &self.datum {
             Datum::Atom(v) => v.clone(),
-            Datum::Symbol(s) => Value::Symbol(*s),
+            Datum::Symbol(s) => Value::Symbol(s.unalias()),
             Datum::List(items) => Value::list(all(items)),
             Datum::Dotted(items, tail) => Value::list_with_tail(all(items), tail.to_value()),
             Datum::Vector(items) => Value::vector(all(items)),

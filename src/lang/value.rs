@@ -171,6 +171,14 @@ pub struct NativeProc {
     /// For a `case-lambda` procedure, its clauses: the evaluator picks one itself so a call
     /// in tail position stays a tail call (`func` does the same for calls from builtins).
     pub case_lambda: Option<std::rc::Rc<[Value]>>,
+    /// For a parameter object (`make-parameter`), its cell, so `parameterize` can rebind it.
+    pub parameter: Option<Rc<ParameterCell>>,
+}
+
+/// The state of an R7RS parameter object: its current value and converter.
+pub struct ParameterCell {
+    pub value: RefCell<Value>,
+    pub converter: Option<Value>,
 }
 
 /// A struct type: its name and field names. Two types with the same name and fields are

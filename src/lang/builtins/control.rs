@@ -212,6 +212,7 @@ fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
             Err(LangError::control(Control::Escape(id), Some(v)))
         }),
         case_lambda: None,
+        parameter: None,
     }));
     let result = interp.apply(&f, vec![k], span);
     interp.catch_escape(id, result)
@@ -267,6 +268,7 @@ fn case_lambda(_: &mut Interp, a: &[Value], _: Span) -> R {
             interp.apply(&clause, args.to_vec(), span)
         }),
         case_lambda: Some(clauses),
+        parameter: None,
     })))
 }
 

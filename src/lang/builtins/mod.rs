@@ -6,11 +6,15 @@ pub mod bytevectors;
 pub mod chars;
 pub mod collections;
 pub mod control;
+pub mod cxr;
 pub mod io;
+pub mod lazy;
 pub mod lists;
 pub mod numbers;
+pub mod ports;
 pub mod strings;
 pub mod structs;
+pub mod system;
 pub mod testing;
 pub mod vectors;
 
@@ -37,6 +41,7 @@ pub fn lang_tables() -> Vec<(&'static str, &'static [Primitive])> {
     vec![
         ("Numbers", numbers::PRIMITIVES),
         ("Lists and higher-order procedures", lists::PRIMITIVES),
+        ("Pairs: more car/cdr compositions", cxr::PRIMITIVES),
         ("Strings, symbols and keywords", strings::PRIMITIVES),
         ("Characters", chars::PRIMITIVES),
         ("Bytes", bytes::PRIMITIVES),
@@ -45,7 +50,10 @@ pub fn lang_tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Maps and sets", collections::PRIMITIVES),
         ("Structs", structs::PRIMITIVES),
         ("Control, equality and errors", control::PRIMITIVES),
-        ("Output and evaluation", io::PRIMITIVES),
+        ("Promises and parameters", lazy::PRIMITIVES),
+        ("Ports, input and output", ports::PRIMITIVES),
+        ("Formatting and evaluation", io::PRIMITIVES),
+        ("Files, time and the process", system::PRIMITIVES),
         ("Testing", testing::PRIMITIVES),
     ]
 }

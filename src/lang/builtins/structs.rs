@@ -37,6 +37,7 @@ fn native(name: String, min: usize, max: usize, f: impl Fn(&[Value]) -> R + 'sta
         max_args: Some(max),
         func: Box::new(move |_, args, _| f(args)),
         case_lambda: None,
+        parameter: None,
     }))
 }
 
