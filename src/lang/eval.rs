@@ -249,6 +249,8 @@ pub struct Interp {
     /// (`guard`, `with-handlers`, `test`), innermost last.
     pub exception_handlers: Vec<Handler>,
     next_escape: u64,
+    /// Escape continuations whose `call/cc` is still running, innermost last.
+    pub live_escapes: Vec<u64>,
     /// Live heap bytes of this thread when the interpreter was created (the memory limit
     /// counts from here).
     memory_base: usize,
@@ -311,6 +313,7 @@ impl Interp {
             script_args: Vec::new(),
             exception_handlers: Vec::new(),
             next_escape: 0,
+            live_escapes: Vec::new(),
             memory_base: super::memory::live_bytes(),
             sandboxed,
             gensym_counter: 0,
@@ -1032,7 +1035,11 @@ impl Interp {
             return f(self);
         }
         super::printer::set_default_budget(self.limits.max_alloc_bytes as usize);
-        let saved = (self.stack.len(), self.exception_handlers.len());
+        let saved = (
+            self.stack.len(),
+            self.exception_handlers.len(),
+            self.live_escapes.len(),
+        );
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         let result = match result {
             Ok(r) => r,
@@ -1040,6 +1047,7 @@ impl Interp {
                 self.depth = 0;
                 self.stack.truncate(saved.0);
                 self.exception_handlers.truncate(saved.1);
+                self.live_escapes.truncate(saved.2);
                 Err(LangError::new(
                     Code::StackDepth,
                     "data nested too deeply to walk (print, compare or convert)",

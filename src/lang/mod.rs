@@ -9,6 +9,7 @@ pub mod docs;
 pub mod eval;
 pub mod expander;
 pub mod labels;
+pub mod library;
 pub mod memory;
 pub mod module;
 pub mod number;

@@ -73,16 +73,14 @@ pub fn read_prefix(text: &str, file: FileId) -> Result<Option<(Syntax, usize)>, 
         )
         .with_span(Span::new(file, at, at + 1)));
     }
-    let parser = atmosphere_of(file)
-        .ignore_then(
-            datum(file)
-                .map_with(|d, e| {
-                    let end: SimpleSpan = e.span();
-                    (d, end.end)
-                })
-                .or_not(),
-        )
+    let nothing = atmosphere_of(file).then(end()).to(None);
+    let first = atmosphere_of(file)
+        .ignore_then(datum(file).map_with(|d, e| {
+            let end: SimpleSpan = e.span();
+            Some((d, end.end))
+        }))
         .then_ignore(any().repeated());
+    let parser = nothing.or(first);
     match parser.parse(text).into_result() {
         Ok(None) => Ok(None),
         Ok(Some((d, end))) => {

@@ -51,7 +51,11 @@ impl Interp {
     }
 
     /// Handles the forms that only exist at the top level, compiling the rest.
-    fn prepare_toplevel(&mut self, form: &Syntax, run: bool) -> Result<Prepared, LangError> {
+    pub(crate) fn prepare_toplevel(
+        &mut self,
+        form: &Syntax,
+        run: bool,
+    ) -> Result<Prepared, LangError> {
         let mut compiler = Compiler::new(self);
         let form = compiler.expand_head(form)?;
         let head = form
@@ -70,6 +74,14 @@ impl Interp {
                 for spec in &items[1..] {
                     self.require(spec, run)?;
                 }
+                Ok(Prepared::Done(Value::Void))
+            }
+            Some("import") => {
+                self.import_sets(&items[1..], run)?;
+                Ok(Prepared::Done(Value::Void))
+            }
+            Some("define-library") => {
+                self.define_library(&form, run)?;
                 Ok(Prepared::Done(Value::Void))
             }
             Some("provide") => {
@@ -109,6 +121,12 @@ impl Interp {
     /// Loads a module (a stdlib name like `htlc` or `xln/htlc`, or a relative file path)
     /// once, and imports what it provides. `run` false compiles without running (check).
     pub fn require(&mut self, spec: &Syntax, run: bool) -> Result<(), LangError> {
+        let module = self.load_required(spec, run)?;
+        self.import(&module, spec.span)
+    }
+
+    /// Loads (once) the module `spec` names, without importing it.
+    pub fn load_required(&mut self, spec: &Syntax, run: bool) -> Result<Rc<Module>, LangError> {
         let (key, name, text) = self.resolve_module(spec)?;
         let existing = self.modules.loaded.borrow().get(&key).cloned();
         let module = match existing {
@@ -145,10 +163,10 @@ impl Interp {
                 module
             }
         };
-        self.import(&module, spec.span)
+        Ok(module)
     }
 
-    fn import(&mut self, from: &Rc<Module>, span: Span) -> Result<(), LangError> {
+    pub(crate) fn import(&mut self, from: &Rc<Module>, span: Span) -> Result<(), LangError> {
         for name in from.exported() {
             if let Some(m) = from.macros.borrow().get(&name).cloned() {
                 self.module.macros.borrow_mut().insert(name, m);
@@ -289,7 +307,7 @@ fn imported_elsewhere(interp: &Interp, cell: &Rc<super::module::Global>) -> bool
     })
 }
 
-enum Prepared {
+pub(crate) enum Prepared {
     Done(Value),
     Many(Vec<Syntax>),
     Compiled(Rc<Expr>),

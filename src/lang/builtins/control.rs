@@ -203,7 +203,14 @@ fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
         name: "continuation".to_string(),
         min_args: 0,
         max_args: None,
-        func: Box::new(move |_, args, _| {
+        func: Box::new(move |interp, args, _| {
+            if !interp.live_escapes.contains(&id) {
+                return Err(LangError::new(
+                    Code::Value,
+                    "a continuation was called after the call/cc that made it returned",
+                )
+                .with_hint("continuations are escape-only here: call k only while its call/cc is running (early exit); re-entry is not supported"));
+            }
             let v = if args.len() == 1 {
                 args[0].clone()
             } else {
@@ -214,7 +221,9 @@ fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
         case_lambda: None,
         parameter: None,
     }));
+    interp.live_escapes.push(id);
     let result = interp.apply(&f, vec![k], span);
+    interp.live_escapes.retain(|x| *x != id);
     interp.catch_escape(id, result)
 }
 fn dynamic_wind(interp: &mut Interp, a: &[Value], span: Span) -> R {

@@ -222,9 +222,17 @@ fn assoc(interp: &mut Interp, a: &[Value], span: Span) -> R {
     }
     Ok(Value::Bool(false))
 }
-fn list_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
-    // Lists are immutable, so a copy is the list itself; improper tails are kept (R7RS).
-    Ok(a[0].clone())
+/// Fresh pairs with the same elements (so the copy is not `eq?` to the original, as R7RS
+/// says); an improper tail is kept.
+fn list_copy(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut items = Vec::new();
+    let mut cur = &a[0];
+    while let Value::Pair(p) = cur {
+        items.push(p.0.clone());
+        cur = &p.1;
+    }
+    interp.reserve_items(items.len() as u64, PAIR_BYTES, "list-copy")?;
+    Ok(Value::list_with_tail(items, cur.clone()))
 }
 fn first(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
@@ -346,14 +354,15 @@ fn unreachable_arity() -> (i64, i64, i64) {
 }
 
 /// Items of the sequence arguments from index `from`, checked to have equal lengths.
+/// Items of the sequence arguments from index `from`, cut to the shortest (R7RS `map`
+/// and `for-each` stop when the shortest list runs out).
 fn sequences(a: &[Value], from: usize, who: &str) -> Result<Vec<Vec<Value>>, LangError> {
-    let seqs = (from..a.len())
+    let mut seqs = (from..a.len())
         .map(|i| sequence_arg(a, i, who))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(first) = seqs.first() {
-        if seqs.iter().any(|s| s.len() != first.len()) {
-            return Err(value_error(who, "all lists must have the same length"));
-        }
+    let shortest = seqs.iter().map(Vec::len).min().unwrap_or(0);
+    for s in &mut seqs {
+        s.truncate(shortest);
     }
     Ok(seqs)
 }

@@ -12,6 +12,7 @@ pub mod lazy;
 pub mod lists;
 pub mod numbers;
 pub mod ports;
+pub mod reals;
 pub mod strings;
 pub mod structs;
 pub mod system;
@@ -40,6 +41,10 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
 pub fn lang_tables() -> Vec<(&'static str, &'static [Primitive])> {
     vec![
         ("Numbers", numbers::PRIMITIVES),
+        (
+            "Numbers: rationalize and the complex accessors",
+            reals::PRIMITIVES,
+        ),
         ("Lists and higher-order procedures", lists::PRIMITIVES),
         ("Pairs: more car/cdr compositions", cxr::PRIMITIVES),
         ("Strings, symbols and keywords", strings::PRIMITIVES),

@@ -106,8 +106,9 @@ fn string_to_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
 }
 fn vector_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
     let items = super::vectors::vector_items(a, 0, "vector->string")?;
+    let (start, end) = char_bounds(a, 1, items.len(), "vector->string")?;
     let mut s = String::new();
-    for (i, c) in items.iter().enumerate() {
+    for (i, c) in items.iter().enumerate().take(end).skip(start) {
         match c {
             Value::Char(c) => s.push(*c),
             v => return Err(type_error("vector->string", i, "a char", v)),
@@ -497,7 +498,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "string-copy", 1, Some(3), string_copy, "A new mutable string of the characters from start (0) to end (the length).", "(string-copy \"hello\" 1 3) => \"el\"";
     "string->list", 1, Some(3), string_to_list, "The characters (from start to end) as a list.", "(string->list \"ab\") => (#\\a #\\b)";
     "string->vector", 1, Some(3), string_to_vector, "The characters (from start to end) as a vector.", "(string->vector \"ab\") => [#\\a #\\b]";
-    "vector->string", 1, Some(1), vector_to_string, "A string from a vector of characters.", "(vector->string [#\\a #\\b]) => \"ab\"";
+    "vector->string", 1, Some(3), vector_to_string, "A string from a vector of characters (from start to end).", "(vector->string [#\\a #\\b]) => \"ab\"";
     "string-map", 2, None, string_map, "A string of (f char ...) over one or more strings.", "(string-map char-upcase \"ab\") => \"AB\"";
     "string-for-each", 2, None, string_for_each, "Calls (f char ...) over one or more strings, for effect.", "(string-for-each display \"ab\") prints ab";
     "list->string", 1, Some(1), list_to_string, "A string from a list of characters.", "(list->string '(#\\a #\\b)) => \"ab\"";
