@@ -231,3 +231,31 @@ fn an_overlong_line_is_cut_around_the_span_in_the_report() {
     );
     assert!(r.stderr.contains(":1:39001"), "{}", r.stderr);
 }
+
+#[test]
+fn string_ports_and_reads_of_huge_input_are_bounded() {
+    for script in [
+        "(let ([p (open-output-string)]) (let loop () (write-string \"xxxxxxxxxxxxxxxx\" p) (loop)))",
+        "(let ([p (open-output-bytevector)]) (let loop () (write-bytevector (make-bytevector 4096 1) p) (loop)))",
+        "(open-input-string (make-string 20000000 #\\a))",
+        "(read-line (open-input-file \"/dev/zero\"))",
+        "(read (open-input-file \"/dev/zero\"))",
+    ] {
+        assert_error(script, &["--max-alloc", "16"], "E019");
+    }
+    assert_error("(read (open-input-string (make-string 1000000 #\\()))", &[], "E001");
+    assert_error("(read (make-string 1000000 #\\[))", &[], "E001");
+}
+
+#[test]
+fn cyclic_vectors_and_records_print_with_labels() {
+    let r = run_script(
+        "(define v (vector 1 2)) (vector-set! v 1 v) (write v) (newline)
+         (define-record-type node (make-node next) node? (next node-next set-node-next!))
+         (define n (make-node #f)) (set-node-next! n n) (display n) (newline)
+         (define x (list 1)) (write-shared (list x x))",
+        &[],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stdout, "#0=#(1 #0#)\n#0=#s(node #0#)\n(#0=(1) #0#)");
+}

@@ -21,13 +21,26 @@ fn path_arg(interp: &Interp, a: &[Value], who: &str) -> Result<std::path::PathBu
     Ok(interp.module.dir().join(&*name))
 }
 
-/// Reads a whole file for an input port, refusing one larger than `Limits::max_alloc_bytes`.
+/// Reads a whole file for an input port, refusing one larger than `Limits::max_alloc_bytes`
+/// (read through a bounded reader: a device like /dev/zero never ends).
 fn read_file(interp: &Interp, path: &std::path::Path, who: &str) -> Result<Vec<u8>, LangError> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| io_error(who, e).with_hint(format!("the file was {}", path.display())))?
-        .len();
-    interp.reserve(size.saturating_mul(4), who)?;
-    std::fs::read(path).map_err(|e| io_error(who, e))
+    use std::io::Read;
+    let limit = interp.limits.max_alloc_bytes / 4;
+    let file = std::fs::File::open(path)
+        .map_err(|e| io_error(who, e).with_hint(format!("the file was {}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(who, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(LangError::new(
+            Code::Allocation,
+            format!("{who}: {} is larger than the limit of {limit} bytes for a file read whole", path.display()),
+        )
+        .with_hint("raise the limit with --max-alloc MiB"));
+    }
+    interp.reserve((bytes.len() as u64).saturating_mul(4), who)?;
+    Ok(bytes)
 }
 
 fn open_input(interp: &mut Interp, a: &[Value], textual: bool, who: &str) -> R {
