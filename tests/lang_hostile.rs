@@ -243,7 +243,11 @@ fn string_ports_and_reads_of_huge_input_are_bounded() {
     ] {
         assert_error(script, &["--max-alloc", "16"], "E019");
     }
-    assert_error("(read (open-input-string (make-string 1000000 #\\()))", &[], "E001");
+    assert_error(
+        "(read (open-input-string (make-string 1000000 #\\()))",
+        &[],
+        "E001",
+    );
     assert_error("(read (make-string 1000000 #\\[))", &[], "E001");
 }
 

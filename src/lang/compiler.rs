@@ -279,7 +279,37 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|a| self.compile(a))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(call) = self.builtin_call(&func, &args, span) {
+            return Ok(call);
+        }
         Ok(Rc::new(Expr::Call { func, args, span }))
+    }
+
+    /// A `PrimCall` when `func` is a global that holds one of the language's builtins now
+    /// and the argument count fits it. Builtins that call back into the evaluator for a
+    /// tail call (`apply`, `call-with-values`) stay plain calls.
+    fn builtin_call(&self, func: &Rc<Expr>, args: &[Rc<Expr>], span: Span) -> Option<Rc<Expr>> {
+        let Expr::Global { cell, .. } = &**func else {
+            return None;
+        };
+        let Value::Primitive(prim) = &*cell.value.borrow() else {
+            return None;
+        };
+        let n = args.len();
+        if n < prim.min_args
+            || prim.max_args.is_some_and(|m| n > m)
+            || matches!(prim.name, "apply" | "call-with-values")
+            || !super::builtins::is_lang_primitive(prim)
+        {
+            return None;
+        }
+        Some(Rc::new(Expr::PrimCall {
+            prim,
+            op: super::expr::InlineOp::for_builtin(prim.name, n),
+            cell: cell.clone(),
+            args: args.to_vec(),
+            span,
+        }))
     }
 
     fn compile_seq(&mut self, forms: &[Syntax]) -> Result<Rc<Expr>, LangError> {
@@ -857,6 +887,7 @@ impl<'a> Compiler<'a> {
             frame_size: scope,
             body: body?,
             span: formals.span.to(span),
+            simple: shape.optional.is_empty() && shape.rest.is_none() && shape.keywords.is_empty(),
         }))
     }
 

@@ -2,14 +2,13 @@
 //! non-tail recursion is bounded by `Limits::max_depth`, every call counts against an
 //! optional step budget, and Ctrl-C sets a flag checked between steps.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::diagnostics::{Code, Control, LangError, StackEntry};
-use super::module::{Global, Module, ModuleRegistry};
+use super::diagnostics::{Code, LangError, StackEntry};
+use super::module::{Module, ModuleRegistry};
 pub use super::output::Output;
-use super::pattern::Pattern;
+
 use super::source::{self, Span};
 use super::symbol::Sym;
 use super::value::Value;
@@ -58,171 +57,9 @@ pub fn stack_bytes_for(limits: &Limits) -> usize {
     (limits.max_depth.max(1_000) * 16 * 1024).clamp(64 << 20, 4 << 30)
 }
 
-/// A runtime environment frame: slots for one lambda call, `let`, or match clause.
-pub struct Frame {
-    pub slots: RefCell<Vec<Value>>,
-    pub parent: Option<Rc<Frame>>,
-}
+pub use super::frame::Frame;
 
-impl Frame {
-    pub fn root() -> Rc<Frame> {
-        Rc::new(Frame {
-            slots: RefCell::new(Vec::new()),
-            parent: None,
-        })
-    }
-    pub fn new(size: usize, parent: &Rc<Frame>) -> Rc<Frame> {
-        Rc::new(Frame {
-            slots: RefCell::new(vec![Value::Undefined; size]),
-            parent: Some(parent.clone()),
-        })
-    }
-    fn ancestor(self: &Rc<Frame>, depth: usize) -> &Rc<Frame> {
-        let mut f = self;
-        for _ in 0..depth {
-            match &f.parent {
-                Some(p) => f = p,
-                None => break,
-            }
-        }
-        f
-    }
-}
-
-/// A compiled lambda: parameter shape, frame size and body.
-pub struct LambdaInfo {
-    pub name: Option<Sym>,
-    pub display_name: Rc<str>,
-    pub required: usize,
-    pub optional: Vec<Rc<Expr>>,
-    pub rest: bool,
-    /// Keyword parameters: keyword, and default (`None` = the keyword is required).
-    pub keywords: Vec<(Sym, Option<Rc<Expr>>)>,
-    pub frame_size: usize,
-    pub body: Rc<Expr>,
-    pub span: Span,
-}
-
-/// A procedure value: lambda plus the frame it closed over.
-pub struct Closure {
-    pub info: Rc<LambdaInfo>,
-    pub env: Rc<Frame>,
-}
-
-impl Closure {
-    /// The name shown in stack traces; computed once at compile time, so pushing a stack
-    /// entry on every call costs a reference count, not an allocation.
-    pub fn name(&self) -> Rc<str> {
-        self.info.display_name.clone()
-    }
-}
-
-/// A compiled expression.
-pub enum Expr {
-    Const(Value),
-    Local {
-        depth: usize,
-        index: usize,
-        name: Sym,
-        span: Span,
-    },
-    Global {
-        cell: Rc<Global>,
-        span: Span,
-    },
-    SetLocal {
-        depth: usize,
-        index: usize,
-        value: Rc<Expr>,
-    },
-    SetGlobal {
-        cell: Rc<Global>,
-        value: Rc<Expr>,
-        define: bool,
-    },
-    If {
-        test: Rc<Expr>,
-        then: Rc<Expr>,
-        otherwise: Rc<Expr>,
-    },
-    Lambda(Rc<LambdaInfo>),
-    Seq(Vec<Rc<Expr>>),
-    /// Inits evaluated in the outer frame, then the body in a new frame of `size` slots.
-    Let {
-        inits: Vec<Rc<Expr>>,
-        size: usize,
-        body: Rc<Expr>,
-    },
-    /// A new frame first; inits evaluated inside it and stored in order (letrec*).
-    Letrec {
-        inits: Vec<Rc<Expr>>,
-        size: usize,
-        body: Rc<Expr>,
-    },
-    And(Vec<Rc<Expr>>),
-    Or(Vec<Rc<Expr>>),
-    Call {
-        func: Rc<Expr>,
-        args: Vec<Rc<Expr>>,
-        span: Span,
-    },
-    /// Evaluates `body`; a catchable error becomes a value bound in a 1-slot frame where
-    /// `handler` runs (guard clauses compile to a `cond` ending in a re-raise).
-    Guard {
-        body: Rc<Expr>,
-        handler: Rc<Expr>,
-    },
-    /// Racket's `with-handlers`: (predicate, handler) pairs tried in order.
-    WithHandlers {
-        handlers: Vec<(Rc<Expr>, Rc<Expr>)>,
-        body: Rc<Expr>,
-        span: Span,
-    },
-    Match {
-        subject: Rc<Expr>,
-        clauses: Vec<MatchClause>,
-        span: Span,
-    },
-    Test {
-        /// The optional name of `(test name expected expr)`, printed when it fails.
-        name: Option<Rc<Expr>>,
-        expected: Rc<Expr>,
-        actual: Rc<Expr>,
-        span: Span,
-        kind: TestKind,
-    },
-    Assert {
-        expr: Rc<Expr>,
-        message: Option<Rc<Expr>>,
-        span: Span,
-    },
-    Time {
-        expr: Rc<Expr>,
-        span: Span,
-    },
-    /// Vector / map / set literals whose elements are evaluated.
-    MakeVector(Vec<Rc<Expr>>),
-    MakeMap(Vec<Rc<Expr>>),
-    MakeSet(Vec<Rc<Expr>>),
-}
-
-/// What a `test` form checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TestKind {
-    /// `(test expected expr)`: the value is `equal?` to the expected one.
-    Value,
-    /// `(test-error CODE expr)`: evaluating raises an error with exactly this code.
-    Error(Code),
-    /// `(test-error expr)` (deprecated): any error but an unbound variable (E002).
-    AnyError,
-}
-
-pub struct MatchClause {
-    pub pattern: Pattern,
-    pub guard: Option<Rc<Expr>>,
-    pub size: usize,
-    pub body: Rc<Expr>,
-}
+pub use super::expr::{Closure, Expr, LambdaInfo, MatchClause, TestKind};
 
 /// Counters kept by `test`, reported by `test-end` and the runner.
 #[derive(Default, Clone, Debug)]
@@ -275,7 +112,7 @@ pub enum Handler {
 }
 
 /// What a call resolves to: a closure to enter (as a tail call), or the value of a builtin.
-enum Resolved {
+pub(crate) enum Resolved {
     Closure(Rc<Closure>, Vec<Value>),
     Value(Value),
 }
@@ -352,11 +189,26 @@ impl Interp {
     }
 
     /// Evaluates a compiled expression in `env` (non-tail: counts toward max depth).
+    #[inline]
     pub fn eval(&mut self, expr: &Rc<Expr>, env: &Rc<Frame>) -> Result<Value, LangError> {
-        // Constants and variable references (most sub-expressions) need no depth or
-        // stack bookkeeping: read them inline.
+        // Constants and variables (most sub-expressions) are read inline; everything else
+        // goes out of line, which keeps this function small enough to inline.
         match &**expr {
-            Expr::Const(v) => return Ok(v.clone()),
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Local {
+                depth: 0, index, ..
+            } => match env.slots.borrow().get(*index) {
+                Some(v) if !matches!(v, Value::Undefined) => Ok(v.clone()),
+                _ => self.eval_nested(expr, env),
+            },
+            _ => self.eval_nested(expr, env),
+        }
+    }
+
+    /// `eval` for everything but constants and innermost locals.
+    #[inline(never)]
+    fn eval_nested(&mut self, expr: &Rc<Expr>, env: &Rc<Frame>) -> Result<Value, LangError> {
+        match &**expr {
             Expr::Local { depth, index, .. } => {
                 let frame = env.ancestor(*depth);
                 let slots = frame.slots.borrow();
@@ -371,6 +223,20 @@ impl Interp {
                 if !matches!(*v, Value::Undefined) {
                     return Ok(v.clone());
                 }
+            }
+            // A builtin call needs no frame of its own: its arguments are evaluated (with
+            // the depth checks of their own) and the builtin runs here.
+            Expr::PrimCall {
+                prim,
+                op,
+                cell,
+                args,
+                span,
+            } if args.len() <= 4 && holds(cell, prim) => {
+                return match self.prim_call(prim, *op, args, *span, env) {
+                    Err(e) if !e.signalled && e.is_catchable() => Err(self.signal(e)),
+                    other => other,
+                };
             }
             _ => {}
         }
@@ -432,7 +298,7 @@ impl Interp {
 
     /// True when this thread has used more than `Limits::stack_bytes` since the outermost
     /// evaluation began (measured by the address of a local; the stack grows downward).
-    fn stack_exhausted(&mut self) -> bool {
+    pub(crate) fn stack_exhausted(&mut self) -> bool {
         let marker = 0u8;
         let here = std::ptr::addr_of!(marker) as usize;
         if self.depth == 0 {
@@ -443,7 +309,7 @@ impl Interp {
         self.stack_base.saturating_sub(here) > self.limits.stack_bytes
     }
 
-    fn depth_error(&self) -> LangError {
+    pub(crate) fn depth_error(&self) -> LangError {
         let mut e = LangError::new(
             Code::StackDepth,
             format!("recursion deeper than {} nested calls", self.limits.max_depth),
@@ -456,7 +322,7 @@ impl Interp {
         e
     }
 
-    fn count_step(&mut self, span: Span) -> Result<(), LangError> {
+    pub(crate) fn count_step(&mut self, span: Span) -> Result<(), LangError> {
         self.steps += 1;
         if let Some(budget) = self.limits.step_budget {
             if self.steps > budget {
@@ -531,7 +397,11 @@ impl Interp {
         self.reserve(count.saturating_mul(each), who)
     }
 
-    fn eval_loop(&mut self, mut cur: Rc<Expr>, mut env: Rc<Frame>) -> Result<Value, LangError> {
+    pub(crate) fn eval_loop(
+        &mut self,
+        mut cur: Rc<Expr>,
+        mut env: Rc<Frame>,
+    ) -> Result<Value, LangError> {
         let base = self.stack.len();
         loop {
             let step = match &*cur {
@@ -670,8 +540,81 @@ impl Interp {
                         }
                     }
                 },
+                Expr::PrimCall {
+                    prim,
+                    op,
+                    cell,
+                    args,
+                    span,
+                } if args.len() <= 4 && holds(cell, prim) => {
+                    Step::Done(self.prim_call(prim, *op, args, *span, &env)?)
+                }
+                Expr::PrimCall {
+                    cell, args, span, ..
+                } => {
+                    // The global no longer holds the builtin (or too many arguments for
+                    // the fast path): call whatever it holds now.
+                    let f = cell.value.borrow().clone();
+                    if let Value::Undefined = f {
+                        return Err(self.unbound_error(cell.name, *span));
+                    }
+                    let mut argv = Vec::with_capacity(args.len());
+                    for a in args {
+                        argv.push(self.eval(a, &env)?);
+                    }
+                    match self.resolve_call(f, argv, *span)? {
+                        Resolved::Closure(clo, argv) => {
+                            self.count_step(*span)?;
+                            let frame = self.bind_arguments(&clo, argv, *span)?;
+                            self.stack.truncate(base);
+                            self.stack.push(StackEntry {
+                                procedure: clo.name(),
+                                call_site: *span,
+                            });
+                            Step::TailIn(clo.info.body.clone(), frame)
+                        }
+                        Resolved::Value(v) => Step::Done(v),
+                    }
+                }
                 Expr::Call { func, args, span } => {
                     let f = self.eval(func, &env)?;
+                    if let Value::Procedure(clo) = &f {
+                        let info = &clo.info;
+                        if info.simple && info.required == args.len() && args.len() <= 4 {
+                            // A tail call with only required parameters: the arguments go
+                            // through a small buffer into the frame, reusing the current
+                            // frame's allocation when nothing else holds it (a loop).
+                            let mut buf = [Value::Nil, Value::Nil, Value::Nil, Value::Nil];
+                            for (i, a) in args.iter().enumerate() {
+                                buf[i] = self.eval(a, &env)?;
+                            }
+                            self.count_step(*span)?;
+                            let n = args.len();
+                            let reused = match Rc::get_mut(&mut env) {
+                                Some(frame) => {
+                                    frame.reuse(info.frame_size, &clo.env, &mut buf[..n])
+                                }
+                                None => false,
+                            };
+                            if !reused {
+                                let frame = Frame::new(info.frame_size, &clo.env);
+                                {
+                                    let mut slots = frame.slots.borrow_mut();
+                                    for (slot, v) in slots.iter_mut().zip(buf.iter_mut().take(n)) {
+                                        *slot = std::mem::replace(v, Value::Nil);
+                                    }
+                                }
+                                env = frame;
+                            }
+                            self.stack.truncate(base);
+                            self.stack.push(StackEntry {
+                                procedure: clo.name(),
+                                call_site: *span,
+                            });
+                            cur = info.body.clone();
+                            continue;
+                        }
+                    }
                     let mut argv = Vec::with_capacity(args.len());
                     for a in args {
                         argv.push(self.eval(a, &env)?);
@@ -846,7 +789,7 @@ impl Interp {
         }
     }
 
-    fn unbound_error(&self, name: Sym, span: Span) -> LangError {
+    pub(crate) fn unbound_error(&self, name: Sym, span: Span) -> LangError {
         let text = name.name();
         let names = self.module.bound_names();
         let mut e =
@@ -859,330 +802,55 @@ impl Interp {
         e.stack = self.stack.clone();
         e
     }
-
-    /// Builds the frame for a closure call, checking arity and keyword arguments.
-    pub fn bind_arguments(
-        &mut self,
-        clo: &Rc<Closure>,
-        mut args: Vec<Value>,
-        span: Span,
-    ) -> Result<Rc<Frame>, LangError> {
-        let info = &clo.info;
-        let mut keyword_values: Vec<Option<Value>> = Vec::new();
-        if !info.keywords.is_empty() {
-            keyword_values = vec![None; info.keywords.len()];
-            let mut positional = Vec::with_capacity(args.len());
-            let mut it = args.into_iter();
-            while let Some(a) = it.next() {
-                match a {
-                    Value::Keyword(k) => {
-                        let Some(pos) = info.keywords.iter().position(|(kw, _)| *kw == k) else {
-                            let known: Vec<String> = info
-                                .keywords
-                                .iter()
-                                .map(|(k, _)| format!("#:{k}"))
-                                .collect();
-                            return Err(LangError::new(
-                                Code::Arity,
-                                format!("{}: unknown keyword #:{k}", clo.name()),
-                            )
-                            .with_span(span)
-                            .with_hint(format!("it accepts {}", known.join(", "))));
-                        };
-                        match it.next() {
-                            Some(v) => keyword_values[pos] = Some(v),
-                            None => {
-                                return Err(LangError::new(
-                                    Code::Arity,
-                                    format!("{}: keyword #:{k} needs a value", clo.name()),
-                                )
-                                .with_span(span))
-                            }
-                        }
-                    }
-                    other => positional.push(other),
-                }
-            }
-            args = positional;
-        }
-        let n = args.len();
-        let max = info.required + info.optional.len();
-        if n < info.required || (!info.rest && n > max) {
-            let expected = if info.rest {
-                format!("at least {}", info.required)
-            } else if info.optional.is_empty() {
-                format!("{}", info.required)
-            } else {
-                format!("{} to {}", info.required, max)
-            };
-            let plural = if matches!(expected.as_str(), "1" | "at least 1") {
-                ""
-            } else {
-                "s"
-            };
-            return Err(LangError::new(
-                Code::Arity,
-                format!(
-                    "{} expects {expected} argument{plural}, got {n}",
-                    clo.name()
-                ),
-            )
-            .with_span(span)
-            .with_label(
-                span,
-                format!("called with {n} argument{}", if n == 1 { "" } else { "s" }),
-            )
-            .with_label(info.span, "defined here"));
-        }
-        let frame = Frame::new(info.frame_size, &clo.env);
-        let mut rest_items = Vec::new();
-        {
-            let mut slots = frame.slots.borrow_mut();
-            for (i, a) in args.into_iter().enumerate() {
-                if i < max {
-                    slots[i] = a;
-                } else {
-                    rest_items.push(a);
-                }
-            }
-            if info.rest {
-                slots[max] = Value::list(rest_items);
-            }
-        }
-        for i in n..max {
-            let v = self.eval(&info.optional[i - info.required], &frame)?;
-            frame.slots.borrow_mut()[i] = v;
-        }
-        let kw_base = max + usize::from(info.rest);
-        for (i, (kw, default)) in info.keywords.iter().enumerate() {
-            let v = match keyword_values.get_mut(i).and_then(Option::take) {
-                Some(v) => v,
-                None => match default {
-                    Some(d) => self.eval(d, &frame)?,
-                    None => {
-                        return Err(LangError::new(
-                            Code::Arity,
-                            format!("{}: missing keyword argument #:{kw}", clo.name()),
-                        )
-                        .with_span(span))
-                    }
-                },
-            };
-            frame.slots.borrow_mut()[kw_base + i] = v;
-        }
-        Ok(frame)
-    }
-
-    /// Follows `apply`, `call-with-values` and `case-lambda` to the closure they end up
-    /// calling, so a call through them in tail position is still a tail call (R7RS 3.5).
-    /// Any other procedure is applied here and its value returned.
-    fn resolve_call(
-        &mut self,
-        mut f: Value,
-        mut args: Vec<Value>,
-        span: Span,
-    ) -> Result<Resolved, LangError> {
-        loop {
-            let (next, next_args) = match &f {
-                Value::Procedure(clo) => return Ok(Resolved::Closure(clo.clone(), args)),
-                Value::Primitive(p) if p.name == "apply" && !args.is_empty() => {
-                    super::builtins::lists::apply_parts(&args).map_err(|e| self.at_site(e, span))?
-                }
-                Value::Primitive(p) if p.name == "call-with-values" && args.len() == 2 => {
-                    super::builtins::control::call_with_values_parts(self, &args, span)
-                        .map_err(|e| self.at_site(e, span))?
-                }
-                Value::NativeProc(n) if n.case_lambda.is_some() => {
-                    let clauses = n.case_lambda.as_deref().unwrap_or(&[]);
-                    let clause = super::builtins::control::case_lambda_clause(clauses, args.len())
-                        .map_err(|e| self.at_site(e, span))?;
-                    (clause, args)
-                }
-                other => return Ok(Resolved::Value(self.apply_other(other, args, span)?)),
-            };
-            f = next;
-            args = next_args;
-        }
-    }
-
-    /// Runs `f` with a catching form's marker on the handler stack (see `Handler::Catch`).
-    pub fn catching<T>(&mut self, f: impl FnOnce(&mut Interp) -> T) -> T {
-        self.exception_handlers.push(Handler::Catch);
-        let r = f(self);
-        self.exception_handlers.pop();
-        r
-    }
-
-    /// Gives an error from a builtin the call's span and stack, unless it has its own.
-    fn at_site(&self, mut e: LangError, span: Span) -> LangError {
-        if e.span.is_none() {
-            e = e.with_span(span);
-        }
-        if e.stack.is_empty() && e.is_catchable() {
-            e.stack = self.stack.clone();
-        }
-        e
-    }
-
-    /// Runs `f` as the outermost evaluation (nested calls just run it): a walk over data
-    /// nested too deeply for the stack (printing, comparing, converting) unwinds to here
-    /// and becomes error E006, and the interpreter's own stacks are restored.
-    pub fn outermost<T>(
-        &mut self,
-        f: impl FnOnce(&mut Interp) -> Result<T, LangError>,
-    ) -> Result<T, LangError> {
-        if self.depth > 0 {
-            return f(self);
-        }
-        super::printer::set_default_budget(self.limits.max_alloc_bytes as usize);
-        let saved = (
-            self.stack.len(),
-            self.exception_handlers.len(),
-            self.live_escapes.len(),
-        );
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
-        let result = match result {
-            Ok(r) => r,
-            Err(payload) if payload.is::<super::memory::DataTooDeep>() => {
-                self.depth = 0;
-                self.stack.truncate(saved.0);
-                self.exception_handlers.truncate(saved.1);
-                self.live_escapes.truncate(saved.2);
-                Err(LangError::new(
-                    Code::StackDepth,
-                    "data nested too deeply to walk (print, compare or convert)",
-                )
-                .with_hint("nest data less deeply, or run with a larger --max-depth"))
-            }
-            Err(payload) => std::panic::resume_unwind(payload),
-        };
-        super::memory::drain_deferred_drops();
-        result
-    }
-
-    /// Applies any procedure to already-evaluated arguments.
-    pub fn apply(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
-        if self.depth == 0 {
-            return self.outermost(|interp| interp.apply_inner(f, args, span));
-        }
-        self.apply_inner(f, args, span)
-    }
-
-    fn apply_inner(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
-        match f {
-            Value::Procedure(clo) => {
-                if self.depth >= self.limits.max_depth || self.stack_exhausted() {
-                    return Err(self.depth_error());
-                }
-                self.count_step(span)?;
-                let frame = match self.bind_arguments(clo, args, span) {
-                    Ok(frame) => frame,
-                    Err(e) => return Err(self.signal(e)),
-                };
-                self.stack.push(StackEntry {
-                    procedure: clo.name(),
-                    call_site: span,
-                });
-                self.depth += 1;
-                let base = self.stack.len();
-                let r = match self.eval_loop(clo.info.body.clone(), frame) {
-                    Err(e) if !e.signalled && e.is_catchable() => Err(self.signal(e)),
-                    other => other,
-                };
-                self.stack.truncate(base - 1);
-                self.depth -= 1;
-                r
-            }
-            other => self
-                .apply_other(other, args, span)
-                .map_err(|e| self.signal(e)),
-        }
-    }
-
-    fn apply_other(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
-        let with_site = |mut e: LangError, stack: &Vec<StackEntry>| {
-            if e.span.is_none() {
-                e = e.with_span(span);
-            }
-            if e.stack.is_empty() && e.is_catchable() {
-                e.stack = stack.clone();
-            }
-            e
-        };
-        match f {
-            Value::Primitive(p) => {
-                let n = args.len();
-                if n < p.min_args || p.max_args.is_some_and(|m| n > m) {
-                    return Err(with_site(
-                        arity_error(p.name, p.min_args, p.max_args, n),
-                        &self.stack,
-                    ));
-                }
-                if args.iter().any(super::builtins::is_r7rs_mutable)
-                    && !super::builtins::is_lang_primitive(p)
-                {
-                    // Native layers take the immutable kinds: give them a snapshot.
-                    let frozen: Vec<Value> = args.iter().map(super::builtins::freeze).collect();
-                    return (p.func)(self, &frozen, span).map_err(|e| with_site(e, &self.stack));
-                }
-                (p.func)(self, &args, span).map_err(|e| with_site(e, &self.stack))
-            }
-            Value::NativeProc(p) => {
-                let n = args.len();
-                if n < p.min_args || p.max_args.is_some_and(|m| n > m) {
-                    return Err(with_site(
-                        arity_error(&p.name, p.min_args, p.max_args, n),
-                        &self.stack,
-                    ));
-                }
-                (p.func)(self, &args, span).map_err(|e| with_site(e, &self.stack))
-            }
-            Value::StructType(t) => {
-                super::builtins::structs::construct(t, args).map_err(|e| with_site(e, &self.stack))
-            }
-            other => Err(with_site(
-                LangError::new(
-                    Code::Type,
-                    format!(
-                        "cannot call {} `{}`: it is not a procedure",
-                        other.type_name(),
-                        super::printer::write_short(other)
-                    ),
-                )
-                .with_hint("check the parentheses: `(x)` calls x"),
-                &self.stack,
-            )),
-        }
-    }
-
-    /// Escape continuation support: runs `body` and catches an escape with this id.
-    pub fn catch_escape(
-        &mut self,
-        id: u64,
-        result: Result<Value, LangError>,
-    ) -> Result<Value, LangError> {
-        match result {
-            Err(e) if e.control == Control::Escape(id) => {
-                Ok(e.payload.clone().unwrap_or(Value::Void))
-            }
-            other => other,
-        }
-    }
 }
 
-pub fn arity_error(name: &str, min: usize, max: Option<usize>, got: usize) -> LangError {
-    let expected = match max {
-        Some(m) if m == min => format!("{min}"),
-        Some(m) => format!("{min} to {m}"),
-        None => format!("at least {min}"),
-    };
-    let plural = if matches!(expected.as_str(), "1" | "at least 1") {
-        ""
-    } else {
-        "s"
-    };
-    LangError::new(
-        Code::Arity,
-        format!("{name} expects {expected} argument{plural}, got {got}"),
-    )
+pub use super::call::arity_error;
+
+/// Does the global still hold this builtin? (`PrimCall`'s guard: a redefinition of, say,
+/// `car` makes the call a plain call again.)
+#[inline]
+fn holds(cell: &super::module::Global, prim: &'static super::value::Primitive) -> bool {
+    matches!(&*cell.value.borrow(), Value::Primitive(p) if std::ptr::eq(*p, prim))
+}
+
+impl Interp {
+    /// Runs a builtin on up to four arguments evaluated into a buffer, through the inline
+    /// fast path when it applies.
+    #[inline]
+    fn prim_call(
+        &mut self,
+        prim: &'static super::value::Primitive,
+        op: Option<super::expr::InlineOp>,
+        args: &[Rc<Expr>],
+        span: Span,
+        env: &Rc<Frame>,
+    ) -> Result<Value, LangError> {
+        // One and two arguments (most calls) without a buffer to fill and drop.
+        match args {
+            [a] => {
+                let a = [self.eval(a, env)?];
+                if let Some(v) = op.and_then(|op| op.apply(&a)) {
+                    return Ok(v);
+                }
+                return (prim.func)(self, &a, span).map_err(|e| self.at_site(e, span));
+            }
+            [a, b] => {
+                let a = [self.eval(a, env)?, self.eval(b, env)?];
+                if let Some(v) = op.and_then(|op| op.apply(&a)) {
+                    return Ok(v);
+                }
+                return (prim.func)(self, &a, span).map_err(|e| self.at_site(e, span));
+            }
+            _ => {}
+        }
+        let mut buf = [Value::Nil, Value::Nil, Value::Nil, Value::Nil];
+        let n = args.len();
+        for (i, a) in args.iter().enumerate() {
+            buf[i] = self.eval(a, env)?;
+        }
+        if let Some(v) = op.and_then(|op| op.apply(&buf[..n])) {
+            return Ok(v);
+        }
+        (prim.func)(self, &buf[..n], span).map_err(|e| self.at_site(e, span))
+    }
 }

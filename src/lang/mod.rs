@@ -3,11 +3,14 @@
 //! module; it calls them through their public APIs (see `crate::bindings`).
 
 pub mod builtins;
+pub mod call;
 pub mod compiler;
 pub mod diagnostics;
 pub mod docs;
 pub mod eval;
 pub mod expander;
+pub mod expr;
+pub mod frame;
 pub mod labels;
 pub mod library;
 pub mod memory;

@@ -351,6 +351,7 @@ fn collect_globals(expr: &Expr, out: &mut Vec<(Sym, Span)>) {
             go(func);
             args.iter().for_each(go);
         }
+        Expr::PrimCall { args, .. } => args.iter().for_each(go),
         Expr::Guard { body, handler } => {
             go(body);
             go(handler);

@@ -35,7 +35,10 @@ fn read_file(interp: &Interp, path: &std::path::Path, who: &str) -> Result<Vec<u
     if bytes.len() as u64 > limit {
         return Err(LangError::new(
             Code::Allocation,
-            format!("{who}: {} is larger than the limit of {limit} bytes for a file read whole", path.display()),
+            format!(
+                "{who}: {} is larger than the limit of {limit} bytes for a file read whole",
+                path.display()
+            ),
         )
         .with_hint("raise the limit with --max-alloc MiB"));
     }
