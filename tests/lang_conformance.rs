@@ -120,3 +120,62 @@ fn conformance_suite() {
         problems.join("\n  ")
     );
 }
+
+/// Runs a small script and returns (passed, failed, printed output).
+fn run_text(text: &str) -> (usize, usize, String) {
+    let text = text.to_string();
+    let stack = cli_limits().1;
+    std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(move || {
+            let mut interp = Interp::new(cli_limits().0, Output::captured());
+            let result = interp.eval_source("test-error.xln", &text);
+            assert!(result.is_ok(), "the script stopped: {result:?}");
+            (
+                interp.tests.passed,
+                interp.tests.failed,
+                interp.out.take_captured(),
+            )
+        })
+        .expect("spawn")
+        .join()
+        .expect("the interpreter thread panicked")
+}
+
+#[test]
+fn test_error_with_the_wrong_code_fails_naming_both_codes() {
+    let (passed, failed, out) = run_text("(test-error E004 (no-such-function))");
+    assert_eq!((passed, failed), (0, 1), "{out}");
+    assert!(out.contains("E004") && out.contains("E002"), "{out}");
+    assert!(out.contains("no-such-function"), "{out}");
+}
+
+#[test]
+fn test_error_with_the_right_code_passes() {
+    let (passed, failed, out) = run_text(
+        "(test-error E004 (car 5))
+         (test-error E007 (error \"boom\"))
+         (test-error E007 (raise 'oops))
+         (test-error E002 (no-such-function))
+         (define (deep n) (+ 1 (deep n)))
+         (test-error E006 (deep 1))",
+    );
+    assert_eq!((passed, failed), (5, 0), "{out}");
+}
+
+#[test]
+fn test_error_fails_when_nothing_is_raised() {
+    let (passed, failed, out) = run_text("(test-error E004 (+ 1 2))");
+    assert_eq!((passed, failed), (0, 1), "{out}");
+    assert!(
+        out.contains("expected error E004, got the value 3"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_uncoded_test_error_no_longer_hides_an_unbound_name() {
+    let (passed, failed, out) = run_text("(test-error (no-such-function)) (test-error (car 5))");
+    assert_eq!((passed, failed), (1, 1), "{out}");
+    assert!(out.contains("E002"), "{out}");
+}

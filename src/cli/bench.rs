@@ -7,7 +7,7 @@ use crate::lang::{Interp, Limits, Output};
 const PROGRAMS: &str = r#"
 (define (fib n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2)))))
 (define (tak x y z) (if (not (< y x)) z (tak (tak (- x 1) y z) (tak (- y 1) z x) (tak (- z 1) x y))))
-(define (build-vector n) (let loop ([i 0] [v (vector)]) (if (= i n) v (loop (+ i 1) (vector-push v i)))))
+(define (build-vector n) (let loop ([i 0] [v []]) (if (= i n) v (loop (+ i 1) (vector-push v i)))))
 (define (fold-vector v) (vector-fold + 0 v))
 (define (map-inserts n) (let loop ([i 0] [m (hash)]) (if (= i n) m (loop (+ i 1) (hash-set m i (* i i))))))
 "#;

@@ -38,6 +38,8 @@ USAGE:
 OPTIONS:
     --max-depth N      nested (non-tail) call limit before \"stack depth exceeded\" [10000]
     --step-budget N    stop after N procedure calls (E009) [unlimited]
+    --max-alloc MIB    largest single object a script may create (E019) [1024]
+    --max-memory MIB   heap the script may hold (E020) [4096]
     --no-color         plain diagnostics (also when NO_COLOR is set or output is not a tty)
     -h, --help         this text
     -V, --version      version
@@ -88,13 +90,19 @@ pub fn run(args: Vec<String>) -> i32 {
                 return 0;
             }
             "--no-color" => options.color = false,
-            "--max-depth" | "--step-budget" => {
+            "--max-depth" | "--step-budget" | "--max-alloc" | "--max-memory" => {
                 let value = it.next().and_then(|v| v.parse::<u64>().ok());
                 match (arg.as_str(), value) {
                     ("--max-depth", Some(n)) if n > 0 && n <= 10_000_000 => {
                         options.limits.max_depth = n as usize
                     }
                     ("--step-budget", Some(n)) => options.limits.step_budget = Some(n),
+                    ("--max-alloc", Some(n)) if n > 0 && n < 1 << 40 => {
+                        options.limits.max_alloc_bytes = n << 20
+                    }
+                    ("--max-memory", Some(n)) if n > 0 && n < 1 << 40 => {
+                        options.limits.max_memory_bytes = n << 20
+                    }
                     _ => {
                         return usage_error(
                             &format!("{arg} needs a positive integer"),

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use super::diagnostics::{Code, LangError};
-use super::eval::{Expr, Interp, LambdaInfo, MatchClause};
+use super::eval::{Expr, Interp, LambdaInfo, MatchClause, TestKind};
 use super::expander::{self, Macro};
 use super::pattern::Pattern;
 use super::source::Span;
@@ -56,6 +56,14 @@ pub const SPECIAL_FORMS: &[&str] = &[
     "let*-values",
     "define-values",
     "receive",
+    "delay",
+    "delay-force",
+    "parameterize",
+    "letrec-syntax",
+    "syntax-error",
+    "cond-expand",
+    "include",
+    "include-ci",
 ];
 
 struct Scope {
@@ -65,6 +73,8 @@ struct Scope {
 pub struct Compiler<'a> {
     pub interp: &'a mut Interp,
     scopes: Vec<Scope>,
+    /// Macros bound by `let-syntax` / `letrec-syntax` around the form being compiled.
+    local_macros: Vec<(Sym, Rc<Macro>)>,
     /// Nesting of `(or ...)` patterns being compiled: alternatives bind the same variables.
     pattern_or_depth: usize,
 }
@@ -90,30 +100,46 @@ impl<'a> Compiler<'a> {
         Compiler {
             interp,
             scopes: Vec::new(),
+            local_macros: Vec::new(),
             pattern_or_depth: 0,
         }
     }
 
+    /// The frame distance and slot of a local variable. A macro-introduced alias is
+    /// bound under its own name if an expansion bound it, else it means its original
+    /// identifier as seen from the scopes visible where the macro was defined.
     fn lookup(&self, name: Sym) -> Option<(usize, usize)> {
-        for (depth, scope) in self.scopes.iter().rev().enumerate() {
-            if let Some(i) = scope.names.iter().rposition(|n| *n == name) {
-                return Some((depth, i));
-            }
-        }
-        None
+        self.lookup_within(name, self.scopes.len())
     }
 
-    /// The special form or macro a list's head names, unless a local shadows it.
+    fn lookup_within(&self, name: Sym, visible: usize) -> Option<(usize, usize)> {
+        let n = self.scopes.len();
+        for (index, scope) in self.scopes[..visible.min(n)].iter().enumerate().rev() {
+            if let Some(i) = scope.names.iter().rposition(|x| *x == name) {
+                return Some((n - 1 - index, i));
+            }
+        }
+        match name.alias_of() {
+            Some((original, depth)) => self.lookup_within(original, depth.min(visible)),
+            None => None,
+        }
+    }
+
+    /// The special form or macro a list's head names (an alias resolved to its plain
+    /// name), unless a local variable shadows it.
     fn head_keyword(&self, form: &Syntax) -> Option<Sym> {
         let head = form.list()?.first()?.symbol()?;
         if self.lookup(head).is_some() {
             return None;
         }
-        Some(head)
+        Some(head.unalias())
     }
 
     fn macro_for(&self, form: &Syntax) -> Option<Rc<Macro>> {
         let head = self.head_keyword(form)?;
+        if let Some((_, m)) = self.local_macros.iter().rev().find(|(n, _)| *n == head) {
+            return Some(m.clone());
+        }
         self.interp.module.macro_named(head)
     }
 
@@ -139,6 +165,10 @@ impl<'a> Compiler<'a> {
                 }
                 if let Some(expanded) = expander::derived(&name, &form) {
                     form = expanded?;
+                    continue;
+                }
+                if matches!(&*name, "include" | "include-ci") {
+                    form = self.include(&form, &*name == "include-ci")?;
                     continue;
                 }
             }
@@ -225,6 +255,7 @@ impl<'a> Compiler<'a> {
                 span,
             }));
         }
+        let name = name.unalias();
         let text = name.name();
         if SPECIAL_FORMS.contains(&&*text) || self.interp.module.macro_named(name).is_some() {
             return Err(bad_keyword(&text, span));
@@ -248,7 +279,37 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|a| self.compile(a))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(call) = self.builtin_call(&func, &args, span) {
+            return Ok(call);
+        }
         Ok(Rc::new(Expr::Call { func, args, span }))
+    }
+
+    /// A `PrimCall` when `func` is a global that holds one of the language's builtins now
+    /// and the argument count fits it. Builtins that call back into the evaluator for a
+    /// tail call (`apply`, `call-with-values`) stay plain calls.
+    fn builtin_call(&self, func: &Rc<Expr>, args: &[Rc<Expr>], span: Span) -> Option<Rc<Expr>> {
+        let Expr::Global { cell, .. } = &**func else {
+            return None;
+        };
+        let Value::Primitive(prim) = &*cell.value.borrow() else {
+            return None;
+        };
+        let n = args.len();
+        if n < prim.min_args
+            || prim.max_args.is_some_and(|m| n > m)
+            || matches!(prim.name, "apply" | "call-with-values")
+            || !super::builtins::is_lang_primitive(prim)
+        {
+            return None;
+        }
+        Some(Rc::new(Expr::PrimCall {
+            prim,
+            op: super::expr::InlineOp::for_builtin(prim.name, n),
+            cell: cell.clone(),
+            args: args.to_vec(),
+            span,
+        }))
     }
 
     fn compile_seq(&mut self, forms: &[Syntax]) -> Result<Rc<Expr>, LangError> {
@@ -322,7 +383,7 @@ impl<'a> Compiler<'a> {
                             value,
                         })),
                         None => Ok(Rc::new(Expr::SetGlobal {
-                            cell: self.interp.module.cell(name),
+                            cell: self.interp.module.cell(name.unalias()),
                             value,
                             define: false,
                         })),
@@ -375,14 +436,45 @@ impl<'a> Compiler<'a> {
                     .map(|i| self.compile(i))
                     .collect::<Result<_, _>>()?,
             ))),
-            "define-syntax" | "define-syntax-rule" | "let-syntax" => {
-                if name == "let-syntax" {
-                    return Err(bad(form, "let-syntax is not supported")
-                        .with_hint("use define-syntax at the top level"));
-                }
+            "define-syntax" | "define-syntax-rule" => {
                 self.define_macro(form)?;
                 Ok(constant(Value::Void))
             }
+            "let-syntax" | "letrec-syntax" => self.compile_let_syntax(items, form),
+            "syntax-error" => {
+                let message = match items.get(1).map(|m| &m.datum) {
+                    Some(Datum::Atom(Value::Str(s))) => s.to_string(),
+                    _ => "syntax error".to_string(),
+                };
+                let irritants: Vec<String> = items
+                    .iter()
+                    .skip(2)
+                    .map(|i| super::printer::write_short(&i.to_value()))
+                    .collect();
+                let text = if irritants.is_empty() {
+                    message
+                } else {
+                    format!("{message} {}", irritants.join(" "))
+                };
+                Err(LangError::new(Code::Macro, text).with_span(span))
+            }
+            "delay" | "delay-force" => match items {
+                [_, expr] => {
+                    let formals = Syntax::new(Datum::List(Vec::new()), span);
+                    let thunk =
+                        self.compile_lambda(None, &formals, std::slice::from_ref(expr), span)?;
+                    Ok(Rc::new(Expr::Call {
+                        func: constant(super::builtins::primitive("%make-lazy-promise")),
+                        args: vec![
+                            Rc::new(Expr::Lambda(thunk)),
+                            constant(Value::Bool(name == "delay")),
+                        ],
+                        span,
+                    }))
+                }
+                _ => Err(bad(form, format!("{name} takes one expression"))),
+            },
+            "parameterize" => self.compile_parameterize(items, form),
             "struct-copy" => self.compile_struct_copy(items, form),
             "match" => self.compile_match(items, form),
             "guard" => self.compile_guard(items, form),
@@ -403,29 +495,39 @@ impl<'a> Compiler<'a> {
                     expected: self.compile(expected)?,
                     actual: self.compile(actual)?,
                     span,
-                    expect_error: false,
+                    kind: TestKind::Value,
                 }))
             }
-            "test-error" => match items {
-                [_, expr] => Ok(Rc::new(Expr::Test {
+            "test-error" => {
+                let (kind, expr) = match items {
+                    [_, expr] => (TestKind::AnyError, expr),
+                    [_, code, expr] => {
+                        let name = code.symbol().map(|s| s.name());
+                        let parsed = name.as_deref().and_then(Code::parse);
+                        let Some(c) = parsed else {
+                            return Err(bad(
+                                code,
+                                "test-error: the first argument is the expected error code, such as E004",
+                            )
+                            .with_hint("codes are listed in lang/REFERENCE.md (Errors)"));
+                        };
+                        (TestKind::Error(c), expr)
+                    }
+                    _ => {
+                        return Err(bad(
+                            form,
+                            "test-error takes an error code and an expression: (test-error E004 (car 5))",
+                        ))
+                    }
+                };
+                Ok(Rc::new(Expr::Test {
                     name: None,
                     expected: constant(Value::Void),
                     actual: self.compile(expr)?,
                     span,
-                    expect_error: true,
-                })),
-                [_, code, expr] if code.symbol().is_some() => Ok(Rc::new(Expr::Test {
-                    name: None,
-                    expected: constant(code.to_value()),
-                    actual: self.compile(expr)?,
-                    span,
-                    expect_error: true,
-                })),
-                _ => Err(bad(
-                    form,
-                    "test-error takes an error code and one expression that must raise it: (test-error E004 (car 5))",
-                )),
-            },
+                    kind,
+                }))
+            }
             "assert" => match items {
                 [_, expr] => Ok(Rc::new(Expr::Assert {
                     expr: self.compile(expr)?,
@@ -442,6 +544,9 @@ impl<'a> Compiler<'a> {
                     "assert takes an expression and an optional message",
                 )),
             },
+            "time" if self.interp.sandboxed => {
+                Err(super::sandbox::refusal("time", "it reads the clock").with_span(span))
+            }
             "time" => match items {
                 [_, expr] => Ok(Rc::new(Expr::Time {
                     expr: self.compile(expr)?,
@@ -519,8 +624,22 @@ impl<'a> Compiler<'a> {
         self.compile(form)
     }
 
-    /// Recognises definition forms (after head expansion) and their names.
+    /// Recognises definition forms (after head expansion) and their names. A name a macro
+    /// template introduced (an alias) defines the plain name, as the template reads.
     fn classify_definition(&mut self, form: &Syntax) -> Result<BodyItem, LangError> {
+        Ok(match self.classify_definition_raw(form)? {
+            BodyItem::Define(name, v) => BodyItem::Define(name.unalias(), v),
+            BodyItem::DefineConsts(defs) => {
+                BodyItem::DefineConsts(defs.into_iter().map(|(n, v)| (n.unalias(), v)).collect())
+            }
+            BodyItem::DefineValues(names, setter) => {
+                BodyItem::DefineValues(names.into_iter().map(Sym::unalias).collect(), setter)
+            }
+            other => other,
+        })
+    }
+
+    fn classify_definition_raw(&mut self, form: &Syntax) -> Result<BodyItem, LangError> {
         let Some(items) = form.list() else {
             return Ok(BodyItem::Expr(form.clone()));
         };
@@ -599,6 +718,7 @@ impl<'a> Compiler<'a> {
                 ellipsis: Sym::new("..."),
                 rules: vec![(pattern.clone(), template.clone())],
                 span: form.span,
+                scope_depth: self.scopes.len(),
             };
             (name, mac)
         } else {
@@ -611,8 +731,11 @@ impl<'a> Compiler<'a> {
             let name = name
                 .symbol()
                 .ok_or_else(|| bad(name, "the macro name must be a symbol"))?;
-            (name, Macro::from_syntax_rules(name, spec)?)
+            let mut mac = Macro::from_syntax_rules(name, spec)?;
+            mac.scope_depth = self.scopes.len();
+            (name, mac)
         };
+        let name = name.unalias();
         self.interp
             .module
             .macros
@@ -764,6 +887,7 @@ impl<'a> Compiler<'a> {
             frame_size: scope,
             body: body?,
             span: formals.span.to(span),
+            simple: shape.optional.is_empty() && shape.rest.is_none() && shape.keywords.is_empty(),
         }))
     }
 
@@ -935,6 +1059,131 @@ impl<'a> Compiler<'a> {
             };
         }
         Ok(acc)
+    }
+
+    /// `(parameterize ([p v] ...) body ...)` as `(%parameterize (list p ...) (list v ...)
+    /// (lambda () body ...))`.
+    fn compile_parameterize(
+        &mut self,
+        items: &[Syntax],
+        form: &Syntax,
+    ) -> Result<Rc<Expr>, LangError> {
+        let span = form.span;
+        let specs = items.get(1).and_then(Syntax::list_like).ok_or_else(|| {
+            bad(
+                form,
+                "parameterize: expected (parameterize ([param value] ...) body ...)",
+            )
+        })?;
+        if items.len() < 3 {
+            return Err(bad(form, "parameterize needs a body"));
+        }
+        let (mut params, mut values) = (Vec::new(), Vec::new());
+        for s in specs {
+            match s.list_like() {
+                Some([p, v]) => {
+                    params.push(self.compile(p)?);
+                    values.push(self.compile(v)?);
+                }
+                _ => return Err(bad(s, "parameterize: each binding is [param value]")),
+            }
+        }
+        let list = |args| {
+            Rc::new(Expr::Call {
+                func: constant(super::builtins::primitive("list")),
+                args,
+                span,
+            })
+        };
+        let formals = Syntax::new(Datum::List(Vec::new()), span);
+        let thunk = self.compile_lambda(None, &formals, &items[2..], span)?;
+        Ok(Rc::new(Expr::Call {
+            func: constant(super::builtins::primitive("%parameterize")),
+            args: vec![list(params), list(values), Rc::new(Expr::Lambda(thunk))],
+            span,
+        }))
+    }
+
+    /// `(let-syntax ([name (syntax-rules ...)] ...) body ...)`: the macros are visible in
+    /// the body only (for `letrec-syntax` also in each other, which this gives both forms).
+    fn compile_let_syntax(
+        &mut self,
+        items: &[Syntax],
+        form: &Syntax,
+    ) -> Result<Rc<Expr>, LangError> {
+        let specs = items.get(1).and_then(Syntax::list_like).ok_or_else(|| {
+            bad(
+                form,
+                "let-syntax: expected (let-syntax ([name (syntax-rules ...)] ...) body ...)",
+            )
+        })?;
+        let before = self.local_macros.len();
+        for s in specs {
+            let Some([name, spec]) = s.list_like() else {
+                self.local_macros.truncate(before);
+                return Err(bad(
+                    s,
+                    "let-syntax: each binding is [name (syntax-rules ...)]",
+                ));
+            };
+            let Some(name) = name.symbol() else {
+                self.local_macros.truncate(before);
+                return Err(bad(name, "let-syntax: the macro name must be a symbol"));
+            };
+            match Macro::from_syntax_rules(name, spec) {
+                Ok(mut m) => {
+                    m.scope_depth = self.scopes.len();
+                    self.local_macros.push((name, Rc::new(m)))
+                }
+                Err(e) => {
+                    self.local_macros.truncate(before);
+                    return Err(e);
+                }
+            }
+        }
+        let body = if items.len() > 2 {
+            self.with_scope(Vec::new(), |c| c.compile_body(&items[2..], form.span))
+                .map(|(body, size)| {
+                    Rc::new(Expr::Let {
+                        inits: vec![],
+                        size,
+                        body,
+                    })
+                })
+        } else {
+            Ok(constant(Value::Void))
+        };
+        self.local_macros.truncate(before);
+        body
+    }
+
+    /// `(include "file" ...)`: the files' forms, read at compile time, as a `begin`
+    /// (relative to the current module's directory; refused in the sandbox).
+    fn include(&mut self, form: &Syntax, fold_case: bool) -> Result<Syntax, LangError> {
+        if self.interp.sandboxed {
+            return Err(super::sandbox::refusal("include", "it reads a file").with_span(form.span));
+        }
+        let items = form.list().unwrap_or(&[]);
+        let mut forms = vec![Syntax::new(Datum::Symbol(Sym::new("begin")), form.span)];
+        for f in &items[1..] {
+            let Datum::Atom(Value::Str(name)) = &f.datum else {
+                return Err(bad(f, "include takes file names (strings)"));
+            };
+            let path = self.interp.module.dir().join(&**name);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                LangError::new(
+                    Code::Io,
+                    format!("include: cannot read {}: {e}", path.display()),
+                )
+                .with_span(f.span)
+            })?;
+            let text = if fold_case { text.to_lowercase() } else { text };
+            let file = super::source::add_source(&path.display().to_string(), &text);
+            let read =
+                super::reader::read_all(&text, file).map_err(|mut errors| errors.remove(0))?;
+            forms.extend(read);
+        }
+        Ok(Syntax::new(Datum::List(forms), form.span))
     }
 
     fn compile_struct_copy(

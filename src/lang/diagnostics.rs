@@ -30,6 +30,12 @@ pub enum Code {
     Test,
     Io,
     Macro,
+    /// One allocation a script asked for is larger than `Limits::max_alloc_bytes`.
+    Allocation,
+    /// The interpreter's live heap passed `Limits::max_memory_bytes`.
+    Memory,
+    /// A capability a sandboxed interpreter does not have (files, clock, environment...).
+    Sandbox,
     /// Protocol refusals at the script edge, one code per kind (see `entity::RejectionKind`).
     Capacity,
     Replay,
@@ -41,6 +47,43 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in numeric order.
+    pub const ALL: [Code; 28] = [
+        Code::Read,
+        Code::Unbound,
+        Code::Arity,
+        Code::Type,
+        Code::Syntax,
+        Code::StackDepth,
+        Code::User,
+        Code::Assertion,
+        Code::StepBudget,
+        Code::Interrupted,
+        Code::Range,
+        Code::Arithmetic,
+        Code::Module,
+        Code::Value,
+        Code::NoMatch,
+        Code::Test,
+        Code::Io,
+        Code::Macro,
+        Code::Allocation,
+        Code::Memory,
+        Code::Sandbox,
+        Code::Capacity,
+        Code::Replay,
+        Code::BadSignature,
+        Code::Subcontract,
+        Code::Timeout,
+        Code::Route,
+        Code::Refused,
+    ];
+
+    /// The code named `E0xx`, if there is one.
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Read => "E001",
@@ -61,6 +104,9 @@ impl Code {
             Code::Test => "E016",
             Code::Io => "E017",
             Code::Macro => "E018",
+            Code::Allocation => "E019",
+            Code::Memory => "E020",
+            Code::Sandbox => "E021",
             Code::Capacity => "E030",
             Code::Replay => "E031",
             Code::BadSignature => "E032",
@@ -91,6 +137,9 @@ impl Code {
             Code::Test => "test failed",
             Code::Io => "i/o error",
             Code::Macro => "macro expansion error",
+            Code::Allocation => "allocation too large",
+            Code::Memory => "memory limit exceeded",
+            Code::Sandbox => "not available in the sandbox",
             Code::Capacity => "beyond capacity",
             Code::Replay => "replay",
             Code::BadSignature => "bad signature",
@@ -131,10 +180,10 @@ pub struct ErrorData {
     /// The raised value for `raise` of a non-error value, or an escape's value.
     pub payload: Option<Value>,
     pub control: Control,
-    /// Set when the error escaped a `with-exception-handler` handler called by
-    /// `raise-continuable`: handlers from this index of the handler stack up have already
-    /// seen the condition and must not handle what their own handler raised.
-    pub handled_from: Option<usize>,
+    /// Set once the error has been offered to the `with-exception-handler` handlers at the
+    /// point where it was raised (R7RS: before anything unwinds), so frames it unwinds
+    /// through do not offer it again.
+    pub signalled: bool,
 }
 
 /// A script error: read, expand or runtime. Renders as a labelled source excerpt.
@@ -164,7 +213,7 @@ impl LangError {
             stack: Vec::new(),
             payload: None,
             control: Control::None,
-            handled_from: None,
+            signalled: false,
         }))
     }
     pub fn with_span(mut self, span: Span) -> Self {
@@ -198,7 +247,7 @@ impl LangError {
         self.control == Control::None
             && !matches!(
                 self.code,
-                Code::StackDepth | Code::StepBudget | Code::Interrupted
+                Code::StackDepth | Code::StepBudget | Code::Interrupted | Code::Memory
             )
     }
 
@@ -213,8 +262,17 @@ impl LangError {
                 let config = Config::default()
                     .with_color(color)
                     .with_index_type(IndexType::Byte);
-                let end = (span.end as usize).min(file.text.len());
-                let start = (span.start as usize).min(end);
+                let mut points: Vec<usize> = vec![span.start as usize];
+                points.extend(
+                    self.labels
+                        .iter()
+                        .filter(|(s, _)| s.file == span.file)
+                        .map(|(s, _)| s.start as usize),
+                );
+                let excerpt = Excerpt::new(&file.text, &points);
+                let map = |o: u32| excerpt.map(o as usize);
+                let end = map(span.end).max(map(span.start));
+                let start = map(span.start);
                 let mut report = Report::build(ReportKind::Error, (name.clone(), start..end))
                     .with_config(config)
                     .with_code(self.code.as_str())
@@ -229,8 +287,8 @@ impl LangError {
                 }
                 for (s, text) in &self.labels {
                     if s.file == span.file {
-                        let e = (s.end as usize).min(file.text.len());
-                        let b = (s.start as usize).min(e);
+                        let e = map(s.end).max(map(s.start));
+                        let b = map(s.start);
                         report = report.with_label(
                             Label::new((name.clone(), b..e))
                                 .with_message(text)
@@ -241,9 +299,20 @@ impl LangError {
                 if let Some(h) = &self.hint {
                     report = report.with_help(h);
                 }
-                let _ = report
-                    .finish()
-                    .write((name.clone(), ariadne::Source::from(&*file.text)), &mut out);
+                let _ = report.finish().write(
+                    (name.clone(), ariadne::Source::from(&*excerpt.text)),
+                    &mut out,
+                );
+                if excerpt.cut {
+                    // The header's column was computed on the cut line: name the real one.
+                    let shown = {
+                        let (l, c) = line_col(&excerpt.text, start);
+                        format!("{name}:{l}:{c}")
+                    };
+                    let real = source::describe(span);
+                    let text = String::from_utf8_lossy(&out).replacen(&shown, &real, 1);
+                    out = text.into_bytes();
+                }
             }
             _ => {
                 out.extend_from_slice(format!("[{}] {}\n", self.code.as_str(), title).as_bytes());
@@ -317,6 +386,100 @@ impl fmt::Debug for LangError {
 }
 
 impl std::error::Error for LangError {}
+
+/// Lines longer than this are cut around the spans shown on them.
+const MAX_EXCERPT_LINE: usize = 160;
+/// Bytes kept before a span's start on a cut line.
+const EXCERPT_BEFORE: usize = 60;
+
+/// The source text a report is drawn from: the file's text, with every overlong line that a
+/// span starts on cut to a window around that point (`...` marks what was left out), so a
+/// 100,000-character line shows as one screen line. `map` moves offsets into the cut text.
+struct Excerpt {
+    text: std::borrow::Cow<'static, str>,
+    /// (line start, window start, window end, line end) in the original, sorted.
+    cuts: Vec<(usize, usize, usize, usize)>,
+    cut: bool,
+}
+
+impl Excerpt {
+    fn new(text: &std::rc::Rc<str>, points: &[usize]) -> Excerpt {
+        let mut cuts: Vec<(usize, usize, usize, usize)> = Vec::new();
+        for &p in points {
+            let p = p.min(text.len());
+            let line_start = text[..p].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[p..].find('\n').map_or(text.len(), |i| p + i);
+            if line_end - line_start <= MAX_EXCERPT_LINE || cuts.iter().any(|c| c.0 == line_start) {
+                continue;
+            }
+            let ws = floor_boundary(text, p.saturating_sub(EXCERPT_BEFORE).max(line_start));
+            let we = floor_boundary(text, (ws + MAX_EXCERPT_LINE).min(line_end));
+            cuts.push((line_start, ws, we, line_end));
+        }
+        if cuts.is_empty() {
+            return Excerpt {
+                text: std::borrow::Cow::Owned(text.to_string()),
+                cuts,
+                cut: false,
+            };
+        }
+        cuts.sort();
+        let mut out = String::new();
+        let mut at = 0;
+        for &(ls, ws, we, le) in &cuts {
+            out.push_str(&text[at..ls]);
+            if ws > ls {
+                out.push_str("...");
+            }
+            out.push_str(&text[ws..we]);
+            if we < le {
+                out.push_str("...");
+            }
+            at = le;
+        }
+        out.push_str(&text[at..]);
+        Excerpt {
+            text: std::borrow::Cow::Owned(out),
+            cuts,
+            cut: true,
+        }
+    }
+
+    /// Where original offset `o` is in the cut text (clamped into a cut line's window).
+    fn map(&self, o: usize) -> usize {
+        let mut shift: isize = 0;
+        for &(ls, ws, we, le) in &self.cuts {
+            let prefix = if ws > ls { 3 } else { 0 };
+            let suffix = if we < le { 3 } else { 0 };
+            if o < ls {
+                break;
+            }
+            if o <= le {
+                let inside = o.clamp(ws, we);
+                return (ls as isize + shift) as usize + prefix + (inside - ws);
+            }
+            let new_len = prefix + (we - ws) + suffix;
+            shift += new_len as isize - (le - ls) as isize;
+        }
+        ((o as isize + shift).max(0) as usize).min(self.text.len())
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// 1-based line and column (characters) of byte offset `o` in `text`.
+fn line_col(text: &str, o: usize) -> (usize, usize) {
+    let o = floor_boundary(text, o);
+    let line = text[..o].matches('\n').count() + 1;
+    let start = text[..o].rfind('\n').map_or(0, |i| i + 1);
+    (line, text[start..o].chars().count() + 1)
+}
 
 /// Levenshtein distance, for "did you mean" hints.
 pub fn edit_distance(a: &str, b: &str) -> usize {

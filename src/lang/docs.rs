@@ -39,7 +39,7 @@ pub static SPECIAL_FORM_DOCS: &[FormDoc] = forms![
     "do", "(do ([var init step] ...) (test result ...) body ...)", "An iteration loop.", "(do ([i 0 (+ i 1)] [s 0 (+ s i)]) ((= i 4) s)) => 6";
     "define-syntax", "(define-syntax name (syntax-rules (literal ...) [pattern template] ...))", "Defines a pattern macro (with ..., literals, and renamed binders).", "(define-syntax swap! (syntax-rules () [(_ a b) (let ([t a]) (set! a b) (set! b t))]))";
     "define-syntax-rule", "(define-syntax-rule (name arg ...) template)", "A single-rule macro.", "(define-syntax-rule (unless2 c e) (if c (void) e))";
-    "let-syntax", "(let-syntax ...)", "Not supported: an error that suggests define-syntax.", "(define-syntax ...)";
+    "let-syntax", "(let-syntax ([name (syntax-rules ...)] ...) body ...)", "Macros visible only in the body.", "(let-syntax ([twice (syntax-rules () [(_ e) (begin e e)])]) (twice 1)) => 1";
     "struct", "(struct name (field ...))", "An immutable struct: name, name?, name-field accessors.", "(struct point (x y)) (point-x (point 1 2)) => 1";
     "struct-copy", "(struct-copy name instance [field value] ...)", "A copy with some fields replaced (functional update).", "(struct-copy point (point 1 2) [x 5]) => #s(point 5 2)";
     "define-record-type", "(define-record-type <name> (make-name field ...) name? (field accessor) ...)", "R7RS records (immutable).", "(define-record-type <pt> (make-pt x) pt? (x pt-x))";
@@ -47,7 +47,15 @@ pub static SPECIAL_FORM_DOCS: &[FormDoc] = forms![
     "guard", "(guard (e [test body ...] ... [else ...]) body ...)", "R7RS exception handling; unmatched conditions are re-raised.", "(guard (e [(string? e) e]) (raise \"oops\")) => \"oops\"";
     "with-handlers", "(with-handlers ([pred handler] ...) body ...)", "Racket-style handlers: the first predicate that accepts the raised value handles it.", "(with-handlers ([error? error-object-message]) (error \"bad\")) => \"bad\"";
     "test", "(test expected expr) / (test \"name\" expected expr)", "Counts a pass if (equal? expected expr), else prints the failure with its location.", "(test 4 (+ 2 2))";
-    "test-error", "(test-error CODE expr)", "Passes if evaluating expr raises an error with that code (E001..E036); the one-argument (test-error expr) accepts any error and is deprecated.", "(test-error E004 (car 5))";
+    "delay", "(delay expr)", "A promise that evaluates expr the first time it is forced.", "(force (delay (+ 1 2))) => 3";
+    "delay-force", "(delay-force promise-expr)", "A promise whose value is another promise's (iterative forcing, constant space).", "(force (delay-force (delay 5))) => 5";
+    "parameterize", "(parameterize ([param value] ...) body ...)", "Runs the body with parameters rebound (values go through each converter).", "(let ([p (make-parameter 1)]) (parameterize ([p 2]) (p))) => 2";
+    "letrec-syntax", "(letrec-syntax ([name (syntax-rules ...)] ...) body ...)", "Local macros visible in the body and in each other.", "(letrec-syntax ([my-or (syntax-rules () [(_) #f] [(_ e) e])]) (my-or 3)) => 3";
+    "syntax-error", "(syntax-error \"message\" form ...)", "In a macro template: expansion fails with E018 and the message.", "(syntax-error \"bad use\" x)";
+    "cond-expand", "(cond-expand [feature-requirement body ...] ... [else body ...])", "Keeps the first clause whose requirement holds (features, (library name), and, or, not).", "(cond-expand [r7rs 'yes] [else 'no]) => yes";
+    "include", "(include \"file.xln\" ...)", "The forms of the files, read where the include is (refused in the sandbox).", "(include \"helpers.xln\")";
+    "include-ci", "(include-ci \"file.xln\" ...)", "Same as include, reading the files case-folded.", "(include-ci \"helpers.xln\")";
+    "test-error", "(test-error CODE expr)", "Passes only if evaluating expr raises an error with that code (E007 for raise and error in user code); the uncoded (test-error expr) is deprecated and fails on an unbound variable.", "(test-error E004 (car '()))";
     "assert", "(assert expr [message])", "Raises E008 showing the expression if it is #f.", "(assert (> 2 1))";
     "time", "(time expr)", "Evaluates expr and prints how long it took.", "(time (fib 20))";
     "require", "(require name-or-\"file.xln\" ...)", "Loads a stdlib module or a file once and imports what it provides.", "(require \"util.xln\")";

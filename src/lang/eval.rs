@@ -2,13 +2,13 @@
 //! non-tail recursion is bounded by `Limits::max_depth`, every call counts against an
 //! optional step budget, and Ctrl-C sets a flag checked between steps.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::diagnostics::{Code, Control, LangError, StackEntry};
-use super::module::{Global, Module, ModuleRegistry};
-use super::pattern::Pattern;
+use super::diagnostics::{Code, LangError, StackEntry};
+use super::module::{Module, ModuleRegistry};
+pub use super::output::Output;
+
 use super::source::{self, Span};
 use super::symbol::Sym;
 use super::value::Value;
@@ -27,6 +27,17 @@ pub struct Limits {
     /// net for threads with small stacks (debug builds use far more stack per level).
     /// The CLI sets it from the stack it allocates, so there `max_depth` governs.
     pub stack_bytes: usize,
+    /// Largest single object a script may ask for, in bytes (a list, string, vector, byte
+    /// string or port buffer of a requested length; the result of `string-append`, `read`,
+    /// ...). Checked before allocating, from the requested size, so it is deterministic;
+    /// beyond it the request fails with E019 and nothing is allocated.
+    pub max_alloc_bytes: u64,
+    /// Heap the interpreter's thread may hold beyond what it held when the interpreter was
+    /// created. Checked every few hundred steps and before sized allocations; beyond it
+    /// evaluation stops with E020, which handlers cannot catch. A safety net against
+    /// unbounded growth (a loop consing forever): the exact point it trips depends on the
+    /// allocator, so consensus code should stay well inside it (see `Interp::sandboxed`).
+    pub max_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +46,8 @@ impl Default for Limits {
             max_depth: 10_000,
             step_budget: None,
             stack_bytes: 1536 * 1024,
+            max_alloc_bytes: 1 << 30,
+            max_memory_bytes: 4 << 30,
         }
     }
 }
@@ -44,160 +57,9 @@ pub fn stack_bytes_for(limits: &Limits) -> usize {
     (limits.max_depth.max(1_000) * 16 * 1024).clamp(64 << 20, 4 << 30)
 }
 
-/// A runtime environment frame: slots for one lambda call, `let`, or match clause.
-pub struct Frame {
-    pub slots: RefCell<Vec<Value>>,
-    pub parent: Option<Rc<Frame>>,
-}
+pub use super::frame::Frame;
 
-impl Frame {
-    pub fn root() -> Rc<Frame> {
-        Rc::new(Frame {
-            slots: RefCell::new(Vec::new()),
-            parent: None,
-        })
-    }
-    pub fn new(size: usize, parent: &Rc<Frame>) -> Rc<Frame> {
-        Rc::new(Frame {
-            slots: RefCell::new(vec![Value::Undefined; size]),
-            parent: Some(parent.clone()),
-        })
-    }
-    fn ancestor(self: &Rc<Frame>, depth: usize) -> &Rc<Frame> {
-        let mut f = self;
-        for _ in 0..depth {
-            match &f.parent {
-                Some(p) => f = p,
-                None => break,
-            }
-        }
-        f
-    }
-}
-
-/// A compiled lambda: parameter shape, frame size and body.
-pub struct LambdaInfo {
-    pub name: Option<Sym>,
-    pub display_name: Rc<str>,
-    pub required: usize,
-    pub optional: Vec<Rc<Expr>>,
-    pub rest: bool,
-    /// Keyword parameters: keyword, and default (`None` = the keyword is required).
-    pub keywords: Vec<(Sym, Option<Rc<Expr>>)>,
-    pub frame_size: usize,
-    pub body: Rc<Expr>,
-    pub span: Span,
-}
-
-/// A procedure value: lambda plus the frame it closed over.
-pub struct Closure {
-    pub info: Rc<LambdaInfo>,
-    pub env: Rc<Frame>,
-}
-
-impl Closure {
-    /// The name shown in stack traces; computed once at compile time, so pushing a stack
-    /// entry on every call costs a reference count, not an allocation.
-    pub fn name(&self) -> Rc<str> {
-        self.info.display_name.clone()
-    }
-}
-
-/// A compiled expression.
-pub enum Expr {
-    Const(Value),
-    Local {
-        depth: usize,
-        index: usize,
-        name: Sym,
-        span: Span,
-    },
-    Global {
-        cell: Rc<Global>,
-        span: Span,
-    },
-    SetLocal {
-        depth: usize,
-        index: usize,
-        value: Rc<Expr>,
-    },
-    SetGlobal {
-        cell: Rc<Global>,
-        value: Rc<Expr>,
-        define: bool,
-    },
-    If {
-        test: Rc<Expr>,
-        then: Rc<Expr>,
-        otherwise: Rc<Expr>,
-    },
-    Lambda(Rc<LambdaInfo>),
-    Seq(Vec<Rc<Expr>>),
-    /// Inits evaluated in the outer frame, then the body in a new frame of `size` slots.
-    Let {
-        inits: Vec<Rc<Expr>>,
-        size: usize,
-        body: Rc<Expr>,
-    },
-    /// A new frame first; inits evaluated inside it and stored in order (letrec*).
-    Letrec {
-        inits: Vec<Rc<Expr>>,
-        size: usize,
-        body: Rc<Expr>,
-    },
-    And(Vec<Rc<Expr>>),
-    Or(Vec<Rc<Expr>>),
-    Call {
-        func: Rc<Expr>,
-        args: Vec<Rc<Expr>>,
-        span: Span,
-    },
-    /// Evaluates `body`; a catchable error becomes a value bound in a 1-slot frame where
-    /// `handler` runs (guard clauses compile to a `cond` ending in a re-raise).
-    Guard {
-        body: Rc<Expr>,
-        handler: Rc<Expr>,
-    },
-    /// Racket's `with-handlers`: (predicate, handler) pairs tried in order.
-    WithHandlers {
-        handlers: Vec<(Rc<Expr>, Rc<Expr>)>,
-        body: Rc<Expr>,
-        span: Span,
-    },
-    Match {
-        subject: Rc<Expr>,
-        clauses: Vec<MatchClause>,
-        span: Span,
-    },
-    Test {
-        /// The optional name of `(test name expected expr)`, printed when it fails.
-        name: Option<Rc<Expr>>,
-        expected: Rc<Expr>,
-        actual: Rc<Expr>,
-        span: Span,
-        expect_error: bool,
-    },
-    Assert {
-        expr: Rc<Expr>,
-        message: Option<Rc<Expr>>,
-        span: Span,
-    },
-    Time {
-        expr: Rc<Expr>,
-        span: Span,
-    },
-    /// Vector / map / set literals whose elements are evaluated.
-    MakeVector(Vec<Rc<Expr>>),
-    MakeMap(Vec<Rc<Expr>>),
-    MakeSet(Vec<Rc<Expr>>),
-}
-
-pub struct MatchClause {
-    pub pattern: Pattern,
-    pub guard: Option<Rc<Expr>>,
-    pub size: usize,
-    pub body: Rc<Expr>,
-}
+pub use super::expr::{Closure, Expr, LambdaInfo, MatchClause, TestKind};
 
 /// Counters kept by `test`, reported by `test-end` and the runner.
 #[derive(Default, Clone, Debug)]
@@ -206,64 +68,6 @@ pub struct TestStats {
     pub failed: usize,
     pub group: Option<(String, usize, usize)>,
     pub failures: Vec<String>,
-}
-
-/// Where `display` and friends write: the process's stdout or a capture buffer.
-pub struct Output {
-    stack: Vec<Vec<u8>>,
-    capture_all: bool,
-}
-
-impl Output {
-    pub fn stdout() -> Output {
-        Output {
-            stack: Vec::new(),
-            capture_all: false,
-        }
-    }
-    /// Captures everything (for tests), readable with `take_captured`.
-    pub fn captured() -> Output {
-        Output {
-            stack: vec![Vec::new()],
-            capture_all: true,
-        }
-    }
-    pub fn write_str(&mut self, s: &str) {
-        match self.stack.last_mut() {
-            Some(buf) => buf.extend_from_slice(s.as_bytes()),
-            None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(s.as_bytes());
-                if s.contains('\n') {
-                    let _ = out.flush();
-                }
-            }
-        }
-    }
-    pub fn push_capture(&mut self) {
-        self.stack.push(Vec::new());
-    }
-    pub fn pop_capture(&mut self) -> String {
-        let min = usize::from(self.capture_all);
-        if self.stack.len() > min {
-            String::from_utf8_lossy(&self.stack.pop().unwrap_or_default()).into_owned()
-        } else {
-            String::new()
-        }
-    }
-    pub fn take_captured(&mut self) -> String {
-        match self.stack.first_mut() {
-            Some(buf) if self.capture_all => {
-                String::from_utf8_lossy(&std::mem::take(buf)).into_owned()
-            }
-            _ => String::new(),
-        }
-    }
-    pub fn flush(&mut self) {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-    }
 }
 
 /// The interpreter: limits, module registry, output, test counters and the call stack.
@@ -278,15 +82,37 @@ pub struct Interp {
     pub out: Output,
     pub tests: TestStats,
     pub script_args: Vec<String>,
-    /// Handlers installed by `with-exception-handler`, innermost last.
-    pub exception_handlers: Vec<Value>,
+    /// Handlers installed by `with-exception-handler` and the forms that catch errors
+    /// (`guard`, `with-handlers`, `test`), innermost last.
+    pub exception_handlers: Vec<Handler>,
     next_escape: u64,
+    /// Escape continuations whose `call/cc` is still running, innermost last.
+    pub live_escapes: Vec<u64>,
+    /// Live heap bytes of this thread when the interpreter was created (the memory limit
+    /// counts from here).
+    memory_base: usize,
+    /// True for `Interp::sandboxed`: no files, clock, environment or process control.
+    pub sandboxed: bool,
+    /// Counter for `gensym` names, per interpreter so the names are deterministic.
+    pub gensym_counter: u64,
+    /// The cells of `current-input-port`, `current-output-port`, `current-error-port`.
+    pub std_ports: [Rc<super::value::ParameterCell>; 3],
     /// Native layers keep their per-interpreter state here (keyed by layer name).
     pub extensions: std::collections::HashMap<&'static str, Box<dyn std::any::Any>>,
 }
 
+/// An entry of the dynamic handler stack.
+#[derive(Clone)]
+pub enum Handler {
+    /// A `with-exception-handler` procedure: called where the error is raised.
+    Procedure(Value),
+    /// A form that catches errors as they unwind to it (`guard`, `with-handlers`, `test`):
+    /// handlers outside it see an error only if it declines it (and re-raises).
+    Catch,
+}
+
 /// What a call resolves to: a closure to enter (as a tail call), or the value of a builtin.
-enum Resolved {
+pub(crate) enum Resolved {
     Closure(Rc<Closure>, Vec<Value>),
     Value(Value),
 }
@@ -299,8 +125,18 @@ enum Step {
 
 impl Interp {
     pub fn new(limits: Limits, out: Output) -> Interp {
-        let modules = ModuleRegistry::new();
+        Interp::with_registry(limits, out, ModuleRegistry::new(), false)
+    }
+
+    /// An interpreter over the builtins of `modules`, with the prelude loaded.
+    pub fn with_registry(
+        limits: Limits,
+        out: Output,
+        modules: ModuleRegistry,
+        sandboxed: bool,
+    ) -> Interp {
         let module = modules.new_module("main", None);
+        let std_ports = super::ports::standard_ports(&modules.builtins, sandboxed);
         let mut interp = Interp {
             limits,
             depth: 0,
@@ -314,9 +150,17 @@ impl Interp {
             script_args: Vec::new(),
             exception_handlers: Vec::new(),
             next_escape: 0,
+            live_escapes: Vec::new(),
+            memory_base: super::memory::live_bytes(),
+            sandboxed,
+            gensym_counter: 0,
+            std_ports,
             extensions: std::collections::HashMap::new(),
         };
-        interp.load_prelude();
+        if !interp.modules.prelude_loaded.get() {
+            interp.load_prelude();
+            interp.modules.prelude_loaded.set(true);
+        }
         interp
     }
 
@@ -345,11 +189,26 @@ impl Interp {
     }
 
     /// Evaluates a compiled expression in `env` (non-tail: counts toward max depth).
+    #[inline]
     pub fn eval(&mut self, expr: &Rc<Expr>, env: &Rc<Frame>) -> Result<Value, LangError> {
-        // Constants and variable references (most sub-expressions) need no depth or
-        // stack bookkeeping: read them inline.
+        // Constants and variables (most sub-expressions) are read inline; everything else
+        // goes out of line, which keeps this function small enough to inline.
         match &**expr {
-            Expr::Const(v) => return Ok(v.clone()),
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Local {
+                depth: 0, index, ..
+            } => match env.slots.borrow().get(*index) {
+                Some(v) if !matches!(v, Value::Undefined) => Ok(v.clone()),
+                _ => self.eval_nested(expr, env),
+            },
+            _ => self.eval_nested(expr, env),
+        }
+    }
+
+    /// `eval` for everything but constants and innermost locals.
+    #[inline(never)]
+    fn eval_nested(&mut self, expr: &Rc<Expr>, env: &Rc<Frame>) -> Result<Value, LangError> {
+        match &**expr {
             Expr::Local { depth, index, .. } => {
                 let frame = env.ancestor(*depth);
                 let slots = frame.slots.borrow();
@@ -365,6 +224,20 @@ impl Interp {
                     return Ok(v.clone());
                 }
             }
+            // A builtin call needs no frame of its own: its arguments are evaluated (with
+            // the depth checks of their own) and the builtin runs here.
+            Expr::PrimCall {
+                prim,
+                op,
+                cell,
+                args,
+                span,
+            } if args.len() <= 4 && holds(cell, prim) => {
+                return match self.prim_call(prim, *op, args, *span, env) {
+                    Err(e) if !e.signalled && e.is_catchable() => Err(self.signal(e)),
+                    other => other,
+                };
+            }
             _ => {}
         }
         if self.depth >= self.limits.max_depth || self.stack_exhausted() {
@@ -373,24 +246,70 @@ impl Interp {
         self.depth += 1;
         let base = self.stack.len();
         let result = self.eval_loop(expr.clone(), env.clone());
+        let result = match result {
+            Err(e) if !e.signalled && e.is_catchable() => Err(self.signal(e)),
+            other => other,
+        };
         self.stack.truncate(base);
         self.depth -= 1;
         result
     }
 
+    /// R7RS `raise`: offers an error, where it was raised and before anything unwinds, to
+    /// the innermost `with-exception-handler` handler, which runs with the outer handlers
+    /// installed. If the handler returns, the error is raised again in the handler's
+    /// dynamic environment (so outer handlers see it too). A catching form (`guard`, ...)
+    /// innermost leaves the error to unwind to it.
+    pub fn signal(&mut self, mut e: LangError) -> LangError {
+        if e.signalled || !e.is_catchable() {
+            return e;
+        }
+        e.signalled = true;
+        let level = match self.exception_handlers.last() {
+            None | Some(Handler::Catch) => return e,
+            Some(Handler::Procedure(_)) => self.exception_handlers.len() - 1,
+        };
+        let saved = self.exception_handlers.split_off(level);
+        let Some(Handler::Procedure(handler)) = saved.first().cloned() else {
+            return e;
+        };
+        let span = e.span.unwrap_or_default();
+        let condition = super::builtins::control::error_to_value(e.clone());
+        let out = match self.apply(&handler, vec![condition], span) {
+            Ok(_) => {
+                let what = match &e.payload {
+                    Some(v) if !matches!(v, Value::Error(_)) => super::printer::write_short(v),
+                    _ => e.message.clone(),
+                };
+                let mut again = LangError::new(
+                    e.code,
+                    format!("the exception handler returned from a non-continuable raise of {what}"),
+                )
+                .with_hint("for raise the handler must escape (call/cc, raise); raise-continuable lets it return");
+                again.span = e.span;
+                again.stack = e.stack.clone();
+                self.signal(again)
+            }
+            Err(inner) => inner,
+        };
+        self.exception_handlers.extend(saved);
+        out
+    }
+
     /// True when this thread has used more than `Limits::stack_bytes` since the outermost
     /// evaluation began (measured by the address of a local; the stack grows downward).
-    fn stack_exhausted(&mut self) -> bool {
+    pub(crate) fn stack_exhausted(&mut self) -> bool {
         let marker = 0u8;
         let here = std::ptr::addr_of!(marker) as usize;
         if self.depth == 0 {
             self.stack_base = here;
+            super::memory::set_stack_floor(here, self.limits.stack_bytes);
             return false;
         }
         self.stack_base.saturating_sub(here) > self.limits.stack_bytes
     }
 
-    fn depth_error(&self) -> LangError {
+    pub(crate) fn depth_error(&self) -> LangError {
         let mut e = LangError::new(
             Code::StackDepth,
             format!("recursion deeper than {} nested calls", self.limits.max_depth),
@@ -403,7 +322,7 @@ impl Interp {
         e
     }
 
-    fn count_step(&mut self, span: Span) -> Result<(), LangError> {
+    pub(crate) fn count_step(&mut self, span: Span) -> Result<(), LangError> {
         self.steps += 1;
         if let Some(budget) = self.limits.step_budget {
             if self.steps > budget {
@@ -414,6 +333,12 @@ impl Interp {
                 );
             }
         }
+        if self.steps & 0xff == 0 {
+            if super::memory::has_deferred_drops() {
+                super::memory::drain_deferred_drops();
+            }
+            self.check_memory(0, span)?;
+        }
         if self.steps & 0x3ff == 0 && INTERRUPTED.swap(false, Ordering::Relaxed) {
             let mut e = LangError::new(Code::Interrupted, "evaluation interrupted (Ctrl-C)")
                 .with_span(span);
@@ -423,7 +348,60 @@ impl Interp {
         Ok(())
     }
 
-    fn eval_loop(&mut self, mut cur: Rc<Expr>, mut env: Rc<Frame>) -> Result<Value, LangError> {
+    /// Fails with E020 when the heap this interpreter's thread holds, plus `extra` bytes
+    /// about to be allocated, passes `Limits::max_memory_bytes`.
+    pub fn check_memory(&self, extra: u64, span: Span) -> Result<(), LangError> {
+        let used = super::memory::live_bytes().saturating_sub(self.memory_base) as u64;
+        let limit = self.limits.max_memory_bytes;
+        if used.saturating_add(extra) <= limit {
+            return Ok(());
+        }
+        let mut e = LangError::new(
+            Code::Memory,
+            format!(
+                "the program holds {} MiB of memory, over the limit of {} MiB",
+                used.saturating_add(extra).div_ceil(1 << 20),
+                limit >> 20
+            ),
+        )
+        .with_span(span)
+        .with_hint("the data grows without bound; raise the limit with --max-memory MiB");
+        e.stack = self.stack.clone();
+        Err(e)
+    }
+
+    /// Checks an allocation of `bytes` a script asked for (`who` names the procedure)
+    /// against `Limits::max_alloc_bytes` (E019) and the memory limit (E020), before it is
+    /// made. Every builtin whose result size the script chooses calls this first.
+    pub fn reserve(&self, bytes: u64, who: &str) -> Result<(), LangError> {
+        let limit = self.limits.max_alloc_bytes;
+        if bytes > limit {
+            return Err(LangError::new(
+                Code::Allocation,
+                format!(
+                    "{who}: the result would take {} bytes, over the limit of {limit} bytes for one object",
+                    bytes
+                ),
+            )
+            .with_hint("ask for less, or raise the limit with --max-alloc MiB"));
+        }
+        self.check_memory(bytes, Span::default()).map_err(|mut e| {
+            e.span = None;
+            e
+        })
+    }
+
+    /// `reserve` for `count` elements of `each` bytes (saturating, so a huge count fails
+    /// cleanly instead of overflowing).
+    pub fn reserve_items(&self, count: u64, each: u64, who: &str) -> Result<(), LangError> {
+        self.reserve(count.saturating_mul(each), who)
+    }
+
+    pub(crate) fn eval_loop(
+        &mut self,
+        mut cur: Rc<Expr>,
+        mut env: Rc<Frame>,
+    ) -> Result<Value, LangError> {
         let base = self.stack.len();
         loop {
             let step = match &*cur {
@@ -562,8 +540,24 @@ impl Interp {
                         }
                     }
                 },
-                Expr::Call { func, args, span } => {
-                    let f = self.eval(func, &env)?;
+                Expr::PrimCall {
+                    prim,
+                    op,
+                    cell,
+                    args,
+                    span,
+                } if args.len() <= 4 && holds(cell, prim) => {
+                    Step::Done(self.prim_call(prim, *op, args, *span, &env)?)
+                }
+                Expr::PrimCall {
+                    cell, args, span, ..
+                } => {
+                    // The global no longer holds the builtin (or too many arguments for
+                    // the fast path): call whatever it holds now.
+                    let f = cell.value.borrow().clone();
+                    if let Value::Undefined = f {
+                        return Err(self.unbound_error(cell.name, *span));
+                    }
                     let mut argv = Vec::with_capacity(args.len());
                     for a in args {
                         argv.push(self.eval(a, &env)?);
@@ -582,7 +576,64 @@ impl Interp {
                         Resolved::Value(v) => Step::Done(v),
                     }
                 }
-                Expr::Guard { body, handler } => match self.eval(body, &env) {
+                Expr::Call { func, args, span } => {
+                    let f = self.eval(func, &env)?;
+                    if let Value::Procedure(clo) = &f {
+                        let info = &clo.info;
+                        if info.simple && info.required == args.len() && args.len() <= 4 {
+                            // A tail call with only required parameters: the arguments go
+                            // through a small buffer into the frame, reusing the current
+                            // frame's allocation when nothing else holds it (a loop).
+                            let mut buf = [Value::Nil, Value::Nil, Value::Nil, Value::Nil];
+                            for (i, a) in args.iter().enumerate() {
+                                buf[i] = self.eval(a, &env)?;
+                            }
+                            self.count_step(*span)?;
+                            let n = args.len();
+                            let reused = match Rc::get_mut(&mut env) {
+                                Some(frame) => {
+                                    frame.reuse(info.frame_size, &clo.env, &mut buf[..n])
+                                }
+                                None => false,
+                            };
+                            if !reused {
+                                let frame = Frame::new(info.frame_size, &clo.env);
+                                {
+                                    let mut slots = frame.slots.borrow_mut();
+                                    for (slot, v) in slots.iter_mut().zip(buf.iter_mut().take(n)) {
+                                        *slot = std::mem::replace(v, Value::Nil);
+                                    }
+                                }
+                                env = frame;
+                            }
+                            self.stack.truncate(base);
+                            self.stack.push(StackEntry {
+                                procedure: clo.name(),
+                                call_site: *span,
+                            });
+                            cur = info.body.clone();
+                            continue;
+                        }
+                    }
+                    let mut argv = Vec::with_capacity(args.len());
+                    for a in args {
+                        argv.push(self.eval(a, &env)?);
+                    }
+                    match self.resolve_call(f, argv, *span)? {
+                        Resolved::Closure(clo, argv) => {
+                            self.count_step(*span)?;
+                            let frame = self.bind_arguments(&clo, argv, *span)?;
+                            self.stack.truncate(base);
+                            self.stack.push(StackEntry {
+                                procedure: clo.name(),
+                                call_site: *span,
+                            });
+                            Step::TailIn(clo.info.body.clone(), frame)
+                        }
+                        Resolved::Value(v) => Step::Done(v),
+                    }
+                }
+                Expr::Guard { body, handler } => match self.catching(|i| i.eval(body, &env)) {
                     Ok(v) => Step::Done(v),
                     Err(e) if e.is_catchable() => {
                         let frame = Frame::new(1, &env);
@@ -595,7 +646,7 @@ impl Interp {
                     handlers,
                     body,
                     span,
-                } => match self.eval(body, &env) {
+                } => match self.catching(|i| i.eval(body, &env)) {
                     Ok(v) => Step::Done(v),
                     Err(e) if e.is_catchable() => {
                         let value = super::builtins::control::error_to_value(e.clone());
@@ -610,7 +661,12 @@ impl Interp {
                         }
                         match handled {
                             Some(v) => Step::Done(v),
-                            None => return Err(e),
+                            None => {
+                                // Declined: outer handlers see it now, from here.
+                                let mut e = e;
+                                e.signalled = false;
+                                return Err(self.signal(e));
+                            }
                         }
                     }
                     Err(e) => return Err(e),
@@ -655,14 +711,14 @@ impl Interp {
                     expected,
                     actual,
                     span,
-                    expect_error,
+                    kind,
                 } => Step::Done(super::builtins::testing::run_test(
                     self,
                     name.as_ref(),
                     expected,
                     actual,
                     *span,
-                    *expect_error,
+                    *kind,
                     &env,
                 )?),
                 Expr::Assert {
@@ -733,7 +789,7 @@ impl Interp {
         }
     }
 
-    fn unbound_error(&self, name: Sym, span: Span) -> LangError {
+    pub(crate) fn unbound_error(&self, name: Sym, span: Span) -> LangError {
         let text = name.name();
         let names = self.module.bound_names();
         let mut e =
@@ -746,264 +802,55 @@ impl Interp {
         e.stack = self.stack.clone();
         e
     }
-
-    /// Builds the frame for a closure call, checking arity and keyword arguments.
-    pub fn bind_arguments(
-        &mut self,
-        clo: &Rc<Closure>,
-        mut args: Vec<Value>,
-        span: Span,
-    ) -> Result<Rc<Frame>, LangError> {
-        let info = &clo.info;
-        let mut keyword_values: Vec<Option<Value>> = Vec::new();
-        if !info.keywords.is_empty() {
-            keyword_values = vec![None; info.keywords.len()];
-            let mut positional = Vec::with_capacity(args.len());
-            let mut it = args.into_iter();
-            while let Some(a) = it.next() {
-                match a {
-                    Value::Keyword(k) => {
-                        let Some(pos) = info.keywords.iter().position(|(kw, _)| *kw == k) else {
-                            let known: Vec<String> = info
-                                .keywords
-                                .iter()
-                                .map(|(k, _)| format!("#:{k}"))
-                                .collect();
-                            return Err(LangError::new(
-                                Code::Arity,
-                                format!("{}: unknown keyword #:{k}", clo.name()),
-                            )
-                            .with_span(span)
-                            .with_hint(format!("it accepts {}", known.join(", "))));
-                        };
-                        match it.next() {
-                            Some(v) => keyword_values[pos] = Some(v),
-                            None => {
-                                return Err(LangError::new(
-                                    Code::Arity,
-                                    format!("{}: keyword #:{k} needs a value", clo.name()),
-                                )
-                                .with_span(span))
-                            }
-                        }
-                    }
-                    other => positional.push(other),
-                }
-            }
-            args = positional;
-        }
-        let n = args.len();
-        let max = info.required + info.optional.len();
-        if n < info.required || (!info.rest && n > max) {
-            let expected = if info.rest {
-                format!("at least {}", info.required)
-            } else if info.optional.is_empty() {
-                format!("{}", info.required)
-            } else {
-                format!("{} to {}", info.required, max)
-            };
-            let plural = if matches!(expected.as_str(), "1" | "at least 1") {
-                ""
-            } else {
-                "s"
-            };
-            return Err(LangError::new(
-                Code::Arity,
-                format!(
-                    "{} expects {expected} argument{plural}, got {n}",
-                    clo.name()
-                ),
-            )
-            .with_span(span)
-            .with_label(
-                span,
-                format!("called with {n} argument{}", if n == 1 { "" } else { "s" }),
-            )
-            .with_label(info.span, "defined here"));
-        }
-        let frame = Frame::new(info.frame_size, &clo.env);
-        let mut rest_items = Vec::new();
-        {
-            let mut slots = frame.slots.borrow_mut();
-            for (i, a) in args.into_iter().enumerate() {
-                if i < max {
-                    slots[i] = a;
-                } else {
-                    rest_items.push(a);
-                }
-            }
-            if info.rest {
-                slots[max] = Value::list(rest_items);
-            }
-        }
-        for i in n..max {
-            let v = self.eval(&info.optional[i - info.required], &frame)?;
-            frame.slots.borrow_mut()[i] = v;
-        }
-        let kw_base = max + usize::from(info.rest);
-        for (i, (kw, default)) in info.keywords.iter().enumerate() {
-            let v = match keyword_values.get_mut(i).and_then(Option::take) {
-                Some(v) => v,
-                None => match default {
-                    Some(d) => self.eval(d, &frame)?,
-                    None => {
-                        return Err(LangError::new(
-                            Code::Arity,
-                            format!("{}: missing keyword argument #:{kw}", clo.name()),
-                        )
-                        .with_span(span))
-                    }
-                },
-            };
-            frame.slots.borrow_mut()[kw_base + i] = v;
-        }
-        Ok(frame)
-    }
-
-    /// Follows `apply`, `call-with-values` and `case-lambda` to the closure they end up
-    /// calling, so a call through them in tail position is still a tail call (R7RS 3.5).
-    /// Any other procedure is applied here and its value returned.
-    fn resolve_call(
-        &mut self,
-        mut f: Value,
-        mut args: Vec<Value>,
-        span: Span,
-    ) -> Result<Resolved, LangError> {
-        loop {
-            let (next, next_args) = match &f {
-                Value::Procedure(clo) => return Ok(Resolved::Closure(clo.clone(), args)),
-                Value::Primitive(p) if p.name == "apply" && !args.is_empty() => {
-                    super::builtins::lists::apply_parts(&args).map_err(|e| self.at_site(e, span))?
-                }
-                Value::Primitive(p) if p.name == "call-with-values" && args.len() == 2 => {
-                    super::builtins::control::call_with_values_parts(self, &args, span)
-                        .map_err(|e| self.at_site(e, span))?
-                }
-                Value::NativeProc(n) if n.case_lambda.is_some() => {
-                    let clauses = n.case_lambda.as_deref().unwrap_or(&[]);
-                    let clause = super::builtins::control::case_lambda_clause(clauses, args.len())
-                        .map_err(|e| self.at_site(e, span))?;
-                    (clause, args)
-                }
-                other => return Ok(Resolved::Value(self.apply_other(other, args, span)?)),
-            };
-            f = next;
-            args = next_args;
-        }
-    }
-
-    /// Gives an error from a builtin the call's span and stack, unless it has its own.
-    fn at_site(&self, mut e: LangError, span: Span) -> LangError {
-        if e.span.is_none() {
-            e = e.with_span(span);
-        }
-        if e.stack.is_empty() && e.is_catchable() {
-            e.stack = self.stack.clone();
-        }
-        e
-    }
-
-    /// Applies any procedure to already-evaluated arguments.
-    pub fn apply(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
-        match f {
-            Value::Procedure(clo) => {
-                if self.depth >= self.limits.max_depth || self.stack_exhausted() {
-                    return Err(self.depth_error());
-                }
-                self.count_step(span)?;
-                let frame = self.bind_arguments(clo, args, span)?;
-                self.stack.push(StackEntry {
-                    procedure: clo.name(),
-                    call_site: span,
-                });
-                self.depth += 1;
-                let base = self.stack.len();
-                let r = self.eval_loop(clo.info.body.clone(), frame);
-                self.stack.truncate(base - 1);
-                self.depth -= 1;
-                r
-            }
-            other => self.apply_other(other, args, span),
-        }
-    }
-
-    fn apply_other(&mut self, f: &Value, args: Vec<Value>, span: Span) -> Result<Value, LangError> {
-        let with_site = |mut e: LangError, stack: &Vec<StackEntry>| {
-            if e.span.is_none() {
-                e = e.with_span(span);
-            }
-            if e.stack.is_empty() && e.is_catchable() {
-                e.stack = stack.clone();
-            }
-            e
-        };
-        match f {
-            Value::Primitive(p) => {
-                let n = args.len();
-                if n < p.min_args || p.max_args.is_some_and(|m| n > m) {
-                    return Err(with_site(
-                        arity_error(p.name, p.min_args, p.max_args, n),
-                        &self.stack,
-                    ));
-                }
-                (p.func)(self, &args, span).map_err(|e| with_site(e, &self.stack))
-            }
-            Value::NativeProc(p) => {
-                let n = args.len();
-                if n < p.min_args || p.max_args.is_some_and(|m| n > m) {
-                    return Err(with_site(
-                        arity_error(&p.name, p.min_args, p.max_args, n),
-                        &self.stack,
-                    ));
-                }
-                (p.func)(self, &args, span).map_err(|e| with_site(e, &self.stack))
-            }
-            Value::StructType(t) => {
-                super::builtins::structs::construct(t, args).map_err(|e| with_site(e, &self.stack))
-            }
-            other => Err(with_site(
-                LangError::new(
-                    Code::Type,
-                    format!(
-                        "cannot call {} `{}`: it is not a procedure",
-                        other.type_name(),
-                        super::printer::write_short(other)
-                    ),
-                )
-                .with_hint("check the parentheses: `(x)` calls x"),
-                &self.stack,
-            )),
-        }
-    }
-
-    /// Escape continuation support: runs `body` and catches an escape with this id.
-    pub fn catch_escape(
-        &mut self,
-        id: u64,
-        result: Result<Value, LangError>,
-    ) -> Result<Value, LangError> {
-        match result {
-            Err(e) if e.control == Control::Escape(id) => {
-                Ok(e.payload.clone().unwrap_or(Value::Void))
-            }
-            other => other,
-        }
-    }
 }
 
-pub fn arity_error(name: &str, min: usize, max: Option<usize>, got: usize) -> LangError {
-    let expected = match max {
-        Some(m) if m == min => format!("{min}"),
-        Some(m) => format!("{min} to {m}"),
-        None => format!("at least {min}"),
-    };
-    let plural = if matches!(expected.as_str(), "1" | "at least 1") {
-        ""
-    } else {
-        "s"
-    };
-    LangError::new(
-        Code::Arity,
-        format!("{name} expects {expected} argument{plural}, got {got}"),
-    )
+pub use super::call::arity_error;
+
+/// Does the global still hold this builtin? (`PrimCall`'s guard: a redefinition of, say,
+/// `car` makes the call a plain call again.)
+#[inline]
+fn holds(cell: &super::module::Global, prim: &'static super::value::Primitive) -> bool {
+    matches!(&*cell.value.borrow(), Value::Primitive(p) if std::ptr::eq(*p, prim))
+}
+
+impl Interp {
+    /// Runs a builtin on up to four arguments evaluated into a buffer, through the inline
+    /// fast path when it applies.
+    #[inline]
+    fn prim_call(
+        &mut self,
+        prim: &'static super::value::Primitive,
+        op: Option<super::expr::InlineOp>,
+        args: &[Rc<Expr>],
+        span: Span,
+        env: &Rc<Frame>,
+    ) -> Result<Value, LangError> {
+        // One and two arguments (most calls) without a buffer to fill and drop.
+        match args {
+            [a] => {
+                let a = [self.eval(a, env)?];
+                if let Some(v) = op.and_then(|op| op.apply(&a)) {
+                    return Ok(v);
+                }
+                return (prim.func)(self, &a, span).map_err(|e| self.at_site(e, span));
+            }
+            [a, b] => {
+                let a = [self.eval(a, env)?, self.eval(b, env)?];
+                if let Some(v) = op.and_then(|op| op.apply(&a)) {
+                    return Ok(v);
+                }
+                return (prim.func)(self, &a, span).map_err(|e| self.at_site(e, span));
+            }
+            _ => {}
+        }
+        let mut buf = [Value::Nil, Value::Nil, Value::Nil, Value::Nil];
+        let n = args.len();
+        for (i, a) in args.iter().enumerate() {
+            buf[i] = self.eval(a, env)?;
+        }
+        if let Some(v) = op.and_then(|op| op.apply(&buf[..n])) {
+            return Ok(v);
+        }
+        (prim.func)(self, &buf[..n], span).map_err(|e| self.at_site(e, span))
+    }
 }

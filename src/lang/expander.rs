@@ -24,6 +24,9 @@ pub struct Macro {
     pub ellipsis: Sym,
     pub rules: Vec<(Syntax, Syntax)>,
     pub span: Span,
+    /// Local scopes visible where the macro was defined (0 at the top level): free
+    /// identifiers of its templates resolve from there (`Sym::alias`).
+    pub scope_depth: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +91,7 @@ impl Macro {
             ellipsis,
             rules,
             span: spec.span,
+            scope_depth: 0,
         })
     }
 
@@ -140,7 +144,7 @@ impl Macro {
                 if &*s.name() == "_" {
                     true
                 } else if self.literals.contains(s) {
-                    form.symbol() == Some(*s)
+                    form.symbol().map(Sym::unalias) == Some(s.unalias())
                 } else {
                     binds.insert(*s, Binding::One(form.clone()));
                     true
@@ -309,7 +313,12 @@ impl Macro {
                 )
                 .with_span(template.span)),
                 None => Ok(syn(
-                    Datum::Symbol(renames.get(s).copied().unwrap_or(*s)),
+                    Datum::Symbol(
+                        renames
+                            .get(s)
+                            .copied()
+                            .unwrap_or_else(|| Sym::alias(*s, self.scope_depth)),
+                    ),
                     use_span,
                 )),
             },
@@ -610,6 +619,7 @@ pub fn derived(name: &str, form: &Syntax) -> Option<Result<Syntax, LangError>> {
             ))
         }
         "do" => expand_do(items, form),
+        "cond-expand" => expand_cond_expand(items, form),
         "let-values" | "let*-values" => expand_let_values(items, form),
         "receive" => match items {
             [_, formals, expr, body @ ..] if !body.is_empty() => {
@@ -619,6 +629,94 @@ pub fn derived(name: &str, form: &Syntax) -> Option<Result<Syntax, LangError>> {
         },
         _ => return None,
     })
+}
+
+/// The feature identifiers `cond-expand` and `(features)` know (R7RS appendix B).
+pub const FEATURES: &[&str] = &["r7rs", "exact-closed", "ratios", "full-unicode", "xln"];
+
+/// The R7RS libraries `(library (scheme NAME))` finds: all of R7RS-small but `complex`.
+pub const SCHEME_LIBRARIES: &[&str] = &[
+    "base",
+    "case-lambda",
+    "char",
+    "cxr",
+    "eval",
+    "file",
+    "inexact",
+    "lazy",
+    "load",
+    "process-context",
+    "read",
+    "repl",
+    "time",
+    "write",
+    "r5rs",
+];
+
+fn feature_holds(req: &Syntax) -> Result<bool, LangError> {
+    if let Some(s) = req.symbol() {
+        return Ok(&*s.name() == "else" || FEATURES.contains(&&*s.name()));
+    }
+    let items = req
+        .list()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| bad(req, "cond-expand: a requirement is a feature, (library name), (and ...), (or ...) or (not ...)"))?;
+    let head = items[0].symbol().map(|s| s.name());
+    match head.as_deref() {
+        Some("and") => {
+            for r in &items[1..] {
+                if !feature_holds(r)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Some("or") => {
+            for r in &items[1..] {
+                if feature_holds(r)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Some("not") if items.len() == 2 => Ok(!feature_holds(&items[1])?),
+        Some("library") if items.len() == 2 => Ok(library_available(&items[1])),
+        _ => Err(bad(req, "cond-expand: unknown requirement")),
+    }
+}
+
+/// Is `(scheme NAME)` (or an `(xln NAME)` standard library module) available?
+pub fn library_available(name: &Syntax) -> bool {
+    let parts: Vec<String> = name
+        .list()
+        .unwrap_or(&[])
+        .iter()
+        .map(|p| p.symbol().map(|s| s.name().to_string()).unwrap_or_default())
+        .collect();
+    match parts.as_slice() {
+        [scheme, lib] if scheme == "scheme" => SCHEME_LIBRARIES.contains(&lib.as_str()),
+        [xln, lib] if xln == "xln" => super::module::STDLIB.iter().any(|(n, _)| n == lib),
+        _ => false,
+    }
+}
+
+fn expand_cond_expand(items: &[Syntax], form: &Syntax) -> Result<Syntax, LangError> {
+    for clause in &items[1..] {
+        let parts = clause
+            .list_like()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| bad(clause, "cond-expand: each clause is (requirement body ...)"))?;
+        if feature_holds(&parts[0])? {
+            let mut body = vec![sym("begin", clause.span)];
+            body.extend(parts[1..].iter().cloned());
+            return Ok(list(body, clause.span));
+        }
+    }
+    Err(bad(
+        form,
+        "cond-expand: no clause matches the implementation's features",
+    )
+    .with_hint(format!("features: {}", FEATURES.join(" "))))
 }
 
 /// `(begin e ...)`, or the single expression itself.

@@ -3,16 +3,25 @@
 //! module; it calls them through their public APIs (see `crate::bindings`).
 
 pub mod builtins;
+pub mod call;
 pub mod compiler;
 pub mod diagnostics;
 pub mod docs;
 pub mod eval;
 pub mod expander;
+pub mod expr;
+pub mod frame;
+pub mod labels;
+pub mod library;
+pub mod memory;
 pub mod module;
 pub mod number;
+pub mod output;
 pub mod pattern;
+pub mod ports;
 pub mod printer;
 pub mod reader;
+pub mod sandbox;
 pub mod source;
 pub mod symbol;
 pub mod syntax;

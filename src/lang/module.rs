@@ -138,6 +138,9 @@ impl Module {
 /// All loaded modules plus the builtins root.
 pub struct ModuleRegistry {
     pub builtins: Rc<Module>,
+    /// Set once the prelude has been evaluated into `builtins` (a registry sharing an
+    /// already prepared builtins module skips it).
+    pub prelude_loaded: std::cell::Cell<bool>,
     pub loaded: RefCell<HashMap<PathBuf, Rc<Module>>>,
     pub loading: RefCell<Vec<PathBuf>>,
 }
@@ -149,7 +152,15 @@ impl Default for ModuleRegistry {
 }
 
 impl ModuleRegistry {
+    /// A registry whose builtins are every table (the language's and the native layers').
     pub fn new() -> ModuleRegistry {
+        ModuleRegistry::with_tables(&super::builtins::tables())
+    }
+
+    /// A registry whose builtins are only `tables`.
+    pub fn with_tables(
+        tables: &[(&'static str, &'static [super::value::Primitive])],
+    ) -> ModuleRegistry {
         let builtins = Rc::new(Module {
             name: "builtins".into(),
             path: None,
@@ -160,9 +171,21 @@ impl ModuleRegistry {
             imported: RefCell::new(HashSet::new()),
             builtins: None,
         });
-        super::builtins::install(&builtins);
+        super::builtins::install(&builtins, tables);
         ModuleRegistry {
             builtins,
+            prelude_loaded: std::cell::Cell::new(false),
+            loaded: RefCell::new(HashMap::new()),
+            loading: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A registry over an existing builtins module (prelude already in it), with no
+    /// modules loaded yet.
+    pub fn sharing(builtins: Rc<Module>) -> ModuleRegistry {
+        ModuleRegistry {
+            builtins,
+            prelude_loaded: std::cell::Cell::new(true),
             loaded: RefCell::new(HashMap::new()),
             loading: RefCell::new(Vec::new()),
         }
@@ -193,9 +216,10 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("scenario", include_str!("../../stdlib/scenario.xln")),
 ];
 
-/// Finds a stdlib module's source: `XLN_STDLIB` dir first (for development), then embedded.
-pub fn stdlib_source(name: &str) -> Option<(String, String)> {
-    if let Ok(dir) = std::env::var("XLN_STDLIB") {
+/// Finds a stdlib module's source: `XLN_STDLIB` dir first (for development, unless
+/// `embedded_only`, as in the sandbox), then embedded.
+pub fn stdlib_source(name: &str, embedded_only: bool) -> Option<(String, String)> {
+    if let Some(dir) = std::env::var_os("XLN_STDLIB").filter(|_| !embedded_only) {
         let path = Path::new(&dir).join(format!("{name}.xln"));
         if let Ok(text) = std::fs::read_to_string(&path) {
             return Some((path.display().to_string(), text));

@@ -549,12 +549,20 @@ fn parse_prefixed(text: &str) -> Option<Result<Value, String>> {
                 Some(b'+') => (false, &rest[1..]),
                 _ => (false, rest),
             };
-            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(r)) {
+            let (num, den) = digits.split_once('/').unwrap_or((digits, "1"));
+            let valid = |d: &str| !d.is_empty() && d.chars().all(|c| c.is_digit(r));
+            if !valid(num) || !valid(den) {
                 return Some(Err(malformed()));
             }
-            match BigInt::parse_bytes(digits.as_bytes(), r) {
-                Some(n) => Value::from_bigint(if negative { -n } else { n }),
-                None => return Some(Err(malformed())),
+            match (
+                BigInt::parse_bytes(num.as_bytes(), r),
+                BigInt::parse_bytes(den.as_bytes(), r),
+            ) {
+                (Some(_), Some(d)) if d.is_zero() => return Some(Err(malformed())),
+                (Some(n), Some(d)) => {
+                    from_rational(BigRational::new(if negative { -n } else { n }, d))
+                }
+                _ => return Some(Err(malformed())),
             }
         }
         _ => match parse_number(rest) {

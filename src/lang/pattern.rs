@@ -104,7 +104,15 @@ impl Pattern {
                 }
             }
             Pattern::Vector(items) => match v {
-                Value::Vector(vec) if vec.len() == items.len() => {
+                Value::Vector(_) | Value::MVector(_) => {
+                    let vec = super::builtins::vectors::vector_items(
+                        std::slice::from_ref(v),
+                        0,
+                        "match",
+                    )?;
+                    if vec.len() != items.len() {
+                        return Ok(false);
+                    }
                     for (p, x) in items.iter().zip(vec.iter()) {
                         if !p.matches(interp, x, frame, env)? {
                             return Ok(false);
@@ -131,8 +139,11 @@ impl Pattern {
                 _ => false,
             },
             Pattern::Struct { name, fields } => match v {
-                Value::Struct(s) if s.stype.name == *name && s.fields.len() == fields.len() => {
-                    for (p, x) in fields.iter().zip(&s.fields) {
+                Value::Struct(s)
+                    if s.stype.name == *name && s.fields.borrow().len() == fields.len() =>
+                {
+                    let values = s.fields.borrow().clone();
+                    for (p, x) in fields.iter().zip(&values) {
                         if !p.matches(interp, x, frame, env)? {
                             return Ok(false);
                         }

@@ -38,12 +38,13 @@ pub fn read_all(text: &str, file: FileId) -> Result<Vec<Syntax>, Vec<LangError>>
         .with_hint("flatten the data, or split it into several forms")]);
     }
     let result = program(file).parse(text).into_result();
-    result.map_err(|errors| {
+    let forms = result.map_err(|errors| {
         errors
             .into_iter()
             .map(|e| convert_error(e, text, file, &scan))
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    })?;
+    super::labels::resolve_all(forms).map_err(|e| vec![e])
 }
 
 /// Reads exactly one datum (used by `read` on strings and by snapshot loading).
@@ -56,6 +57,41 @@ pub fn read_one(text: &str, file: FileId) -> Result<Syntax, Vec<LangError>> {
             format!("expected exactly one datum, found {n}"),
         )
         .with_span(Span::new(file, 0, text.len()))]),
+    }
+}
+
+/// Reads the first datum of `text` (after any whitespace and comments): the datum and the
+/// byte offset just past it, or `None` when only whitespace and comments remain. What
+/// follows the datum is not read (a port's `read` reads one datum at a time).
+pub fn read_prefix(text: &str, file: FileId) -> Result<Option<(Syntax, usize)>, LangError> {
+    let scan = scan_brackets(text);
+    if scan.max_depth > MAX_NESTING {
+        let at = scan.too_deep_at.unwrap_or(0);
+        return Err(LangError::new(
+            Code::Read,
+            format!("nesting deeper than {MAX_NESTING} levels"),
+        )
+        .with_span(Span::new(file, at, at + 1)));
+    }
+    let nothing = atmosphere_of(file).then(end()).to(None);
+    let first = atmosphere_of(file)
+        .ignore_then(datum(file).map_with(|d, e| {
+            let end: SimpleSpan = e.span();
+            Some((d, end.end))
+        }))
+        .then_ignore(any().repeated());
+    let parser = nothing.or(first);
+    match parser.parse(text).into_result() {
+        Ok(None) => Ok(None),
+        Ok(Some((d, end))) => {
+            let mut resolved = super::labels::resolve_all(vec![d])?;
+            Ok(resolved.pop().map(|d| (d, end)))
+        }
+        Err(errors) => Err(errors
+            .into_iter()
+            .map(|e| convert_error(e, text, file, &scan))
+            .next()
+            .unwrap_or_else(|| LangError::new(Code::Read, "unreadable datum"))),
     }
 }
 
@@ -151,8 +187,45 @@ pub fn scan_brackets(text: &str) -> BracketScan {
         unmatched_close_at: None,
         in_string_or_comment_at_end: false,
     };
+    // Quote prefixes (' ` , ,@ #;) nest the datum after them like a bracket does, so a run
+    // of them counts toward the depth; a bracket opened after a run carries the run's
+    // weight until it closes.
+    let mut weights: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
+    let mut run = 0usize;
+    let note_depth = |scan: &mut BracketScan, d: usize, at: usize| {
+        if d > scan.max_depth {
+            scan.max_depth = d;
+            if d > MAX_NESTING && scan.too_deep_at.is_none() {
+                scan.too_deep_at = Some(at);
+            }
+        }
+    };
     let mut i = 0;
     while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'`' | b',' => {
+                run += 1;
+                note_depth(&mut scan, depth + run, i);
+                i += 1;
+                if bytes[i - 1] == b',' && bytes.get(i) == Some(&b'@') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'#' if bytes.get(i + 1) == Some(&b';') => {
+                run += 1;
+                note_depth(&mut scan, depth + run, i);
+                i += 2;
+                continue;
+            }
+            c if c.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b'(' | b'[' | b'{' => {}
+            _ => run = 0,
+        }
         match bytes[i] {
             b';' => {
                 while i < bytes.len() && bytes[i] != b'\n' {
@@ -200,14 +273,13 @@ pub fn scan_brackets(text: &str) -> BracketScan {
             }
             b'(' | b'[' | b'{' => {
                 scan.unclosed.push(i);
-                if scan.unclosed.len() > scan.max_depth {
-                    scan.max_depth = scan.unclosed.len();
-                    if scan.max_depth > MAX_NESTING && scan.too_deep_at.is_none() {
-                        scan.too_deep_at = Some(i);
-                    }
-                }
+                weights.push(1 + run);
+                depth += 1 + run;
+                run = 0;
+                note_depth(&mut scan, depth, i);
             }
             b')' | b']' | b'}' => {
+                depth -= weights.pop().unwrap_or(0);
                 let matched = scan.unclosed.pop().is_some();
                 if !matched && !scan.unmatched_close {
                     scan.unmatched_close = true;
@@ -312,6 +384,40 @@ fn datum<'a>(file: FileId) -> impl Parser<'a, &'a str, Syntax, Extra<'a>> + Clon
             .clone()
             .delimited_by(just("#("), just(')'))
             .map(Datum::ConstVector);
+        let bytevector = items.clone().delimited_by(just("#u8("), just(')')).try_map(
+            |items: Vec<Syntax>, span| {
+                let mut bytes = Vec::with_capacity(items.len());
+                for item in &items {
+                    match &item.datum {
+                        Datum::Atom(Value::Int(n)) if (0..=255).contains(n) => bytes.push(*n as u8),
+                        _ => {
+                            return Err(Rich::custom(
+                                span,
+                                "a bytevector literal #u8(...) holds integers from 0 to 255",
+                            ))
+                        }
+                    }
+                }
+                Ok(Datum::Atom(Value::literal_mbytes(bytes)))
+            },
+        );
+        // Datum labels (R7RS 2.4): `#n=` names the next datum, `#n#` refers to it.
+        let label_number = any()
+            .filter(|c: &char| c.is_ascii_digit())
+            .repeated()
+            .at_least(1)
+            .at_most(9)
+            .to_slice()
+            .map(|d: &str| d.parse::<u64>().unwrap_or(0));
+        let label_def = just('#')
+            .ignore_then(label_number)
+            .then_ignore(just('='))
+            .then(gap.clone().ignore_then(datum.clone()))
+            .map_with(move |(n, d), e| super::labels::definition(n, d, sp(file, e.span())));
+        let label_ref = just('#')
+            .ignore_then(label_number)
+            .then_ignore(just('#'))
+            .map_with(move |n, e| super::labels::reference(n, sp(file, e.span())));
         let set = items
             .clone()
             .delimited_by(just("#{"), just('}'))
@@ -342,6 +448,9 @@ fn datum<'a>(file: FileId) -> impl Parser<'a, &'a str, Syntax, Extra<'a>> + Clon
             hex_bytes(),
             character(),
             keyword(),
+            bytevector,
+            label_def,
+            label_ref,
             const_vector,
             set,
             struct_lit,

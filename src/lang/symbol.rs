@@ -14,6 +14,10 @@ struct Interner {
     names: Vec<std::rc::Rc<str>>,
     ids: HashMap<std::rc::Rc<str>, u32>,
     gensym_counter: u64,
+    /// Alias id -> (the identifier it stands for, the scope depth it resolves from).
+    aliases: HashMap<u32, (Sym, u32)>,
+    /// (identifier, depth) -> its alias, so each pair has one alias.
+    alias_ids: HashMap<(u32, u32), u32>,
 }
 
 thread_local! {
@@ -47,6 +51,56 @@ impl Sym {
             i.names.push(name.into());
             Sym(id)
         })
+    }
+
+    /// A fresh uninterned symbol named exactly `name` (the `gensym` builtin numbers its
+    /// names per interpreter, so they are the same on every run).
+    pub fn gensym_named(name: &str) -> Sym {
+        INTERNER.with(|i| {
+            let mut i = i.borrow_mut();
+            let id = i.names.len() as u32;
+            i.names.push(name.into());
+            Sym(id)
+        })
+    }
+
+    /// The identifier a macro template introduces for `original`: it prints like
+    /// `original`, but the compiler resolves it as `original` would be resolved where the
+    /// macro was defined (in the outermost `depth` local scopes, else globally), so the
+    /// use site's local variables cannot capture it (hygiene for free identifiers).
+    pub fn alias(original: Sym, depth: usize) -> Sym {
+        let depth = depth as u32;
+        INTERNER.with(|i| {
+            let mut i = i.borrow_mut();
+            if let Some(&id) = i.alias_ids.get(&(original.0, depth)) {
+                return Sym(id);
+            }
+            let id = i.names.len() as u32;
+            let name = i.names[original.0 as usize].clone();
+            i.names.push(name);
+            i.aliases.insert(id, (original, depth));
+            i.alias_ids.insert((original.0, depth), id);
+            Sym(id)
+        })
+    }
+
+    /// For an alias: the identifier it stands for and the depth it resolves from.
+    pub fn alias_of(self) -> Option<(Sym, usize)> {
+        INTERNER.with(|i| {
+            i.borrow()
+                .aliases
+                .get(&self.0)
+                .map(|(s, d)| (*s, *d as usize))
+        })
+    }
+
+    /// The plain identifier behind any chain of aliases (itself if it is none).
+    pub fn unalias(self) -> Sym {
+        let mut s = self;
+        while let Some((orig, _)) = s.alias_of() {
+            s = orig;
+        }
+        s
     }
 
     /// The symbol's text.

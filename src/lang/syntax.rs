@@ -7,7 +7,7 @@ use imbl::{OrdMap, OrdSet};
 
 use super::source::Span;
 use super::symbol::Sym;
-use super::value::{StructType, StructValue, Value};
+use super::value::{StructType, Value};
 
 #[derive(Clone, Debug)]
 pub struct Syntax {
@@ -73,10 +73,11 @@ impl Syntax {
         let all = |items: &[Syntax]| items.iter().map(Syntax::to_value).collect::<Vec<_>>();
         match &self.datum {
             Datum::Atom(v) => v.clone(),
-            Datum::Symbol(s) => Value::Symbol(*s),
+            Datum::Symbol(s) => Value::Symbol(s.unalias()),
             Datum::List(items) => Value::list(all(items)),
             Datum::Dotted(items, tail) => Value::list_with_tail(all(items), tail.to_value()),
-            Datum::Vector(items) | Datum::ConstVector(items) => Value::vector(all(items)),
+            Datum::Vector(items) => Value::vector(all(items)),
+            Datum::ConstVector(items) => Value::literal_mvector(all(items)),
             Datum::Map(items) => {
                 let vals = all(items);
                 let map: OrdMap<Value, Value> = vals
@@ -95,7 +96,7 @@ impl Syntax {
                 };
                 let fields: Vec<Value> = vals.into_iter().skip(1).collect();
                 let stype = StructType::anonymous_fields(name, fields.len());
-                Value::Struct(Rc::new(StructValue { stype, fields }))
+                Value::new_struct(stype, fields)
             }
         }
     }
@@ -103,6 +104,9 @@ impl Syntax {
     /// Turns a runtime value back into syntax (for `eval` and macro output), giving every
     /// node the span of the place that asked.
     pub fn from_value(v: &Value, span: Span) -> Result<Syntax, String> {
+        if super::memory::stack_low() {
+            return Err("the datum is nested too deeply to evaluate".to_string());
+        }
         let datum = match v {
             Value::Symbol(s) => Datum::Symbol(*s),
             Value::Pair(_) => {
@@ -122,8 +126,11 @@ impl Syntax {
                 }
             }
             Value::Nil => Datum::List(vec![]),
-            Value::Vector(items) => Datum::ConstVector(
+            // A persistent vector value is a constant in code (it evaluates to itself).
+            Value::Vector(_) => Datum::Atom(v.clone()),
+            Value::MVector(items) => Datum::ConstVector(
                 items
+                    .borrow()
                     .iter()
                     .map(|x| Syntax::from_value(x, span))
                     .collect::<Result<_, _>>()?,
@@ -140,6 +147,7 @@ impl StructType {
         Rc::new(StructType {
             name,
             fields: (0..count).map(|i| Sym::new(&format!("field{i}"))).collect(),
+            mutable: false,
         })
     }
 }

@@ -19,6 +19,10 @@ use super::value::Value;
 impl Interp {
     /// Reads and evaluates every form of `text`, returning the last value.
     pub fn eval_source(&mut self, name: &str, text: &str) -> Result<Value, LangError> {
+        self.outermost(|interp| interp.eval_source_inner(name, text))
+    }
+
+    fn eval_source_inner(&mut self, name: &str, text: &str) -> Result<Value, LangError> {
         let file = add_source(name, text);
         let forms = read_all(text, file).map_err(|mut errors| errors.remove(0))?;
         let mut last = Value::Void;
@@ -47,7 +51,11 @@ impl Interp {
     }
 
     /// Handles the forms that only exist at the top level, compiling the rest.
-    fn prepare_toplevel(&mut self, form: &Syntax, run: bool) -> Result<Prepared, LangError> {
+    pub(crate) fn prepare_toplevel(
+        &mut self,
+        form: &Syntax,
+        run: bool,
+    ) -> Result<Prepared, LangError> {
         let mut compiler = Compiler::new(self);
         let form = compiler.expand_head(form)?;
         let head = form
@@ -66,6 +74,14 @@ impl Interp {
                 for spec in &items[1..] {
                     self.require(spec, run)?;
                 }
+                Ok(Prepared::Done(Value::Void))
+            }
+            Some("import") => {
+                self.import_sets(&items[1..], run)?;
+                Ok(Prepared::Done(Value::Void))
+            }
+            Some("define-library") => {
+                self.define_library(&form, run)?;
                 Ok(Prepared::Done(Value::Void))
             }
             Some("provide") => {
@@ -105,6 +121,12 @@ impl Interp {
     /// Loads a module (a stdlib name like `htlc` or `xln/htlc`, or a relative file path)
     /// once, and imports what it provides. `run` false compiles without running (check).
     pub fn require(&mut self, spec: &Syntax, run: bool) -> Result<(), LangError> {
+        let module = self.load_required(spec, run)?;
+        self.import(&module, spec.span)
+    }
+
+    /// Loads (once) the module `spec` names, without importing it.
+    pub fn load_required(&mut self, spec: &Syntax, run: bool) -> Result<Rc<Module>, LangError> {
         let (key, name, text) = self.resolve_module(spec)?;
         let existing = self.modules.loaded.borrow().get(&key).cloned();
         let module = match existing {
@@ -141,10 +163,10 @@ impl Interp {
                 module
             }
         };
-        self.import(&module, spec.span)
+        Ok(module)
     }
 
-    fn import(&mut self, from: &Rc<Module>, span: Span) -> Result<(), LangError> {
+    pub(crate) fn import(&mut self, from: &Rc<Module>, span: Span) -> Result<(), LangError> {
         for name in from.exported() {
             if let Some(m) = from.macros.borrow().get(&name).cloned() {
                 self.module.macros.borrow_mut().insert(name, m);
@@ -172,7 +194,7 @@ impl Interp {
             Datum::Symbol(s) => {
                 let text = s.name();
                 let name = text.strip_prefix("xln/").unwrap_or(&text);
-                let (display, source) = stdlib_source(name).ok_or_else(|| {
+                let (display, source) = stdlib_source(name, self.sandboxed).ok_or_else(|| {
                     LangError::new(Code::Module, format!("no standard library module `{name}`"))
                         .with_span(spec.span)
                         .with_hint(format!(
@@ -187,6 +209,12 @@ impl Interp {
                 Ok((PathBuf::from(format!("<stdlib>/{name}")), display, source))
             }
             Datum::Atom(Value::Str(path)) => {
+                if self.sandboxed {
+                    return Err(
+                        super::sandbox::refusal("require of a file", "it reads a file")
+                            .with_span(spec.span),
+                    );
+                }
                 let full = self.module.dir().join(&**path);
                 let text = std::fs::read_to_string(&full).map_err(|e| {
                     LangError::new(
@@ -279,7 +307,7 @@ fn imported_elsewhere(interp: &Interp, cell: &Rc<super::module::Global>) -> bool
     })
 }
 
-enum Prepared {
+pub(crate) enum Prepared {
     Done(Value),
     Many(Vec<Syntax>),
     Compiled(Rc<Expr>),
@@ -323,6 +351,7 @@ fn collect_globals(expr: &Expr, out: &mut Vec<(Sym, Span)>) {
             go(func);
             args.iter().for_each(go);
         }
+        Expr::PrimCall { args, .. } => args.iter().for_each(go),
         Expr::Guard { body, handler } => {
             go(body);
             go(handler);

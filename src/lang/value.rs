@@ -50,7 +50,16 @@ pub enum Value {
     /// A procedure that closes over Rust state (escape continuations, struct accessors).
     NativeProc(Rc<NativeProc>),
     Error(Rc<ErrorObject>),
-    MutableBox(Rc<RefCell<Value>>),
+    MutableBox(Rc<MBox>),
+    /// An R7RS vector: mutable in place (`vector-set!`), printed `#(...)`. `[...]` is the
+    /// language's persistent vector (`Vector`).
+    MVector(Rc<MVec>),
+    /// An R7RS mutable string (from `make-string`, `string-copy`, `string`); `string-set!`
+    /// changes it in place. Other strings are immutable `Str`.
+    MString(Rc<RefCell<String>>),
+    /// An R7RS bytevector (`bytevector`, `make-bytevector`, `#u8(...)`), mutable in place;
+    /// printed `#u8(...)`. `#x"..."` byte strings are immutable `Bytes`.
+    MBytes(Rc<MBytes>),
     /// Several values returned at once by `values` (count != 1).
     Values(Rc<[Value]>),
     /// A handle to a native object owned by another layer (accounts, entities, keys, ...).
@@ -58,17 +67,82 @@ pub enum Value {
 }
 
 /// A cons cell: `.0` is the car, `.1` the cdr. Dropping a long list unlinks it
-/// iteratively, so a million-element list cannot overflow the stack when freed.
+/// iteratively, so a million-element list cannot overflow the stack when freed; a deeply
+/// nested one postpones its children when the stack runs low (`memory::defer_drop`).
 pub struct Cons(pub Value, pub Value);
 
 impl Drop for Cons {
     fn drop(&mut self) {
+        if super::memory::should_defer_drop() {
+            super::memory::defer_drop(std::mem::replace(&mut self.0, Value::Nil));
+            super::memory::defer_drop(std::mem::replace(&mut self.1, Value::Nil));
+            return;
+        }
         let mut next = std::mem::replace(&mut self.1, Value::Nil);
         while let Value::Pair(rc) = next {
             match Rc::try_unwrap(rc) {
                 Ok(mut cell) => next = std::mem::replace(&mut cell.1, Value::Nil),
                 Err(_) => break,
             }
+        }
+    }
+}
+
+/// A box's cell. Dropping a deeply nested chain of boxes postpones the content when the
+/// stack runs low.
+pub struct MBox(pub RefCell<Value>);
+
+impl std::ops::Deref for MBox {
+    type Target = RefCell<Value>;
+    fn deref(&self) -> &RefCell<Value> {
+        &self.0
+    }
+}
+impl Drop for MBox {
+    fn drop(&mut self) {
+        if super::memory::should_defer_drop() {
+            super::memory::defer_drop(self.0.replace(Value::Nil));
+        }
+    }
+}
+
+/// The storage of an R7RS vector (see `Value::MVector`). A literal (`#(1 2)` in source) is
+/// read-only, as R7RS makes literal constants: `vector-set!` on it is an error.
+pub struct MVec(pub RefCell<Vec<Value>>, pub bool);
+
+impl MVec {
+    /// True for a literal constant (cannot be changed in place).
+    pub fn is_literal(&self) -> bool {
+        self.1
+    }
+}
+
+/// The storage of an R7RS bytevector (see `Value::MBytes`); literals are read-only.
+pub struct MBytes(pub RefCell<Vec<u8>>, pub bool);
+
+impl std::ops::Deref for MBytes {
+    type Target = RefCell<Vec<u8>>;
+    fn deref(&self) -> &RefCell<Vec<u8>> {
+        &self.0
+    }
+}
+impl MBytes {
+    /// True for a literal constant (`#u8(...)` in source).
+    pub fn is_literal(&self) -> bool {
+        self.1
+    }
+}
+
+impl std::ops::Deref for MVec {
+    type Target = RefCell<Vec<Value>>;
+    fn deref(&self) -> &RefCell<Vec<Value>> {
+        &self.0
+    }
+}
+impl Drop for MVec {
+    fn drop(&mut self) {
+        if super::memory::should_defer_drop() {
+            super::memory::defer_drop(std::mem::take(&mut *self.0.borrow_mut()));
         }
     }
 }
@@ -97,6 +171,14 @@ pub struct NativeProc {
     /// For a `case-lambda` procedure, its clauses: the evaluator picks one itself so a call
     /// in tail position stays a tail call (`func` does the same for calls from builtins).
     pub case_lambda: Option<std::rc::Rc<[Value]>>,
+    /// For a parameter object (`make-parameter`), its cell, so `parameterize` can rebind it.
+    pub parameter: Option<Rc<ParameterCell>>,
+}
+
+/// The state of an R7RS parameter object: its current value and converter.
+pub struct ParameterCell {
+    pub value: RefCell<Value>,
+    pub converter: Option<Value>,
 }
 
 /// A struct type: its name and field names. Two types with the same name and fields are
@@ -105,6 +187,8 @@ pub struct NativeProc {
 pub struct StructType {
     pub name: Sym,
     pub fields: Vec<Sym>,
+    /// Records from `define-record-type` with modifiers can be changed in place.
+    pub mutable: bool,
 }
 
 /// Struct types are identified by name and arity (field names are for accessors only),
@@ -128,10 +212,18 @@ impl PartialEq for StructType {
 }
 impl Eq for StructType {}
 
-/// An immutable struct instance.
+/// A struct instance (immutable unless its type is `mutable`).
 pub struct StructValue {
     pub stype: Rc<StructType>,
-    pub fields: Vec<Value>,
+    pub fields: RefCell<Vec<Value>>,
+}
+
+impl Drop for StructValue {
+    fn drop(&mut self) {
+        if super::memory::should_defer_drop() {
+            super::memory::defer_drop(std::mem::take(&mut *self.fields.borrow_mut()));
+        }
+    }
 }
 
 /// A condition raised by `error` or by the runtime: message, irritants, stable code.
@@ -177,8 +269,44 @@ impl Value {
             None => Value::Big(Rc::new(n)),
         }
     }
+    /// A persistent vector (`[...]`).
     pub fn vector(items: impl IntoIterator<Item = Value>) -> Value {
         Value::Vector(Rc::new(items.into_iter().collect()))
+    }
+    /// An R7RS (mutable) vector (`#(...)`).
+    pub fn mvector(items: Vec<Value>) -> Value {
+        Value::MVector(Rc::new(MVec(RefCell::new(items), false)))
+    }
+    /// A read-only R7RS vector (a literal constant).
+    pub fn literal_mvector(items: Vec<Value>) -> Value {
+        Value::MVector(Rc::new(MVec(RefCell::new(items), true)))
+    }
+    /// A box holding `v`.
+    pub fn new_box(v: Value) -> Value {
+        Value::MutableBox(Rc::new(MBox(RefCell::new(v))))
+    }
+    /// A struct instance of type `t`.
+    pub fn new_struct(t: Rc<StructType>, fields: Vec<Value>) -> Value {
+        Value::Struct(Rc::new(StructValue {
+            stype: t,
+            fields: RefCell::new(fields),
+        }))
+    }
+    /// An R7RS mutable string.
+    pub fn mstring(s: String) -> Value {
+        Value::MString(Rc::new(RefCell::new(s)))
+    }
+    /// An R7RS bytevector.
+    pub fn mbytes(b: Vec<u8>) -> Value {
+        Value::MBytes(Rc::new(MBytes(RefCell::new(b), false)))
+    }
+    /// A read-only bytevector (a literal constant).
+    pub fn literal_mbytes(b: Vec<u8>) -> Value {
+        Value::MBytes(Rc::new(MBytes(RefCell::new(b), true)))
+    }
+    /// True for both kinds of string.
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::MString(_))
     }
     /// A proper list of the items.
     pub fn list(items: impl IntoIterator<Item = Value, IntoIter: DoubleEndedIterator>) -> Value {
@@ -262,6 +390,9 @@ impl Value {
             Value::Procedure(_) | Value::Primitive(_) | Value::NativeProc(_) => "procedure",
             Value::Error(_) => "error object",
             Value::MutableBox(_) => "box",
+            Value::MVector(_) => "vector",
+            Value::MString(_) => "string",
+            Value::MBytes(_) => "bytevector",
             Value::Values(_) => "multiple values",
             Value::Native(n) => n.type_name(),
         }
@@ -277,12 +408,12 @@ impl Value {
             Value::Int(_) | Value::Big(_) | Value::Rational(_) => 4,
             Value::Float(_) => 5,
             Value::Char(_) => 6,
-            Value::Str(_) => 7,
+            Value::Str(_) | Value::MString(_) => 7,
             Value::Symbol(_) => 8,
             Value::Keyword(_) => 9,
-            Value::Bytes(_) => 10,
+            Value::Bytes(_) | Value::MBytes(_) => 10,
             Value::Pair(_) => 11,
-            Value::Vector(_) => 12,
+            Value::Vector(_) | Value::MVector(_) => 12,
             Value::Map(_) => 13,
             Value::Set(_) => 14,
             Value::Struct(_) => 15,
@@ -302,6 +433,9 @@ impl Value {
             Value::Primitive(p) => *p as *const Primitive as usize,
             Value::NativeProc(p) => Rc::as_ptr(p) as *const u8 as usize,
             Value::MutableBox(b) => Rc::as_ptr(b) as *const u8 as usize,
+            Value::MVector(v) => Rc::as_ptr(v) as *const u8 as usize,
+            Value::MString(v) => Rc::as_ptr(v) as *const u8 as usize,
+            Value::MBytes(v) => Rc::as_ptr(v) as *const u8 as usize,
             Value::Native(n) => Rc::as_ptr(n) as *const u8 as usize,
             Value::Error(e) => Rc::as_ptr(e) as *const u8 as usize,
             Value::Pair(p) => Rc::as_ptr(p) as *const u8 as usize,
@@ -371,21 +505,40 @@ impl Ord for Value {
         match (self, other) {
             (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
             (Value::Int(a), Value::Int(b)) => a.cmp(b),
+            (Value::Str(a), Value::Str(b)) => a.cmp(b),
+            (Value::Symbol(a), Value::Symbol(b)) => a.cmp(b),
+            (Value::Keyword(a), Value::Keyword(b)) => a.cmp(b),
+            (Value::Char(a), Value::Char(b)) => a.cmp(b),
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            _ => self.cmp_compound(other, ra),
+        }
+    }
+}
+
+impl Value {
+    /// `Ord` for everything but the common immediate cases (kept out of line so map
+    /// lookups on small keys stay short); recursion into containers is stack-guarded.
+    fn cmp_compound(&self, other: &Value, ra: u8) -> Ordering {
+        super::memory::guard_deep_data();
+        match (self, other) {
             (a, b) if ra == 4 => super::number::compare_exact(a, b),
             (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
             (Value::Char(a), Value::Char(b)) => a.cmp(b),
-            (Value::Str(a), Value::Str(b)) => a.cmp(b),
-            (Value::Symbol(a), Value::Symbol(b)) | (Value::Keyword(a), Value::Keyword(b)) => {
-                a.cmp(b)
-            }
-            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (a, b) if ra == 7 => a.with_text(|x| b.with_text(|y| x.cmp(y))),
+            (a, b) if ra == 10 => a.with_bytes(|x| b.with_bytes(|y| x.cmp(y))),
             (Value::Pair(_), Value::Pair(_)) => cmp_pairs(self, other),
             (Value::Vector(a), Value::Vector(b)) => a.iter().cmp(b.iter()),
+            (Value::MVector(a), Value::MVector(b)) if Rc::ptr_eq(a, b) => Ordering::Equal,
+            (Value::MVector(a), Value::MVector(b)) => a.borrow().iter().cmp(b.borrow().iter()),
+            (Value::MVector(a), Value::Vector(b)) => a.borrow().iter().cmp(b.iter()),
+            (Value::Vector(a), Value::MVector(b)) => a.iter().cmp(b.borrow().iter()),
             (Value::Map(a), Value::Map(b)) => a.iter().cmp(b.iter()),
             (Value::Set(a), Value::Set(b)) => a.iter().cmp(b.iter()),
-            (Value::Struct(a), Value::Struct(b)) => {
-                a.stype.cmp(&b.stype).then_with(|| a.fields.cmp(&b.fields))
-            }
+            (Value::Struct(a), Value::Struct(b)) if Rc::ptr_eq(a, b) => Ordering::Equal,
+            (Value::Struct(a), Value::Struct(b)) => a
+                .stype
+                .cmp(&b.stype)
+                .then_with(|| a.fields.borrow().cmp(&b.fields.borrow())),
             (Value::StructType(a), Value::StructType(b)) => a.cmp(b),
             (Value::Values(a), Value::Values(b)) => a.iter().cmp(b.iter()),
             (Value::Error(a), Value::Error(b)) => a
@@ -394,6 +547,24 @@ impl Ord for Value {
                 .then_with(|| a.irritants.cmp(&b.irritants)),
             (Value::Native(a), Value::Native(b)) if a.equal(b.as_ref()) => Ordering::Equal,
             _ => self.address().cmp(&other.address()),
+        }
+    }
+
+    /// Runs `f` on the text of either kind of string (the empty string for non-strings).
+    pub fn with_text<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+        match self {
+            Value::Str(s) => f(s),
+            Value::MString(s) => f(&s.borrow()),
+            _ => f(""),
+        }
+    }
+
+    /// Runs `f` on the bytes of either kind of byte string (empty for anything else).
+    pub fn with_bytes<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        match self {
+            Value::Bytes(b) => f(b),
+            Value::MBytes(b) => f(&b.borrow()),
+            _ => f(&[]),
         }
     }
 }

@@ -35,7 +35,7 @@ use num_bigint::BigInt;
 use crate::account::{
     short_hex, Data, Side, SubcontractCall, SubcontractEffect, SubcontractEngine, TokenId,
 };
-use crate::lang::eval::{Interp, Limits, Output};
+use crate::lang::eval::{Interp, Limits};
 use crate::lang::number::to_bigint;
 use crate::lang::reader::read_all;
 use crate::lang::source::{add_source, Span};
@@ -151,12 +151,15 @@ impl SandboxEngine {
 
     fn interp(&mut self) -> &mut Interp {
         self.interp.get_or_insert_with(|| {
+            // The language's sandbox: no files, clock, environment or process control
+            // (E021), output discarded, ordered iteration, per-object and heap bounds. The
+            // step budget is set per call below.
             let limits = Limits {
                 max_depth: SUBCONTRACT_DEPTH_MAX,
                 step_budget: None,
-                ..Limits::default()
+                ..Limits::sandbox()
             };
-            let mut interp = Interp::new(limits, Output::captured());
+            let mut interp = Interp::sandboxed(limits);
             interp.module = interp.modules.new_module("subcontract", None);
             if let Err(e) = interp.eval_source("<subcontract prelude>", SANDBOX_PRELUDE) {
                 // Ships with the binary: failing to load it is a build defect, and every

@@ -1,14 +1,17 @@
 //! Byte-string builtins: construction, hex in and out, concatenation, slicing, and
-//! big-endian integer conversion (the shapes hashes, keys and signatures come in).
+//! big-endian integer conversion (the shapes hashes, keys and signatures come in). They
+//! accept R7RS bytevectors too and return immutable byte strings (`bytevectors.rs` has
+//! the R7RS procedures).
 
 use std::rc::Rc;
 
 use num_bigint::{BigInt, Sign};
 use num_traits::Signed;
 
-use super::{
-    bool_value, bytes_arg, index_arg, int_arg, list_arg, str_arg, type_error, value_error,
-};
+use std::borrow::Cow;
+
+use super::strings::text_arg as str_arg;
+use super::{bool_value, index_arg, int_arg, list_arg, type_error, value_error};
 use crate::lang::diagnostics::LangError;
 use crate::lang::eval::Interp;
 use crate::lang::printer::hex;
@@ -17,14 +20,24 @@ use crate::lang::value::{Primitive, Value};
 
 type R = Result<Value, LangError>;
 
-fn byte_value(v: &Value, i: usize, who: &str) -> Result<u8, LangError> {
+/// The bytes of argument `i`, of either kind (a bytevector's are copied, so callbacks may
+/// change it).
+pub fn octets<'v>(a: &'v [Value], i: usize, who: &str) -> Result<Cow<'v, [u8]>, LangError> {
+    match &a[i] {
+        Value::Bytes(b) => Ok(Cow::Borrowed(&**b)),
+        Value::MBytes(b) => Ok(Cow::Owned(b.borrow().clone())),
+        v => Err(type_error(who, i, "bytes", v)),
+    }
+}
+
+pub fn byte_value(v: &Value, i: usize, who: &str) -> Result<u8, LangError> {
     match v {
         Value::Int(n) if (0..=255).contains(n) => Ok(*n as u8),
         v => Err(type_error(who, i, "a byte (0 to 255)", v)),
     }
 }
 fn is_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
-    bool_value(matches!(a[0], Value::Bytes(_)))
+    bool_value(matches!(a[0], Value::Bytes(_) | Value::MBytes(_)))
 }
 fn bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     let b = a
@@ -34,36 +47,39 @@ fn bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Value::Bytes(Rc::from(b)))
 }
-fn make_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn make_bytes(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "make-bytes")?;
+    interp.reserve(n as u64, "make-bytes")?;
     let fill = match a.get(1) {
         Some(v) => byte_value(v, 1, "make-bytes")?,
         None => 0,
     };
-    if n > 1 << 30 {
-        return Err(value_error("make-bytes", "length above 1 GiB"));
-    }
     Ok(Value::Bytes(Rc::from(vec![fill; n])))
 }
 fn bytes_length(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::Int(bytes_arg(a, 0, "bytes-length")?.len() as i64))
+    Ok(Value::Int(octets(a, 0, "bytes-length")?.len() as i64))
 }
 fn bytes_ref(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let b = bytes_arg(a, 0, "bytes-ref")?;
+    let b = octets(a, 0, "bytes-ref")?;
     let i = index_arg(a, 1, "bytes-ref")?;
     b.get(i)
         .map(|x| Value::Int(*x as i64))
         .ok_or_else(|| super::lists::range_error("bytes-ref", i, b.len()))
 }
-fn bytes_append(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut out = Vec::new();
+fn bytes_append(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut total = 0u64;
     for i in 0..a.len() {
-        out.extend_from_slice(bytes_arg(a, i, "bytes-append")?);
+        total += octets(a, i, "bytes-append")?.len() as u64;
+    }
+    interp.reserve(total, "bytes-append")?;
+    let mut out = Vec::with_capacity(total as usize);
+    for i in 0..a.len() {
+        out.extend_from_slice(&octets(a, i, "bytes-append")?);
     }
     Ok(Value::Bytes(Rc::from(out)))
 }
 fn subbytes(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let b = bytes_arg(a, 0, "subbytes")?;
+    let b = octets(a, 0, "subbytes")?;
     let start = index_arg(a, 1, "subbytes")?;
     let end = if a.len() > 2 {
         index_arg(a, 2, "subbytes")?
@@ -79,11 +95,11 @@ fn subbytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::bytes(&b[start..end]))
 }
 fn bytes_to_hex(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(&hex(bytes_arg(a, 0, "bytes->hex")?)))
+    Ok(Value::string(&hex(&octets(a, 0, "bytes->hex")?)))
 }
 fn hex_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     let s = str_arg(a, 0, "hex->bytes")?;
-    crate::lang::reader::decode_hex(s)
+    crate::lang::reader::decode_hex(&s)
         .map(|b| Value::Bytes(Rc::from(b)))
         .map_err(|m| value_error("hex->bytes", m))
 }
@@ -91,14 +107,16 @@ fn string_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::bytes(str_arg(a, 0, "string->bytes")?.as_bytes()))
 }
 fn bytes_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let b = bytes_arg(a, 0, "bytes->string")?;
-    std::str::from_utf8(b)
+    let b = octets(a, 0, "bytes->string")?;
+    std::str::from_utf8(&b)
         .map(Value::string)
         .map_err(|e| value_error("bytes->string", format!("not valid UTF-8: {e}")))
 }
-fn bytes_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn bytes_to_list(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let n = octets(a, 0, "bytes->list")?.len() as u64;
+    interp.reserve_items(n, crate::lang::memory::PAIR_BYTES, "bytes->list")?;
     Ok(Value::list(
-        bytes_arg(a, 0, "bytes->list")?
+        octets(a, 0, "bytes->list")?
             .iter()
             .map(|b| Value::Int(*b as i64))
             .collect::<Vec<_>>(),
@@ -114,7 +132,7 @@ fn list_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::Bytes(Rc::from(b)))
 }
 /// Big-endian unsigned encoding, left-padded to `width` bytes if given.
-fn integer_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn integer_to_bytes(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = int_arg(a, 0, "integer->bytes")?;
     if n.is_negative() {
         return Err(value_error(
@@ -128,6 +146,7 @@ fn integer_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     if a.len() > 1 {
         let width = index_arg(a, 1, "integer->bytes")?;
+        interp.reserve(width as u64, "integer->bytes")?;
         if raw.len() > width {
             return Err(value_error(
                 "integer->bytes",
@@ -141,8 +160,8 @@ fn integer_to_bytes(_: &mut Interp, a: &[Value], _: Span) -> R {
     Ok(Value::Bytes(Rc::from(raw)))
 }
 fn bytes_to_integer(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let b = bytes_arg(a, 0, "bytes->integer")?;
-    Ok(Value::from_bigint(BigInt::from_bytes_be(Sign::Plus, b)))
+    let b = octets(a, 0, "bytes->integer")?;
+    Ok(Value::from_bigint(BigInt::from_bytes_be(Sign::Plus, &b)))
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![

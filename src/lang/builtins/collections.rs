@@ -1,11 +1,11 @@
-//! Persistent collections: vectors (imbl `Vector`, O(log n) update), maps (ordered `OrdMap`)
-//! and sets (`OrdSet`). Every "update" returns a new collection sharing structure with the old.
+//! Persistent maps (ordered `OrdMap`) and sets (`OrdSet`): every "update" returns a new
+//! collection sharing structure with the old. Vectors are in `vectors.rs`.
 
 use std::rc::Rc;
 
-use imbl::{OrdMap, OrdSet, Vector};
+use imbl::{OrdMap, OrdSet};
 
-use super::{bool_value, index_arg, list_arg, proc_arg, sequence_arg, type_error, value_error};
+use super::{bool_value, list_arg, proc_arg, sequence_arg, type_error, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
 use crate::lang::source::Span;
@@ -13,12 +13,6 @@ use crate::lang::value::{Primitive, Value};
 
 type R = Result<Value, LangError>;
 
-fn vec_arg<'v>(a: &'v [Value], i: usize, who: &str) -> Result<&'v Rc<Vector<Value>>, LangError> {
-    match &a[i] {
-        Value::Vector(v) => Ok(v),
-        v => Err(type_error(who, i, "a vector", v)),
-    }
-}
 fn map_arg<'v>(
     a: &'v [Value],
     i: usize,
@@ -34,125 +28,6 @@ fn set_arg<'v>(a: &'v [Value], i: usize, who: &str) -> Result<&'v Rc<OrdSet<Valu
         Value::Set(s) => Ok(s),
         v => Err(type_error(who, i, "a set", v)),
     }
-}
-
-fn vector(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::vector(a.iter().cloned()))
-}
-fn make_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let n = index_arg(a, 0, "make-vector")?;
-    if n > 100_000_000 {
-        return Err(value_error("make-vector", "length above 100,000,000"));
-    }
-    Ok(Value::vector(std::iter::repeat_n(
-        a.get(1).cloned().unwrap_or(Value::Int(0)),
-        n,
-    )))
-}
-fn is_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
-    bool_value(matches!(a[0], Value::Vector(_)))
-}
-fn vector_length(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::Int(vec_arg(a, 0, "vector-length")?.len() as i64))
-}
-fn vector_ref(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let v = vec_arg(a, 0, "vector-ref")?;
-    let i = index_arg(a, 1, "vector-ref")?;
-    v.get(i)
-        .cloned()
-        .ok_or_else(|| super::lists::range_error("vector-ref", i, v.len()))
-}
-fn vector_set(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let v = vec_arg(a, 0, "vector-set")?;
-    let i = index_arg(a, 1, "vector-set")?;
-    if i >= v.len() {
-        return Err(super::lists::range_error("vector-set", i, v.len()));
-    }
-    Ok(Value::Vector(Rc::new(v.update(i, a[2].clone()))))
-}
-fn vector_set_bang(_: &mut Interp, _: &[Value], _: Span) -> R {
-    Err(LangError::new(
-        Code::Value,
-        "vector-set!: vectors are persistent and cannot be changed in place",
-    )
-    .with_hint("use (vector-set v i x), which returns a new vector, and rebind it"))
-}
-fn vector_push(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut v = (**vec_arg(a, 0, "vector-push")?).clone();
-    v.push_back(a[1].clone());
-    Ok(Value::Vector(Rc::new(v)))
-}
-fn vector_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::list(
-        vector_range(a, "vector->list")?
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>(),
-    ))
-}
-fn list_to_vector(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::vector(list_arg(a, 0, "list->vector")?))
-}
-fn vector_map(interp: &mut Interp, a: &[Value], span: Span) -> R {
-    let f = proc_arg(a, 0, "vector-map")?;
-    let mut out = Vector::new();
-    for x in vec_arg(a, 1, "vector-map")?.iter() {
-        out.push_back(interp.apply(&f, vec![x.clone()], span)?);
-    }
-    Ok(Value::Vector(Rc::new(out)))
-}
-fn vector_for_each(interp: &mut Interp, a: &[Value], span: Span) -> R {
-    let f = proc_arg(a, 0, "vector-for-each")?;
-    for x in vec_arg(a, 1, "vector-for-each")?.iter() {
-        interp.apply(&f, vec![x.clone()], span)?;
-    }
-    Ok(Value::Void)
-}
-fn vector_append(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut out = Vector::new();
-    for i in 0..a.len() {
-        out.append((**vec_arg(a, i, "vector-append")?).clone());
-    }
-    Ok(Value::Vector(Rc::new(out)))
-}
-fn vector_slice(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::Vector(Rc::new(vector_range(a, "vector-slice")?)))
-}
-fn vector_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::Vector(Rc::new(vector_range(a, "vector-copy")?)))
-}
-/// The elements of vector argument 0 from the optional start (argument 1, default 0) to the
-/// optional end (argument 2, default the length), as R7RS's vector procedures take them.
-fn vector_range(a: &[Value], who: &str) -> Result<Vector<Value>, LangError> {
-    let v = vec_arg(a, 0, who)?;
-    let start = if a.len() > 1 {
-        index_arg(a, 1, who)?
-    } else {
-        0
-    };
-    let end = if a.len() > 2 {
-        index_arg(a, 2, who)?
-    } else {
-        v.len()
-    };
-    if start > end || end > v.len() {
-        return Err(value_error(
-            who,
-            format!(
-                "range {start}..{end} is outside a vector of length {}",
-                v.len()
-            ),
-        ));
-    }
-    Ok((**v).clone().slice(start..end))
-}
-fn vector_fold(interp: &mut Interp, a: &[Value], span: Span) -> R {
-    let f = proc_arg(a, 0, "vector-fold")?;
-    let mut acc = a[1].clone();
-    for x in vec_arg(a, 2, "vector-fold")?.iter() {
-        acc = interp.apply(&f, vec![x.clone(), acc], span)?;
-    }
-    Ok(acc)
 }
 
 fn hash(_: &mut Interp, a: &[Value], _: Span) -> R {
@@ -347,22 +222,6 @@ fn list_to_set(_: &mut Interp, a: &[Value], _: Span) -> R {
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
-    "vector", 0, None, vector, "A persistent vector of the arguments.", "(vector 1 2) => [1 2]";
-    "make-vector", 1, Some(2), make_vector, "n copies of a value (default 0).", "(make-vector 2 'x) => [x x]";
-    "vector?", 1, Some(1), is_vector, "Is it a vector?", "(vector? [1]) => #t";
-    "vector-length", 1, Some(1), vector_length, "Number of elements.", "(vector-length [1 2]) => 2";
-    "vector-ref", 2, Some(2), vector_ref, "Element at a 0-based index.", "(vector-ref [a b] 1) => b";
-    "vector-set", 3, Some(3), vector_set, "A new vector with one element replaced.", "(vector-set [1 2] 0 9) => [9 2]";
-    "vector-set!", 3, Some(3), vector_set_bang, "Always an error: vectors are persistent; use vector-set.", "(vector-set! v 0 1) ; error";
-    "vector-push", 2, Some(2), vector_push, "A new vector with an element appended.", "(vector-push [1] 2) => [1 2]";
-    "vector->list", 1, Some(3), vector_to_list, "The elements (from start to end) as a list.", "(vector->list [1 2]) => (1 2)";
-    "list->vector", 1, Some(1), list_to_vector, "A vector of a list's elements.", "(list->vector '(1 2)) => [1 2]";
-    "vector-map", 2, Some(2), vector_map, "Maps over a vector, giving a vector.", "(vector-map add1 [1 2]) => [2 3]";
-    "vector-for-each", 2, Some(2), vector_for_each, "Applies a procedure to each element for effect.", "(vector-for-each display [1 2]) prints 12";
-    "vector-append", 0, None, vector_append, "Concatenates vectors.", "(vector-append [1] [2]) => [1 2]";
-    "vector-slice", 2, Some(3), vector_slice, "Elements from start to end (exclusive).", "(vector-slice [1 2 3] 1) => [2 3]";
-    "vector-copy", 1, Some(3), vector_copy, "The elements from start (0) to end (the length), as a new vector.", "(vector-copy [1 2 3] 1) => [2 3]";
-    "vector-fold", 3, Some(3), vector_fold, "Left fold over a vector: (f elem acc).", "(vector-fold + 0 [1 2 3]) => 6";
     "hash", 0, None, hash, "A persistent ordered map from key value pairs.", "(hash 'a 1 'b 2) => {a 1 b 2}";
     "hash?", 1, Some(1), is_hash, "Is it a map?", "(hash? {}) => #t";
     "hash-ref", 2, Some(3), hash_ref, "Value for a key; the default (or thunk) if absent, else an error.", "(hash-ref {'a 1} 'a) => 1";

@@ -1,12 +1,11 @@
 //! Control builtins: equality, booleans, procedures, multiple values, errors (`raise`,
 //! `error`, error objects), escape continuations, `dynamic-wind`, boxes and `exit`.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{bool_value, proc_arg, type_error};
 use crate::lang::diagnostics::{Code, Control, LangError};
-use crate::lang::eval::Interp;
+use crate::lang::eval::{Handler, Interp};
 use crate::lang::printer::write_short;
 use crate::lang::source::Span;
 use crate::lang::value::{ErrorObject, NativeProc, Primitive, Value};
@@ -108,6 +107,7 @@ fn raise(_: &mut Interp, a: &[Value], _: Span) -> R {
             // itself, so the next handler sees the same message and irritants.
             let mut e = (**origin).clone();
             e.payload = Some(a[0].clone());
+            e.signalled = false;
             return Err(e);
         }
     }
@@ -119,50 +119,30 @@ fn raise(_: &mut Interp, a: &[Value], _: Span) -> R {
     Err(e)
 }
 /// R7RS `raise-continuable`: calls the innermost `with-exception-handler` handler (with the
-/// outer handlers installed) and returns its value; with no handler it is `raise`.
+/// outer handlers installed) and returns its value. With no handler, or a catching form
+/// (`guard`) innermost, it raises like `raise`.
 fn raise_continuable(interp: &mut Interp, a: &[Value], span: Span) -> R {
-    let Some(handler) = interp.exception_handlers.last().cloned() else {
+    let Some(Handler::Procedure(handler)) = interp.exception_handlers.last().cloned() else {
         return raise(interp, a, span);
     };
     let level = interp.exception_handlers.len() - 1;
-    interp.exception_handlers.truncate(level);
+    let saved = interp.exception_handlers.split_off(level);
     let result = interp.apply(&handler, vec![a[0].clone()], span);
     interp.exception_handlers.truncate(level);
-    interp.exception_handlers.push(handler);
-    result.map_err(|mut e| {
-        if e.handled_from.is_none_or(|h| h > level) {
-            e.handled_from = Some(level);
-        }
-        e
-    })
+    interp.exception_handlers.extend(saved);
+    result
 }
-/// R7RS `with-exception-handler`: runs the thunk with `handler` installed. `raise-continuable`
-/// calls the handler in place; a raised error unwinds to here and the handler is called with
-/// it (after the thunk's `dynamic-wind` exits have run). A handler that returns from a
-/// non-continuable raise is itself an error, as in R7RS.
+/// R7RS `with-exception-handler`: runs the thunk with `handler` installed. The handler is
+/// called where an error is raised, before anything unwinds (`Interp::signal`), with the
+/// outer handlers installed; `raise-continuable` returns what it returns.
 fn with_exception_handler(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let handler = proc_arg(a, 0, "with-exception-handler")?;
     let thunk = proc_arg(a, 1, "with-exception-handler")?;
     let level = interp.exception_handlers.len();
-    interp.exception_handlers.push(handler.clone());
+    interp.exception_handlers.push(Handler::Procedure(handler));
     let result = interp.apply(&thunk, vec![], span);
     interp.exception_handlers.truncate(level);
-    match result {
-        Err(e) if e.is_catchable() && e.handled_from.is_none_or(|h| h > level) => {
-            let value = error_to_value(e);
-            interp.apply(&handler, vec![value.clone()], span)?;
-            Err(LangError::new(
-                Code::User,
-                format!(
-                    "exception handler returned from a non-continuable raise of {}",
-                    write_short(&value)
-                ),
-            )
-            .with_span(span)
-            .with_hint("escape from the handler (call/cc, raise), or use raise-continuable"))
-        }
-        other => other,
-    }
+    result
 }
 fn error(_: &mut Interp, a: &[Value], _: Span) -> R {
     let (message, irritants) = match (&a[0], a.get(1)) {
@@ -223,7 +203,14 @@ fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
         name: "continuation".to_string(),
         min_args: 0,
         max_args: None,
-        func: Box::new(move |_, args, _| {
+        func: Box::new(move |interp, args, _| {
+            if !interp.live_escapes.contains(&id) {
+                return Err(LangError::new(
+                    Code::Value,
+                    "a continuation was called after the call/cc that made it returned",
+                )
+                .with_hint("continuations are escape-only here: call k only while its call/cc is running (early exit); re-entry is not supported"));
+            }
             let v = if args.len() == 1 {
                 args[0].clone()
             } else {
@@ -232,8 +219,11 @@ fn call_cc(interp: &mut Interp, a: &[Value], span: Span) -> R {
             Err(LangError::control(Control::Escape(id), Some(v)))
         }),
         case_lambda: None,
+        parameter: None,
     }));
+    interp.live_escapes.push(id);
     let result = interp.apply(&f, vec![k], span);
+    interp.live_escapes.retain(|x| *x != id);
     interp.catch_escape(id, result)
 }
 fn dynamic_wind(interp: &mut Interp, a: &[Value], span: Span) -> R {
@@ -246,7 +236,7 @@ fn dynamic_wind(interp: &mut Interp, a: &[Value], span: Span) -> R {
     result
 }
 fn make_box(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::MutableBox(Rc::new(RefCell::new(a[0].clone()))))
+    Ok(Value::new_box(a[0].clone()))
 }
 fn unbox(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
@@ -287,6 +277,7 @@ fn case_lambda(_: &mut Interp, a: &[Value], _: Span) -> R {
             interp.apply(&clause, args.to_vec(), span)
         }),
         case_lambda: Some(clauses),
+        parameter: None,
     })))
 }
 

@@ -4,40 +4,73 @@
 use super::{str_arg, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
-use crate::lang::printer::{display_string, write_string};
-use crate::lang::source::{self, Span};
+use crate::lang::printer::{print_checked, Labels};
+use crate::lang::source::Span;
 use crate::lang::syntax::Syntax;
 use crate::lang::value::{Primitive, Value};
 
 type R = Result<Value, LangError>;
 
-fn display(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    interp.out.write_str(&display_string(&a[0]));
-    Ok(Value::Void)
+/// The printed form of `v` within `Limits::max_alloc_bytes` (E019 beyond it: a huge or
+/// cyclic-without-labels value cannot take the process's memory with it).
+pub fn printed(
+    interp: &Interp,
+    v: &Value,
+    write: bool,
+    labels: Labels,
+    who: &str,
+) -> Result<String, LangError> {
+    let budget = interp.limits.max_alloc_bytes as usize;
+    print_checked(v, write, labels, budget).map_err(|why| {
+        if why == crate::lang::printer::TooLarge::Deep {
+            return LangError::new(
+                Code::StackDepth,
+                format!("{who}: the value is nested too deeply to print"),
+            );
+        }
+        LangError::new(
+            Code::Allocation,
+            format!(
+                "{who}: the printed form is longer than the limit of {budget} bytes for one object"
+            ),
+        )
+        .with_hint("print a part of the value, or raise the limit with --max-alloc MiB")
+    })
 }
-fn write(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    interp.out.write_str(&write_string(&a[0]));
-    Ok(Value::Void)
+fn display_string(interp: &Interp, v: &Value) -> Result<String, LangError> {
+    printed(interp, v, false, Labels::Cycles, "display")
 }
-fn newline(interp: &mut Interp, _: &[Value], _: Span) -> R {
-    interp.out.write_str("\n");
-    Ok(Value::Void)
+fn write_string(interp: &Interp, v: &Value) -> Result<String, LangError> {
+    printed(interp, v, true, Labels::Cycles, "write")
 }
 fn displayln(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut s = a.iter().map(display_string).collect::<Vec<_>>().join(" ");
+    let parts = a
+        .iter()
+        .map(|v| display_string(interp, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut s = parts.join(" ");
     s.push('\n');
     interp.out.write_str(&s);
     Ok(Value::Void)
 }
 fn print(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    let mut s = a.iter().map(write_string).collect::<Vec<_>>().join(" ");
+    let parts = a
+        .iter()
+        .map(|v| write_string(interp, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut s = parts.join(" ");
     s.push('\n');
     interp.out.write_str(&s);
     Ok(Value::Void)
 }
 
 /// Expands `~a` (display), `~s`/`~v` (write), `~%`/`~n` (newline), `~~` (tilde).
-pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<String, LangError> {
+pub fn format_directives(
+    interp: &Interp,
+    who: &str,
+    template: &str,
+    args: &[Value],
+) -> Result<String, LangError> {
     let mut out = String::new();
     let mut it = template.chars();
     let mut next = args.iter();
@@ -48,11 +81,13 @@ pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<St
         }
         match it.next() {
             Some('a') | Some('A') => out.push_str(&display_string(
+                interp,
                 next.next().ok_or_else(|| too_few(who, args.len()))?,
-            )),
+            )?),
             Some('s') | Some('S') | Some('v') | Some('V') => out.push_str(&write_string(
+                interp,
                 next.next().ok_or_else(|| too_few(who, args.len()))?,
-            )),
+            )?),
             Some('%') | Some('n') => out.push('\n'),
             Some('~') => out.push('~'),
             other => {
@@ -66,6 +101,9 @@ pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<St
                 .with_hint("directives are ~a ~s ~v ~% ~n ~~"))
             }
         }
+        if out.len() as u64 > interp.limits.max_alloc_bytes {
+            interp.reserve(out.len() as u64, who)?;
+        }
     }
     if next.next().is_some() {
         return Err(value_error(
@@ -78,45 +116,68 @@ pub fn format_directives(who: &str, template: &str, args: &[Value]) -> Result<St
 fn too_few(who: &str, n: usize) -> LangError {
     value_error(who, format!("more directives than arguments ({n} given)"))
 }
-fn format(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn format(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let t = str_arg(a, 0, "format")?;
-    Ok(Value::string(&format_directives("format", t, &a[1..])?))
+    Ok(Value::string(&format_directives(
+        interp,
+        "format",
+        t,
+        &a[1..],
+    )?))
 }
 fn printf(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let t = str_arg(a, 0, "printf")?;
-    let s = format_directives("printf", t, &a[1..])?;
+    let s = format_directives(interp, "printf", t, &a[1..])?;
     interp.out.write_str(&s);
     Ok(Value::Void)
 }
-fn eprintf(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn eprintf(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let t = str_arg(a, 0, "eprintf")?;
-    eprint!("{}", format_directives("eprintf", t, &a[1..])?);
+    eprint!("{}", format_directives(interp, "eprintf", t, &a[1..])?);
     Ok(Value::Void)
 }
+/// Captures console output; `current-output-port` is the console during the thunk (even
+/// if it was rebound outside), so `display` without a port is captured too.
 fn with_output_to_string(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let thunk = super::proc_arg(a, 0, "with-output-to-string")?;
+    let console = crate::lang::ports::Port::value(
+        false,
+        true,
+        "console",
+        crate::lang::ports::PortState::Console,
+    );
+    let saved = interp.std_ports[1].value.replace(console);
     interp.out.push_capture();
     let r = interp.apply(&thunk, vec![], span);
     let text = interp.out.pop_capture();
+    *interp.std_ports[1].value.borrow_mut() = saved;
     r.map(|_| Value::string(&text))
 }
-fn value_to_string(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(&display_string(&a[0])))
+fn value_to_string(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(&display_string(interp, &a[0])?))
 }
-fn value_to_written(_: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(Value::string(&write_string(&a[0])))
+fn value_to_written(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    Ok(Value::string(&write_string(interp, &a[0])?))
 }
-fn read(_: &mut Interp, a: &[Value], _: Span) -> R {
-    let text = str_arg(a, 0, "read")?;
-    let file = source::add_source("<read>", text);
-    match crate::lang::reader::read_one(text, file) {
-        Ok(s) => Ok(s.to_value()),
-        Err(mut errors) => Err(errors.remove(0)),
-    }
-}
+/// `(eval datum [environment])`: evaluates at the top level of the current module, or of
+/// the environment's.
 fn eval(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let form = Syntax::from_value(&a[0], span).map_err(|m| value_error("eval", m))?;
-    interp.eval_toplevel(&form)
+    let Some(env) = a.get(1) else {
+        return interp.eval_toplevel(&form);
+    };
+    let module = match env {
+        Value::Native(n) => n
+            .as_any()
+            .downcast_ref::<super::system::Environment>()
+            .map(|e| e.0.clone()),
+        _ => None,
+    }
+    .ok_or_else(|| super::type_error("eval", 1, "an environment", env))?;
+    let saved = std::mem::replace(&mut interp.module, module);
+    let r = interp.eval_toplevel(&form);
+    interp.module = saved;
+    r
 }
 fn load(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let path = str_arg(a, 0, "load")?;
@@ -173,9 +234,6 @@ fn flush(interp: &mut Interp, _: &[Value], _: Span) -> R {
 }
 
 pub static PRIMITIVES: &[Primitive] = crate::primitives![
-    "display", 1, Some(1), display, "Prints a value for people (strings without quotes).", "(display \"hi\") prints hi";
-    "write", 1, Some(1), write, "Prints a value in a form `read` reads back.", "(write \"hi\") prints \"hi\"";
-    "newline", 0, Some(0), newline, "Prints a newline.", "(newline)";
     "displayln", 0, None, displayln, "Displays its arguments separated by spaces, then a newline.", "(displayln \"a\" 1) prints a 1";
     "print", 0, None, print, "Writes its arguments separated by spaces, then a newline.", "(print \"a\" 'b) prints \"a\" b";
     "format", 1, None, format, "A string from a template: ~a display, ~s write, ~% newline, ~~ tilde.", "(format \"~a + ~s\" 1 \"x\") => \"1 + \\\"x\\\"\"";
@@ -184,8 +242,7 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "with-output-to-string", 1, Some(1), with_output_to_string, "Runs a thunk and returns what it printed.", "(with-output-to-string (lambda () (display 42))) => \"42\"";
     "->string", 1, Some(1), value_to_string, "The display form of a value as a string.", "(->string 'abc) => \"abc\"";
     "->written", 1, Some(1), value_to_written, "The write form of a value as a string.", "(->written \"a\") => \"\\\"a\\\"\"";
-    "read", 1, Some(1), read, "Reads one datum from a string.", "(read \"(1 2)\") => (1 2)";
-    "eval", 1, Some(1), eval, "Evaluates a datum as code at the top level.", "(eval '(+ 1 2)) => 3";
+    "eval", 1, Some(2), eval, "Evaluates a datum as code at the top level (of an environment, if given).", "(eval '(+ 1 2)) => 3";
     "load", 1, Some(1), load, "Evaluates a file's forms in the current module.", "(load \"helpers.xln\")";
     "run-script", 1, Some(1), run_script, "Runs a script in a fresh interpreter; returns (passed failed).", "(run-script \"rcpan.xln\") => (21 0)";
     "command-line-arguments", 0, Some(0), command_line, "Arguments given after the script name.", "(command-line-arguments) => (\"a\" \"b\")";

@@ -4,6 +4,7 @@
 use super::{bool_value, index_arg, list_arg, proc_arg, sequence_arg, type_error, value_error};
 use crate::lang::diagnostics::{Code, LangError};
 use crate::lang::eval::Interp;
+use crate::lang::memory::PAIR_BYTES;
 use crate::lang::source::Span;
 use crate::lang::value::{Primitive, Value};
 
@@ -90,16 +91,18 @@ fn length(_: &mut Interp, a: &[Value], _: Span) -> R {
         }
     }
 }
-fn append(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn append(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let Some((last, init)) = a.split_last() else {
         return Ok(Value::Nil);
     };
-    let mut items = Vec::new();
+    let mut total = 0u64;
     for (i, l) in init.iter().enumerate() {
-        items.extend(
-            l.list_to_vec()
-                .ok_or_else(|| type_error("append", i, "a proper list", l))?,
-        );
+        total += proper_length(l).ok_or_else(|| type_error("append", i, "a proper list", l))?;
+    }
+    interp.reserve_items(total, PAIR_BYTES, "append")?;
+    let mut items = Vec::with_capacity(total as usize);
+    for l in init {
+        items.extend(l.list_to_vec().unwrap_or_default());
     }
     Ok(Value::list_with_tail(items, last.clone()))
 }
@@ -219,9 +222,17 @@ fn assoc(interp: &mut Interp, a: &[Value], span: Span) -> R {
     }
     Ok(Value::Bool(false))
 }
-fn list_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
-    // Lists are immutable, so a copy is the list itself; improper tails are kept (R7RS).
-    Ok(a[0].clone())
+/// Fresh pairs with the same elements (so the copy is not `eq?` to the original, as R7RS
+/// says); an improper tail is kept.
+fn list_copy(interp: &mut Interp, a: &[Value], _: Span) -> R {
+    let mut items = Vec::new();
+    let mut cur = &a[0];
+    while let Value::Pair(p) = cur {
+        items.push(p.0.clone());
+        cur = &p.1;
+    }
+    interp.reserve_items(items.len() as u64, PAIR_BYTES, "list-copy")?;
+    Ok(Value::list_with_tail(items, cur.clone()))
 }
 fn first(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
@@ -262,15 +273,32 @@ fn drop(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::list(items.into_iter().skip(n).collect::<Vec<_>>()))
 }
-fn make_list(_: &mut Interp, a: &[Value], _: Span) -> R {
+/// The length of a proper list, without copying it.
+fn proper_length(v: &Value) -> Option<u64> {
+    let mut n = 0u64;
+    let mut cur = v;
+    loop {
+        match cur {
+            Value::Nil => return Some(n),
+            Value::Pair(p) => {
+                n += 1;
+                cur = &p.1;
+            }
+            _ => return None,
+        }
+    }
+}
+fn make_list(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "make-list")?;
+    interp.reserve_items(n as u64, PAIR_BYTES, "make-list")?;
     Ok(Value::list(vec![
         a.get(1).cloned().unwrap_or(Value::Int(0));
         n
     ]))
 }
-fn iota(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn iota(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let n = index_arg(a, 0, "iota")?;
+    interp.reserve_items(n as u64, PAIR_BYTES, "iota")?;
     let start = a.get(1).cloned().unwrap_or(Value::Int(0));
     let step = a.get(2).cloned().unwrap_or(Value::Int(1));
     let mut items = Vec::with_capacity(n);
@@ -281,7 +309,7 @@ fn iota(_: &mut Interp, a: &[Value], _: Span) -> R {
     }
     Ok(Value::list(items))
 }
-fn range(_: &mut Interp, a: &[Value], _: Span) -> R {
+fn range(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let (start, end, step) = match a {
         [e] => (0i64, int(e, 0)?, 1i64),
         [s, e] => (int(s, 0)?, int(e, 1)?, 1),
@@ -291,13 +319,23 @@ fn range(_: &mut Interp, a: &[Value], _: Span) -> R {
     if step == 0 {
         return Err(value_error("range", "step must not be zero"));
     }
+    let width = i128::from(end) - i128::from(start);
+    let count = if (width > 0) == (step > 0) {
+        width
+            .unsigned_abs()
+            .div_ceil(i128::from(step).unsigned_abs())
+    } else {
+        0
+    };
+    interp.reserve_items(
+        u64::try_from(count).unwrap_or(u64::MAX),
+        PAIR_BYTES,
+        "range",
+    )?;
     let mut items = Vec::new();
     let mut i = start;
     while (step > 0 && i < end) || (step < 0 && i > end) {
         items.push(Value::Int(i));
-        if items.len() > 100_000_000 {
-            return Err(value_error("range", "more than 100,000,000 elements"));
-        }
         i = match i.checked_add(step) {
             Some(n) => n,
             None => break,
@@ -316,14 +354,15 @@ fn unreachable_arity() -> (i64, i64, i64) {
 }
 
 /// Items of the sequence arguments from index `from`, checked to have equal lengths.
+/// Items of the sequence arguments from index `from`, cut to the shortest (R7RS `map`
+/// and `for-each` stop when the shortest list runs out).
 fn sequences(a: &[Value], from: usize, who: &str) -> Result<Vec<Vec<Value>>, LangError> {
-    let seqs = (from..a.len())
+    let mut seqs = (from..a.len())
         .map(|i| sequence_arg(a, i, who))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(first) = seqs.first() {
-        if seqs.iter().any(|s| s.len() != first.len()) {
-            return Err(value_error(who, "all lists must have the same length"));
-        }
+    let shortest = seqs.iter().map(Vec::len).min().unwrap_or(0);
+    for s in &mut seqs {
+        s.truncate(shortest);
     }
     Ok(seqs)
 }
@@ -561,6 +600,7 @@ fn sort(interp: &mut Interp, a: &[Value], span: Span) -> R {
         .collect();
     Ok(match &a[0] {
         Value::Vector(_) => Value::vector(sorted),
+        Value::MVector(_) => Value::mvector(sorted),
         _ => Value::list(sorted),
     })
 }

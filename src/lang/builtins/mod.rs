@@ -2,14 +2,22 @@
 //! and an example; `lang/REFERENCE.md` is checked against this registry by a test.
 
 pub mod bytes;
+pub mod bytevectors;
+pub mod chars;
 pub mod collections;
 pub mod control;
+pub mod cxr;
 pub mod io;
+pub mod lazy;
 pub mod lists;
 pub mod numbers;
+pub mod ports;
+pub mod reals;
 pub mod strings;
 pub mod structs;
+pub mod system;
 pub mod testing;
+pub mod vectors;
 
 use std::rc::Rc;
 
@@ -23,25 +31,42 @@ use super::value::{Primitive, Value};
 /// Every builtin table, in the order the reference lists them.
 /// Native layers' bindings (crypto, accounts, ...) are listed by `crate::bindings::tables`.
 pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
-    let mut all = vec![
-        ("Numbers", numbers::PRIMITIVES),
-        ("Lists and higher-order procedures", lists::PRIMITIVES),
-        ("Strings, characters and symbols", strings::PRIMITIVES),
-        ("Bytes", bytes::PRIMITIVES),
-        ("Vectors, maps and sets", collections::PRIMITIVES),
-        ("Structs", structs::PRIMITIVES),
-        ("Control, equality and errors", control::PRIMITIVES),
-        ("Output and evaluation", io::PRIMITIVES),
-        ("Testing", testing::PRIMITIVES),
-    ];
+    let mut all = lang_tables();
     all.extend(crate::bindings::tables());
     all
 }
 
-/// Defines every builtin in the root module.
-pub fn install(module: &Rc<Module>) {
-    for (_, table) in tables() {
-        for p in table {
+/// The language's own builtin tables (no native layer's bindings): what a sandboxed
+/// interpreter starts from.
+pub fn lang_tables() -> Vec<(&'static str, &'static [Primitive])> {
+    vec![
+        ("Numbers", numbers::PRIMITIVES),
+        (
+            "Numbers: rationalize and the complex accessors",
+            reals::PRIMITIVES,
+        ),
+        ("Lists and higher-order procedures", lists::PRIMITIVES),
+        ("Pairs: more car/cdr compositions", cxr::PRIMITIVES),
+        ("Strings, symbols and keywords", strings::PRIMITIVES),
+        ("Characters", chars::PRIMITIVES),
+        ("Bytes", bytes::PRIMITIVES),
+        ("Bytevectors", bytevectors::PRIMITIVES),
+        ("Vectors", vectors::PRIMITIVES),
+        ("Maps and sets", collections::PRIMITIVES),
+        ("Structs", structs::PRIMITIVES),
+        ("Control, equality and errors", control::PRIMITIVES),
+        ("Promises and parameters", lazy::PRIMITIVES),
+        ("Ports, input and output", ports::PRIMITIVES),
+        ("Formatting and evaluation", io::PRIMITIVES),
+        ("Files, time and the process", system::PRIMITIVES),
+        ("Testing", testing::PRIMITIVES),
+    ]
+}
+
+/// Defines every builtin of `tables` in the root module.
+pub fn install(module: &Rc<Module>, tables: &[(&'static str, &'static [Primitive])]) {
+    for (_, table) in tables {
+        for p in table.iter() {
             module.define(super::symbol::Sym::new(p.name), Value::Primitive(p));
         }
     }
@@ -70,6 +95,29 @@ pub fn find_primitive(name: &str) -> Option<&'static Primitive> {
         .iter()
         .flat_map(|(_, t)| t.iter())
         .find(|p| p.name == name)
+}
+
+/// Is `p` one of the language's own builtins (as opposed to a native layer's binding)?
+pub fn is_lang_primitive(p: &Primitive) -> bool {
+    lang_tables()
+        .iter()
+        .any(|(_, t)| t.as_ptr_range().contains(&(p as *const Primitive)))
+}
+
+/// True for the R7RS mutable kinds (string, bytevector, vector).
+pub fn is_r7rs_mutable(v: &Value) -> bool {
+    matches!(v, Value::MString(_) | Value::MBytes(_) | Value::MVector(_))
+}
+
+/// An immutable snapshot of an R7RS mutable string, bytevector or vector (anything else as
+/// is): what native layers' bindings receive, since they take `Str`, `Bytes` and `Vector`.
+pub fn freeze(v: &Value) -> Value {
+    match v {
+        Value::MString(s) => Value::string(&s.borrow()),
+        Value::MBytes(b) => Value::bytes(&b.borrow()),
+        Value::MVector(items) => Value::vector(items.borrow().iter().cloned()),
+        other => other.clone(),
+    }
 }
 
 pub fn type_error(who: &str, position: usize, expected: &str, got: &Value) -> LangError {
@@ -132,6 +180,7 @@ pub fn proc_arg(args: &[Value], i: usize, who: &str) -> Result<Value, LangError>
 pub fn sequence_arg(args: &[Value], i: usize, who: &str) -> Result<Vec<Value>, LangError> {
     match &args[i] {
         Value::Vector(v) => Ok(v.iter().cloned().collect()),
+        Value::MVector(v) => Ok(v.borrow().clone()),
         Value::Set(s) => Ok(s.iter().cloned().collect()),
         other => other
             .list_to_vec()

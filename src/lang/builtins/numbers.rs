@@ -18,7 +18,10 @@ type R = Result<Value, LangError>;
 
 fn arith(who: &str) -> impl Fn(String) -> LangError + '_ {
     move |m| {
-        let code = if m.contains("division by zero") || m.contains("exceed") {
+        let code = if m.contains("division by zero")
+            || m.contains("exceed")
+            || m.contains("cannot make")
+        {
             Code::Arithmetic
         } else {
             Code::Type
@@ -175,19 +178,42 @@ fn min(_: &mut Interp, a: &[Value], _: Span) -> R {
 fn max(_: &mut Interp, a: &[Value], _: Span) -> R {
     extreme(a, "max", Ordering::Greater)
 }
+/// Integer argument `i`, accepting an inexact integer (the result is then inexact).
+fn integer_arg(a: &[Value], i: usize, who: &str, inexact: &mut bool) -> Result<BigInt, LangError> {
+    if let Value::Float(f) = &a[i] {
+        if f.fract() == 0.0 && f.is_finite() {
+            *inexact = true;
+            return num::float_to_exact(*f)
+                .ok()
+                .and_then(|v| num::to_bigint(&v))
+                .ok_or_else(|| type_error(who, i, "an integer", &a[i]));
+        }
+    }
+    int_arg(a, i, who)
+}
+fn maybe_inexact(v: BigInt, inexact: bool) -> Value {
+    let v = Value::from_bigint(v);
+    if inexact {
+        Value::Float(num::to_f64(&v).unwrap_or(f64::NAN))
+    } else {
+        v
+    }
+}
 fn gcd(_: &mut Interp, a: &[Value], _: Span) -> R {
     let mut acc = BigInt::zero();
+    let mut inexact = false;
     for i in 0..a.len() {
-        acc = acc.gcd(&int_arg(a, i, "gcd")?);
+        acc = acc.gcd(&integer_arg(a, i, "gcd", &mut inexact)?);
     }
-    Ok(Value::from_bigint(acc))
+    Ok(maybe_inexact(acc, inexact))
 }
 fn lcm(_: &mut Interp, a: &[Value], _: Span) -> R {
     let mut acc = BigInt::from(1);
+    let mut inexact = false;
     for i in 0..a.len() {
-        acc = acc.lcm(&int_arg(a, i, "lcm")?);
+        acc = acc.lcm(&integer_arg(a, i, "lcm", &mut inexact)?);
     }
-    Ok(Value::from_bigint(acc.abs()))
+    Ok(maybe_inexact(acc.abs(), inexact))
 }
 fn expt(_: &mut Interp, a: &[Value], _: Span) -> R {
     number_check(a, "expt")?;
@@ -293,14 +319,32 @@ fn numerator(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
         Value::Rational(r) => Ok(Value::from_bigint(r.numer().clone())),
         v @ (Value::Int(_) | Value::Big(_)) => Ok(v.clone()),
-        v => Err(type_error("numerator", 0, "an exact number", v)),
+        Value::Float(f) if f.is_finite() => {
+            let e = num::float_to_exact(*f).map_err(arith("numerator"))?;
+            let n = num::to_rational(&e)
+                .map(|r| r.numer().clone())
+                .unwrap_or_default();
+            Ok(Value::Float(
+                num::to_f64(&Value::from_bigint(n)).unwrap_or(f64::NAN),
+            ))
+        }
+        v => Err(type_error("numerator", 0, "a rational number", v)),
     }
 }
 fn denominator(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
         Value::Rational(r) => Ok(Value::from_bigint(r.denom().clone())),
         Value::Int(_) | Value::Big(_) => Ok(Value::Int(1)),
-        v => Err(type_error("denominator", 0, "an exact number", v)),
+        Value::Float(f) if f.is_finite() => {
+            let e = num::float_to_exact(*f).map_err(arith("denominator"))?;
+            let d = num::to_rational(&e)
+                .map(|r| r.denom().clone())
+                .unwrap_or_default();
+            Ok(Value::Float(
+                num::to_f64(&Value::from_bigint(d)).unwrap_or(f64::NAN),
+            ))
+        }
+        v => Err(type_error("denominator", 0, "a rational number", v)),
     }
 }
 fn inexact(_: &mut Interp, a: &[Value], _: Span) -> R {

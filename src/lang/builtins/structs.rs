@@ -9,7 +9,7 @@ use crate::lang::eval::{arity_error, Interp};
 use crate::lang::source::Span;
 use crate::lang::symbol::Sym;
 use crate::lang::syntax::Syntax;
-use crate::lang::value::{NativeProc, Primitive, StructType, StructValue, Value};
+use crate::lang::value::{NativeProc, Primitive, StructType, Value};
 
 type R = Result<Value, LangError>;
 
@@ -27,10 +27,7 @@ pub fn construct(t: &Rc<StructType>, args: Vec<Value>) -> R {
             args.len(),
         ));
     }
-    Ok(Value::Struct(Rc::new(StructValue {
-        stype: t.clone(),
-        fields: args,
-    })))
+    Ok(Value::new_struct(t.clone(), args))
 }
 
 fn native(name: String, min: usize, max: usize, f: impl Fn(&[Value]) -> R + 'static) -> Value {
@@ -40,6 +37,7 @@ fn native(name: String, min: usize, max: usize, f: impl Fn(&[Value]) -> R + 'sta
         max_args: Some(max),
         func: Box::new(move |_, args, _| f(args)),
         case_lambda: None,
+        parameter: None,
     }))
 }
 
@@ -56,7 +54,7 @@ fn accessor(t: &Rc<StructType>, index: usize, name: String) -> Value {
     let t = t.clone();
     let who = name.clone();
     native(name, 1, 1, move |a| match &a[0] {
-        Value::Struct(s) if *s.stype == *t => Ok(s.fields[index].clone()),
+        Value::Struct(s) if *s.stype == *t => Ok(s.fields.borrow()[index].clone()),
         v => Err(type_error(&who, 0, &format!("a {} struct", t.name), v)),
     })
 }
@@ -82,6 +80,7 @@ pub fn struct_form(form: &Syntax) -> Result<Vec<(Sym, Value)>, LangError> {
     let t = Rc::new(StructType {
         name,
         fields: fields.clone(),
+        mutable: false,
     });
     let mut defs = vec![(name, Value::StructType(t.clone()))];
     defs.push((
@@ -96,7 +95,7 @@ pub fn struct_form(form: &Syntax) -> Result<Vec<(Sym, Value)>, LangError> {
 }
 
 /// R7RS `(define-record-type <name> (make-name field ...) name? (field accessor [modifier]) ...)`.
-/// Records are immutable here: a modifier is defined but raises an error that says so.
+/// A record type with at least one modifier is mutable: the modifiers change fields in place.
 pub fn record_form(form: &Syntax) -> Result<Vec<(Sym, Value)>, LangError> {
     let items = form.list().unwrap_or(&[]);
     let [_, type_name, ctor, pred, field_specs @ ..] = items else {
@@ -122,9 +121,13 @@ pub fn record_form(form: &Syntax) -> Result<Vec<(Sym, Value)>, LangError> {
             .ok_or_else(|| bad(spec, "a field name must be a symbol"))?;
         fields.push(f);
     }
+    let mutable = field_specs
+        .iter()
+        .any(|spec| spec.list_like().is_some_and(|p| p.len() > 2));
     let t = Rc::new(StructType {
         name: Sym::new(&clean),
         fields: fields.clone(),
+        mutable,
     });
     let ctor_parts = ctor
         .list_like()
@@ -154,10 +157,7 @@ pub fn record_form(form: &Syntax) -> Result<Vec<(Sym, Value)>, LangError> {
             for (arg, pos) in a.iter().zip(&positions) {
                 values[*pos] = arg.clone();
             }
-            Ok(Value::Struct(Rc::new(StructValue {
-                stype: t2.clone(),
-                fields: values,
-            })))
+            Ok(Value::new_struct(t2.clone(), values))
         }),
     ));
     let pred_name = pred
@@ -171,15 +171,15 @@ pub fn record_form(form: &Syntax) -> Result<Vec<(Sym, Value)>, LangError> {
         }
         if let Some(modifier) = parts.get(2).and_then(Syntax::symbol) {
             let who = modifier.name().to_string();
+            let t = t.clone();
             defs.push((
                 modifier,
-                native(who.clone(), 2, 2, move |_| {
-                    Err(
-                        LangError::new(Code::Value, format!("{who}: records are immutable"))
-                            .with_hint(
-                            "use (struct-copy name record [field value]) to make an updated copy",
-                        ),
-                    )
+                native(who.clone(), 2, 2, move |a| match &a[0] {
+                    Value::Struct(s) if *s.stype == *t => {
+                        s.fields.borrow_mut()[i] = a[1].clone();
+                        Ok(Value::Void)
+                    }
+                    v => Err(type_error(&who, 0, &format!("a {} record", t.name), v)),
                 }),
             ));
         }
@@ -195,7 +195,7 @@ fn struct_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
         Value::Struct(s) if s.stype.name == *name => s,
         v => return Err(type_error("struct-copy", 1, &format!("a {name} struct"), v)),
     };
-    let mut fields = s.fields.clone();
+    let mut fields = s.fields.borrow().clone();
     for pair in a[2..].chunks(2) {
         let [Value::Symbol(f), v] = pair else {
             continue;
@@ -214,17 +214,14 @@ fn struct_copy(_: &mut Interp, a: &[Value], _: Span) -> R {
         })?;
         fields[i] = v.clone();
     }
-    Ok(Value::Struct(Rc::new(StructValue {
-        stype: s.stype.clone(),
-        fields,
-    })))
+    Ok(Value::new_struct(s.stype.clone(), fields))
 }
 fn is_struct(_: &mut Interp, a: &[Value], _: Span) -> R {
     bool_value(matches!(a[0], Value::Struct(_)))
 }
 fn struct_to_list(_: &mut Interp, a: &[Value], _: Span) -> R {
     match &a[0] {
-        Value::Struct(s) => Ok(Value::list(s.fields.clone())),
+        Value::Struct(s) => Ok(Value::list(s.fields.borrow().clone())),
         v => Err(type_error("struct->list", 0, "a struct", v)),
     }
 }

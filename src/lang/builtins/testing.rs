@@ -4,8 +4,8 @@
 use std::rc::Rc;
 
 use super::str_arg;
-use crate::lang::diagnostics::LangError;
-use crate::lang::eval::{Expr, Frame, Interp};
+use crate::lang::diagnostics::{Code, Control, LangError};
+use crate::lang::eval::{Expr, Frame, Interp, TestKind};
 use crate::lang::printer::write_short;
 use crate::lang::source::{self, Span};
 use crate::lang::value::{Primitive, Value};
@@ -20,7 +20,7 @@ pub fn run_test(
     expected: &Rc<Expr>,
     actual: &Rc<Expr>,
     span: Span,
-    expect_error: bool,
+    kind: TestKind,
     env: &Rc<Frame>,
 ) -> R {
     let where_ = source::describe(span);
@@ -35,25 +35,24 @@ pub fn run_test(
             first
         }
     };
-    let failure = if expect_error {
-        let code = match interp.eval(expected, env)? {
-            Value::Symbol(s) => Some(s.name().to_string()),
-            _ => None,
-        };
-        match (interp.eval(actual, env), code) {
-            (Err(e), Some(code)) if e.is_catchable() && e.code.as_str() == code => None,
-            (Err(e), Some(code)) if e.is_catchable() => Some(format!(
-                "expected error {code}, raised {} {}",
-                e.code.as_str(),
-                e.message
-            )),
-            (Err(e), None) if e.is_catchable() => None,
-            (Err(e), _) => return Err(e),
-            (Ok(v), _) => Some(format!("expected an error, got {}", write_short(&v))),
+    let failure = if kind != TestKind::Value {
+        match interp.catching(|i| i.eval(actual, env)) {
+            Err(e) if testable(&e, kind) => error_failure(&e, kind),
+            Err(e) => return Err(e),
+            Ok(v) => Some(match kind {
+                TestKind::Error(c) => {
+                    format!(
+                        "expected error {}, got the value {}",
+                        c.as_str(),
+                        write_short(&v)
+                    )
+                }
+                _ => format!("expected an error, got {}", write_short(&v)),
+            }),
         }
     } else {
         let want = interp.eval(expected, env)?;
-        match interp.eval(actual, env) {
+        match interp.catching(|i| i.eval(actual, env)) {
             Ok(got) if got == want => None,
             Ok(got) => Some(format!(
                 "expected {}\n    got      {}",
@@ -93,6 +92,39 @@ pub fn run_test(
         }
     }
     Ok(Value::Void)
+}
+
+/// Errors a `test-error` may catch: every catchable error, and for the coded form also the
+/// stack-depth and memory limits when they are the code expected (both leave the
+/// interpreter usable once unwound). The step budget, Ctrl-C and exits always propagate.
+fn testable(e: &LangError, kind: TestKind) -> bool {
+    if e.is_catchable() {
+        return true;
+    }
+    matches!(kind, TestKind::Error(c) if c == e.code && matches!(c, Code::StackDepth | Code::Memory))
+        && e.control == Control::None
+}
+
+/// Why a raised error does not satisfy a `test-error`, or `None` if it does. The uncoded
+/// form refuses an unbound variable: it would hide a misspelt name.
+fn error_failure(e: &LangError, kind: TestKind) -> Option<String> {
+    match kind {
+        TestKind::Error(c) if c == e.code => None,
+        TestKind::Error(c) => Some(format!(
+            "expected error {}, got {} {}: {}",
+            c.as_str(),
+            e.code.as_str(),
+            e.code.title(),
+            e.message
+        )),
+        _ if e.code == Code::Unbound => Some(format!(
+            "raised {} {}: {} (name the expected code: (test-error E0xx expr))",
+            e.code.as_str(),
+            e.code.title(),
+            e.message
+        )),
+        _ => None,
+    }
 }
 
 fn test_begin(interp: &mut Interp, a: &[Value], _: Span) -> R {

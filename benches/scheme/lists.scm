@@ -1,0 +1,8 @@
+(define (iota-list n) (let loop ((i (- n 1)) (acc '())) (if (< i 0) acc (loop (- i 1) (cons i acc)))))
+(define (keep pred xs) (let loop ((xs xs) (acc '())) (if (null? xs) (reverse acc) (loop (cdr xs) (if (pred (car xs)) (cons (car xs) acc) acc)))))
+(define (fold-left f acc xs) (if (null? xs) acc (fold-left f (f acc (car xs)) (cdr xs))))
+(define (round-trip xs) (fold-left + 0 (map (lambda (x) (* x x)) (keep even? xs))))
+(define data (iota-list 200000))
+(define (repeat n) (let loop ((i 0) (r 0)) (if (= i n) r (loop (+ i 1) (round-trip data)))))
+(display (repeat 10))
+(newline)

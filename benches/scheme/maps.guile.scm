@@ -1,0 +1,7 @@
+(use-modules (ice-9 vlist))
+(define (fill n) (let loop ((i 0) (m vlist-null)) (if (= i n) m (loop (+ i 1) (vhash-consv i (* i i) m)))))
+(define (total m n) (let loop ((i 0) (s 0)) (if (= i n) s (loop (+ i 1) (+ s (cdr (vhash-assv i m)))))))
+(define (round-trip n) (total (fill n) n))
+(define (repeat k) (let loop ((i 0) (r 0)) (if (= i k) r (loop (+ i 1) (round-trip 100000)))))
+(display (repeat 5))
+(newline)

@@ -1,0 +1,6 @@
+(define (fill n) (let loop ((i 0) (m (hash))) (if (= i n) m (loop (+ i 1) (hash-insert m i (* i i))))))
+(define (total m n) (let loop ((i 0) (s 0)) (if (= i n) s (loop (+ i 1) (+ s (hash-ref m i))))))
+(define (round-trip n) (total (fill n) n))
+(define (repeat k) (let loop ((i 0) (r 0)) (if (= i k) r (loop (+ i 1) (round-trip 100000)))))
+(display (repeat 5))
+(newline)
