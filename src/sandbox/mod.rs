@@ -41,7 +41,7 @@ use crate::lang::reader::read_all;
 use crate::lang::source::{add_source, Span};
 use crate::lang::symbol::Sym;
 use crate::lang::syntax::{Datum, Syntax};
-use crate::lang::value::Value;
+use crate::lang::value::{Primitive, Value};
 
 pub use data::{data_to_value, value_to_data};
 
@@ -159,7 +159,7 @@ impl SandboxEngine {
                 step_budget: None,
                 ..Limits::sandbox()
             };
-            let mut interp = Interp::sandboxed(limits);
+            let mut interp = Interp::sandboxed_with(limits, &[pure_bindings()]);
             interp.module = interp.modules.new_module("subcontract", None);
             if let Err(e) = interp.eval_source("<subcontract prelude>", SANDBOX_PRELUDE) {
                 // Ships with the binary: failing to load it is a build defect, and every
@@ -395,6 +395,27 @@ pub fn parse_code(code: &[u8]) -> Result<Syntax, String> {
     Ok(form)
 }
 
+/// The protocol bindings named in [`PURE_BINDINGS`], as one native table for the sandbox
+/// (built once; the sandbox caches its prepared builtins per table).
+fn pure_bindings() -> &'static [Primitive] {
+    static TABLE: std::sync::OnceLock<Vec<Primitive>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        crate::bindings::tables()
+            .into_iter()
+            .flat_map(|(_, table)| table.iter())
+            .filter(|p| PURE_BINDINGS.contains(&p.name))
+            .map(|p| Primitive {
+                name: p.name,
+                min_args: p.min_args,
+                max_args: p.max_args,
+                func: p.func,
+                doc: p.doc,
+                example: p.example,
+            })
+            .collect()
+    })
+}
+
 /// [`FORBIDDEN`] plus every protocol binding that is not in [`PURE_BINDINGS`].
 fn forbidden_names() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = FORBIDDEN.iter().map(|s| s.to_string()).collect();
@@ -440,6 +461,13 @@ pub fn data_of(v: &Value) -> Result<Data, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_pure_binding_is_in_the_sandbox_table() {
+        let names: BTreeSet<&str> = pure_bindings().iter().map(|p| p.name).collect();
+        let wanted: BTreeSet<&str> = PURE_BINDINGS.iter().copied().collect();
+        assert_eq!(names, wanted, "a pure binding was renamed or removed");
+    }
     use crate::account::{AccountState, AccountTx};
     use crate::crypto::{keccak256, Address};
 
