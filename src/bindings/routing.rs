@@ -344,7 +344,7 @@ fn plan_split(
     let plan = wallet::plan(
         replica.gossip(),
         replica.state(),
-        &replica.wallet().scorer,
+        replica.wallet(),
         (&to_id, &amount, token),
         now,
         options,

@@ -86,6 +86,10 @@ pub struct Wallet {
     #[serde(with = "crate::crypto::readable")]
     payments: BTreeMap<[u8; 32], Tracked>,
     checked_height: u64,
+    /// The advertised capacity of each edge when the scorer last learned about it: entity
+    /// profiles advertise current liquidity, so once a newer profile changes an edge's
+    /// capacity the learned bounds (offsets from the old capacity) are dropped.
+    learned_at: Vec<(EdgeKey, u64)>,
 }
 
 impl Default for Wallet {
@@ -94,6 +98,7 @@ impl Default for Wallet {
             scorer: Scorer::new(entity_scorer_params()),
             payments: BTreeMap::new(),
             checked_height: 0,
+            learned_at: Vec::new(),
         }
     }
 }
@@ -102,6 +107,70 @@ impl Wallet {
     /// Payments the wallet follows (sent by this validator, not finished).
     pub fn following(&self) -> usize {
         self.payments.len()
+    }
+
+    /// The scorer without what it learned against capacities `graph` no longer shows.
+    pub fn scorer_for(&self, graph: &ChannelGraph) -> Scorer {
+        let mut scorer = self.scorer.clone();
+        for key in self.stale(graph) {
+            scorer.forget(&key);
+        }
+        scorer
+    }
+
+    fn stale(&self, graph: &ChannelGraph) -> Vec<EdgeKey> {
+        self.learned_at
+            .iter()
+            .filter(|(key, capacity)| {
+                graph
+                    .edge_by_key(key)
+                    .and_then(|e| graph.edge(e))
+                    .map(|e| e.capacity.min(u128::from(u64::MAX)) as u64)
+                    != Some(*capacity)
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Drops, for good, what was learned against capacities `graph` no longer shows.
+    fn forget_stale(&mut self, graph: &ChannelGraph) {
+        let stale = self.stale(graph);
+        for key in &stale {
+            self.scorer.forget(key);
+        }
+        self.learned_at.retain(|(k, _)| !stale.contains(k));
+    }
+
+}
+
+/// Notes in `learned_at` the capacities `graph` shows for the edges of a part the scorer
+/// just learned from (`route`: its entities, sender first), keeping at most `max`.
+fn note_learned(
+    learned_at: &mut Vec<(EdgeKey, u64)>,
+    max: usize,
+    graph: &ChannelGraph,
+    route: &[EntityId],
+) {
+    for pair in route.windows(2) {
+        let key = edge_key(&pair[0], &pair[1]);
+        let Some(edge) = graph.edge_by_key(&key).and_then(|e| graph.edge(e)) else {
+            continue;
+        };
+        let capacity = edge.capacity.min(u128::from(u64::MAX)) as u64;
+        match learned_at.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => learned_at[i].1 = capacity,
+            Err(i) if learned_at.len() < max => learned_at.insert(i, (key, capacity)),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The stable key of the edge `from → to` in a graph built from entity gossip.
+fn edge_key(from: &EntityId, to: &EntityId) -> EdgeKey {
+    EdgeKey {
+        from: entity_address(from).0.to_vec(),
+        to: entity_address(to).0.to_vec(),
+        parallel: 0,
     }
 }
 
@@ -188,7 +257,8 @@ fn parts_of(
 }
 
 /// Plans a payment of `amount` of `token` from `state`'s entity to `to` over `view` with
-/// `scorer` at the sender's clock `now`: [`routing::plan_payment`] over the advertised
+/// `wallet`'s scorer (what it learned against current capacities) at the sender's clock
+/// `now`: [`routing::plan_payment`] over the advertised
 /// capacities and the sender's exact own liquidity, split into up to `parts_max` parts when
 /// no single route carries it; the payment may retry failed parts up to `attempts_max`
 /// attempts in all.
@@ -199,7 +269,7 @@ fn parts_of(
 pub fn plan(
     view: &GossipView,
     state: &EntityState,
-    scorer: &Scorer,
+    wallet: &Wallet,
     (to, amount, token): (&EntityId, &BigInt, TokenId),
     now: u64,
     (parts_max, attempts_max): (usize, u32),
@@ -211,7 +281,7 @@ pub fn plan(
     let graph = ChannelGraph::from_gossip(&view.routing_state(), token);
     let request = request_for(&graph, state, to, (wanted, token, now), &BTreeMap::new())?;
     let limits = entity_limits(parts_max);
-    let plan = routing::plan_payment(&graph, scorer, &request, &limits)
+    let plan = routing::plan_payment(&graph, &wallet.scorer_for(&graph), &request, &limits)
         .map_err(|e| no_route(e.to_string()))?;
     Ok(RoutedPayment {
         token,
@@ -227,11 +297,7 @@ fn part_hops(graph: &ChannelGraph, sender: &EntityId, hops: &[PaymentHop]) -> Ve
     let mut out = Vec::with_capacity(hops.len());
     let mut from = *sender;
     for (j, hop) in hops.iter().enumerate() {
-        let key = EdgeKey {
-            from: entity_address(&from).0.to_vec(),
-            to: entity_address(&hop.entity).0.to_vec(),
-            parallel: 0,
-        };
+        let key = edge_key(&from, &hop.entity);
         let fee = if j == 0 {
             BigInt::from(0)
         } else {
@@ -363,6 +429,9 @@ impl EntityReplica {
         let committed = self.state.nonce(&self.me);
         let me = self.state.entity_id;
         let wallet = &mut self.wallet;
+        let token = wallet.payments.get(&tx)?.token;
+        let graph = ChannelGraph::from_gossip(&self.gossip.routing_state(), token);
+        wallet.forget_stale(&graph);
         let t = wallet.payments.get_mut(&tx)?;
         let Some((hashlock, sent)) = self.state.payments.sent.iter().find(|(_, p)| p.tx == tx)
         else {
@@ -372,7 +441,6 @@ impl EntityReplica {
             }
             return None;
         };
-        let graph = ChannelGraph::from_gossip(&self.gossip.routing_state(), t.token);
         if let Some((nonce, ids)) = t.retry.clone() {
             if committed < nonce {
                 return None;
@@ -406,6 +474,9 @@ impl EntityReplica {
                 outcome: outcome_of(part, &me),
             };
             step = Some(t.session.on_result(&graph, &mut wallet.scorer, result, now));
+            let route = [&[me][..], &part.route[..]].concat();
+            let max = wallet.scorer.params.max_learned_edges;
+            note_learned(&mut wallet.learned_at, max, &graph, &route);
         }
         if sent.status != PaymentStatus::Pending {
             wallet.payments.remove(&tx);
