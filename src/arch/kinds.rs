@@ -451,7 +451,13 @@ fn entity_handlers() -> Vec<(&'static str, &'static str, Result<(), String>)> {
                 EntityTx::AccountInput { .. } => probe_peer().credit_message(&state.entity_id),
                 // A retry names the payment the pay-routed sample sent.
                 EntityTx::RetryPayment { parts, reason, .. } => EntityTx::RetryPayment {
-                    hashlock: state.payments.sent.keys().next().copied().unwrap_or([0; 32]),
+                    hashlock: state
+                        .payments
+                        .sent
+                        .keys()
+                        .next()
+                        .copied()
+                        .unwrap_or([0; 32]),
                     parts,
                     reason,
                 },

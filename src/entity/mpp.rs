@@ -37,7 +37,7 @@ pub const RECEIVE_HOLD_TICKS: u64 = 120;
 
 /// Ticks a receiver keeps between its hold deadline and the earliest timeout of a lock it
 /// holds, so a reveal (or refund) commits before that lock's payer may time it out.
-pub const RECEIVE_TIMEOUT_MARGIN: u64 = 40;
+pub const RECEIVE_TIMEOUT_MARGIN: u64 = 100;
 
 /// Most parts one sent payment records over all its attempts.
 pub const PAYMENT_PART_RECORDS_MAX: usize = 64;
@@ -132,14 +132,25 @@ impl EntityState {
         if sent.status != PaymentStatus::Pending {
             return Err(invalid("the payment is finished".into()));
         }
+        if sent.revealed() {
+            return Err(invalid(
+                "the receiver revealed the payment: it can neither retry nor fail".into(),
+            ));
+        }
         if parts.is_empty() {
             let cause = sent.parts.iter().find_map(|p| match &p.status {
                 PaymentStatus::Failed(r) => Some(r.clone()),
                 _ => None,
             });
             let why = match cause {
-                Some(r) => Rejection::new(r.kind, format!("{}; the sender gave up: {reason}", r.reason)),
-                None => Rejection::new(RejectionKind::Route, format!("the sender gave up: {reason}")),
+                Some(r) => Rejection::new(
+                    r.kind,
+                    format!("{}; the sender gave up: {reason}", r.reason),
+                ),
+                None => Rejection::new(
+                    RejectionKind::Route,
+                    format!("the sender gave up: {reason}"),
+                ),
             };
             if let Some(sent) = self.payments.sent.get_mut(hashlock) {
                 sent.status = PaymentStatus::Failed(why.clone());
@@ -216,7 +227,11 @@ impl EntityState {
         // Keysend-style: the sender's onion carries the preimage; only the sender and this
         // receiver know it before the reveal, so a part that carries it is the sender's.
         let Some(preimage) = preimage.filter(|p| keccak256(p) == hashlock) else {
-            return self.fail_back(peer, id, refuse("the onion's preimage is missing or does not match the lock"));
+            return self.fail_back(
+                peer,
+                id,
+                refuse("the onion's preimage is missing or does not match the lock"),
+            );
         };
         let now = self.timestamp;
         let entry = self
@@ -236,7 +251,11 @@ impl EntityState {
             return self.fail_back(peer, id, refuse("this payment is already settled"));
         }
         if entry.token != token || entry.total != total || entry.secret != secret {
-            return self.fail_back(peer, id, refuse("this part does not match the payment's other parts"));
+            return self.fail_back(
+                peer,
+                id,
+                refuse("this part does not match the payment's other parts"),
+            );
         }
         if matches!(entry.status, PaymentStatus::Failed(_)) && entry.parts.is_empty() {
             // A retry after the held parts were given back: a new hold starts.

@@ -304,6 +304,23 @@ impl SentPayment {
         self.live_parts().map(|p| &p.delivered).sum()
     }
 
+    /// Whether the receiver revealed the preimage (some part settled): no retry may follow.
+    pub fn revealed(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| p.status == PaymentStatus::Settled)
+    }
+
+    /// Revealed, and no part is still pending (or the settled parts deliver the total).
+    fn revealed_and_done(&self) -> bool {
+        self.settled_delivered() >= self.total
+            || (self.revealed()
+                && self
+                    .parts
+                    .iter()
+                    .all(|p| p.status != PaymentStatus::Pending))
+    }
+
     /// What the settled parts delivered.
     pub fn settled_delivered(&self) -> BigInt {
         self.parts
@@ -854,7 +871,13 @@ impl EntityState {
 
     /// Queues (code install if needed, then) an HTLC open on the account with `peer`;
     /// returns the lock's id.
-    pub(super) fn open_htlc(&mut self, peer: &EntityId, token: TokenId, amount: &BigInt, params: Data) -> u64 {
+    pub(super) fn open_htlc(
+        &mut self,
+        peer: &EntityId,
+        token: TokenId,
+        amount: &BigInt,
+        params: Data,
+    ) -> u64 {
         let code = htlc_code_hash();
         let Some(account) = self.accounts.get_mut(peer) else {
             return 0;
@@ -1192,9 +1215,7 @@ impl EntityState {
                     }
                     // Failed parts were replaced by retries: settled once what settled
                     // delivers the total (the receiver reveals only a complete set).
-                    if sent.status == PaymentStatus::Pending
-                        && sent.settled_delivered() >= sent.total
-                    {
+                    if sent.status == PaymentStatus::Pending && sent.revealed_and_done() {
                         sent.status = PaymentStatus::Settled;
                         self.append_log(LogEntry::PaymentSettled { hashlock });
                         self.forget_finished();
@@ -1221,7 +1242,14 @@ impl EntityState {
                         p.status = PaymentStatus::Failed(why.clone());
                         p.failed_at = Some(origin);
                     }
-                    if sent.status == PaymentStatus::Pending && sent.attempts >= sent.attempts_max
+                    if sent.status == PaymentStatus::Pending && sent.revealed_and_done() {
+                        // The receiver revealed (a part settled): what settled is paid; a
+                        // part lost after the reveal does not make the payment "failed".
+                        sent.status = PaymentStatus::Settled;
+                        self.append_log(LogEntry::PaymentSettled { hashlock });
+                    } else if sent.status == PaymentStatus::Pending
+                        && sent.attempts >= sent.attempts_max
+                        && !sent.revealed()
                     {
                         sent.status = PaymentStatus::Failed(why.clone());
                         self.append_log(LogEntry::PaymentFailed {

@@ -140,7 +140,6 @@ impl Wallet {
         }
         self.learned_at.retain(|(k, _)| !stale.contains(k));
     }
-
 }
 
 /// Notes in `learned_at` the capacities `graph` shows for the edges of a part the scorer
@@ -248,7 +247,9 @@ fn parts_of(
                         .node_key(hop.to)
                         .and_then(|k| <[u8; 20]>::try_from(k).ok())
                         .and_then(|k| by_address.get(&k).copied())
-                        .ok_or_else(|| no_route("a route through an entity without a profile".into()))
+                        .ok_or_else(|| {
+                            no_route("a route through an entity without a profile".into())
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(hops_for(&path, &BigInt::from(route.amount_received()), now))
@@ -344,8 +345,19 @@ impl EntityReplica {
     }
 
     /// A `PayRouted` tx this validator signed with `nonce` (hash `tx`): follow it.
-    pub(super) fn track_payment(&mut self, tx: [u8; 32], nonce: u64, payment: &RoutedPayment, now: u64) {
-        let Some(receiver) = payment.parts.first().and_then(|p| p.last()).map(|h| h.entity) else {
+    pub(super) fn track_payment(
+        &mut self,
+        tx: [u8; 32],
+        nonce: u64,
+        payment: &RoutedPayment,
+        now: u64,
+    ) {
+        let Some(receiver) = payment
+            .parts
+            .first()
+            .and_then(|p| p.last())
+            .map(|h| h.entity)
+        else {
             return;
         };
         let graph = ChannelGraph::from_gossip(&self.gossip.routing_state(), payment.token);
@@ -482,17 +494,33 @@ impl EntityReplica {
             wallet.payments.remove(&tx);
             return None;
         }
+        if sent.revealed() {
+            // The receiver revealed: the rest settles by itself; nothing to retry.
+            return None;
+        }
         let step = match step {
             Some(s @ (SessionStep::Send(_) | SessionStep::GiveUp(_))) => s,
             _ if failed => {
                 let mut held: BTreeMap<EntityId, BigInt> = BTreeMap::new();
-                for p in sent.parts.iter().filter(|p| p.status == PaymentStatus::Pending) {
+                for p in sent
+                    .parts
+                    .iter()
+                    .filter(|p| p.status == PaymentStatus::Pending)
+                {
                     *held.entry(p.peer).or_default() += &p.amount;
                 }
                 let amount = saturate(&sent.total);
-                match request_for(&graph, &self.state, &sent.receiver, (amount, t.token, now), &held) {
+                match request_for(
+                    &graph,
+                    &self.state,
+                    &sent.receiver,
+                    (amount, t.token, now),
+                    &held,
+                ) {
                     Ok(request) => t.session.replan(&graph, &wallet.scorer, request, now),
-                    Err(r) => SessionStep::GiveUp(routing::GiveUpReason::NoRoute { reason: r.reason }),
+                    Err(r) => {
+                        SessionStep::GiveUp(routing::GiveUpReason::NoRoute { reason: r.reason })
+                    }
                 }
             }
             _ => return None,
