@@ -1383,12 +1383,15 @@ impl EntityState {
     }
 }
 
+/// One onion layer: the hop's onion key and its instruction's bytes.
+pub(super) type OnionLayer = ([u8; 33], Vec<u8>);
+
 /// The onion layers of one route: each hop's onion key and its instruction.
 pub(super) fn onion_layers(
     hops: &[PaymentHop],
     total: &BigInt,
     (preimage, secret): (&[u8; 32], &[u8; 32]),
-) -> Result<Vec<([u8; 33], Vec<u8>)>, Rejection> {
+) -> Result<Vec<OnionLayer>, Rejection> {
     hops.iter()
         .enumerate()
         .map(|(i, hop)| {
