@@ -20,7 +20,7 @@ const SCRIPT_BYTES_MAX: u64 = 1 << 20;
 /// Where a kind shows up in the language: primitives (or stdlib procedures) that produce
 /// it, and quoted kind symbols passed to `account-enqueue!` / `submit!`. A test checks every
 /// unquoted form is a builtin or a stdlib definition.
-pub(super) const SURFACE: [(&str, &str, &[&str]); 18] = [
+pub(super) const SURFACE: [(&str, &str, &[&str]); 19] = [
     ("account", "pay", &["pay!", "pay-direct!", "'pay"]),
     (
         "account",
@@ -80,6 +80,8 @@ pub(super) const SURFACE: [(&str, &str, &[&str]); 18] = [
     ("entity", "chain-event", &["chain-feed!"]),
     ("entity", "set-fee-policy", &["set-fee-policy!"]),
     ("entity", "pay-routed", &["pay!", "pay-async!", "net!"]),
+    // A sender's wallet submits it when parts of a multi-part payment failed.
+    ("entity", "retry-payment", &["pay!"]),
     // Validators submit it themselves when their clock passes a lock's timeout.
     ("entity", "timers", &["run-ticks!"]),
     // Validators submit it themselves when their entity's profile changed.
@@ -340,7 +342,17 @@ pub(super) fn entity_samples() -> Vec<(usize, EntityTx)> {
                     amount: BigInt::from(3),
                     timeout: 100,
                 }]],
+                attempts_max: 1,
+                parts_max: 1,
             })),
+        ),
+        (
+            0,
+            EntityTx::RetryPayment {
+                hashlock: [4; 32],
+                parts: Vec::new(),
+                reason: "probe".into(),
+            },
         ),
         (0, EntityTx::Timers),
         (0, EntityTx::PublishProfile),
@@ -437,6 +449,18 @@ fn entity_handlers() -> Vec<(&'static str, &'static str, Result<(), String>)> {
         .map(|(signer, tx)| {
             let tx = match tx {
                 EntityTx::AccountInput { .. } => probe_peer().credit_message(&state.entity_id),
+                // A retry names the payment the pay-routed sample sent.
+                EntityTx::RetryPayment { parts, reason, .. } => EntityTx::RetryPayment {
+                    hashlock: state
+                        .payments
+                        .sent
+                        .keys()
+                        .next()
+                        .copied()
+                        .unwrap_or([0; 32]),
+                    parts,
+                    reason,
+                },
                 other => other,
             };
             let kind = tx.kind();
@@ -508,8 +532,9 @@ mod tests {
                     EntityTx::ChainEvent { .. } => 7,
                     EntityTx::SetFeePolicy(_) => 8,
                     EntityTx::PayRouted(_) => 9,
-                    EntityTx::Timers => 10,
-                    EntityTx::PublishProfile => 11,
+                    EntityTx::RetryPayment { .. } => 10,
+                    EntityTx::Timers => 11,
+                    EntityTx::PublishProfile => 12,
                 };
                 assert_eq!(EntityTx::KINDS[position], tx.kind());
                 tx.kind()

@@ -134,6 +134,8 @@ impl EntityLedger<'_> {
                         token,
                         total: amount,
                         parts: vec![hops],
+                        attempts_max: 1,
+                        parts_max: 1,
                     },
                 ));
             }

@@ -15,6 +15,7 @@ use super::runtime::{
 };
 use crate::entity::gossip::{GossipView, GOSSIP_INTERVAL};
 use crate::entity::payment::SentPayment;
+use crate::entity::wallet::{self, PAYMENT_ATTEMPTS_DEFAULT, PAYMENT_PARTS_DEFAULT};
 use crate::entity::{
     EntityId, EntityTx, FeePolicy, PaymentStatus, RejectionKind, RoutedPayment, TokenId,
 };
@@ -46,6 +47,23 @@ fn view_of<'i>(
     s.runtime
         .replica(index, replica)
         .map(|r| r.gossip())
+        .map_err(|e| super::runtime::runtime_error(who, e))
+}
+
+/// The first honest replica of entity `index` (whose view and wallet plan its payments).
+fn replica_of<'i>(
+    interp: &'i mut Interp,
+    index: usize,
+    who: &str,
+) -> Result<&'i crate::entity::EntityReplica, LangError> {
+    let s = sim(interp);
+    let replica = *s
+        .runtime
+        .honest(index)
+        .first()
+        .ok_or_else(|| value_error(who, "the entity has no honest replica"))?;
+    s.runtime
+        .replica(index, replica)
         .map_err(|e| super::runtime::runtime_error(who, e))
 }
 
@@ -183,6 +201,16 @@ fn plan_value(interp: &mut Interp, from: usize, plan: &RoutedPayment) -> Value {
     let Some(hops) = plan.parts.first() else {
         return Value::Bool(false);
     };
+    let sent = hops[0].amount.clone();
+    map_of(vec![
+        ("hops", hops_value(interp, from, hops)),
+        ("total-fee", Value::from_bigint(&sent - &plan.total)),
+        ("amount-sent", Value::from_bigint(sent)),
+    ])
+}
+
+/// One route's hops as script values (see [`plan_value`]).
+fn hops_value(interp: &mut Interp, from: usize, hops: &[crate::entity::PaymentHop]) -> Value {
     let mut out = Vec::new();
     let mut prev: Option<(usize, BigInt)> = None;
     for hop in hops {
@@ -201,12 +229,7 @@ fn plan_value(interp: &mut Interp, from: usize, plan: &RoutedPayment) -> Value {
         ]));
         prev = Some((to.unwrap_or(usize::MAX), hop.amount.clone()));
     }
-    let sent = hops[0].amount.clone();
-    map_of(vec![
-        ("hops", Value::list(out)),
-        ("total-fee", Value::from_bigint(&sent - &plan.total)),
-        ("amount-sent", Value::from_bigint(sent)),
-    ])
+    Value::list(out)
 }
 
 fn amount_token(a: &[Value], who: &str) -> Result<(BigInt, TokenId), LangError> {
@@ -278,35 +301,128 @@ fn send_routed(
     submit_tx(interp, from, EntityTx::PayRouted(Box::new(plan)), who)
 }
 
-/// `(pay! from to amount token)`: tells `from`'s entity to pay. Directly when they share an
-/// account; otherwise over the cheapest route `from`'s view knows: the sender locks its
-/// first hop, each hop forwards by its own policy, the receiver reveals, the preimage flows
-/// back. Settles, then returns the route (`#:hops #:total-fee #:amount-sent`), or raises the
-/// payment's failure with its code (E030 capacity, E034 timeout, E035 route, ...).
+/// `pay!`'s options: `#:max-parts n` (parts per attempt, 1: never split) and
+/// `#:max-attempts n` (attempts in all, 1: no retry).
+fn pay_options(a: &[Value], who: &str) -> Result<(usize, u32), LangError> {
+    let mut parts = PAYMENT_PARTS_DEFAULT;
+    let mut attempts = PAYMENT_ATTEMPTS_DEFAULT;
+    for (k, v) in super::runtime::keyword_args(a, 4, who)? {
+        let n = match &v {
+            Value::Int(n) if *n >= 1 => *n as usize,
+            _ => return Err(type_error(who, 4, "a positive count", &v)),
+        };
+        match k.as_str() {
+            "max-parts" => parts = n.min(crate::entity::payment::PAYMENT_PARTS_MAX),
+            "max-attempts" => {
+                attempts = u32::try_from(n)
+                    .unwrap_or(u32::MAX)
+                    .min(crate::entity::mpp::PAYMENT_ATTEMPTS_MAX)
+            }
+            _ => {
+                return Err(value_error(who, format!("unknown option #:{k}"))
+                    .with_hint("options: #:max-parts n, #:max-attempts n"))
+            }
+        }
+    }
+    Ok((parts, attempts))
+}
+
+/// Plans `a`'s payment with the sender's wallet (scored, split when no single route
+/// carries it) over its view and exact own liquidity.
+fn plan_split(
+    interp: &mut Interp,
+    a: &[Value],
+    who: &str,
+) -> Result<(usize, RoutedPayment), LangError> {
+    let from = entity_arg(a, 0, who)?;
+    let to = entity_arg(a, 1, who)?;
+    let (amount, token) = amount_token(a, who)?;
+    let options = pay_options(a, who)?;
+    let to_id = id_of(interp, to, who)?;
+    let now = sim(interp).runtime.now();
+    let replica = replica_of(interp, from, who)?;
+    let plan = wallet::plan(
+        replica.gossip(),
+        replica.state(),
+        replica.wallet(),
+        (&to_id, &amount, token),
+        now,
+        options,
+    )
+    .map_err(|r| rejection_error(who, &r))?;
+    Ok((from, plan))
+}
+
+/// The parts of a sent payment that settled, as script values: `{#:hops (entities, the
+/// receiver last) #:amount-sent #:delivered #:fee #:attempt}`.
+fn settled_parts(interp: &mut Interp, sent: &SentPayment) -> Vec<Value> {
+    let mut out = Vec::new();
+    for part in sent
+        .parts
+        .iter()
+        .filter(|p| p.status == PaymentStatus::Settled)
+    {
+        let hops: Vec<Value> = part
+            .route
+            .iter()
+            .map(|id| match index_of(interp, id) {
+                Some(i) => entity_value(interp, i),
+                None => Value::bytes(id),
+            })
+            .collect();
+        out.push(map_of(vec![
+            ("hops", Value::list(hops)),
+            ("amount-sent", Value::from_bigint(part.amount.clone())),
+            ("delivered", Value::from_bigint(part.delivered.clone())),
+            ("fee", Value::from_bigint(&part.amount - &part.delivered)),
+            ("attempt", Value::from_bigint(BigInt::from(part.attempt))),
+        ]));
+    }
+    out
+}
+
+/// `(pay! from to amount token [#:max-parts n] [#:max-attempts n])`: tells `from`'s entity
+/// to pay. Directly when they share an account; otherwise routed, planned by the sender's
+/// wallet over its view: one route, or — when no single route carries the amount — up to
+/// `max-parts` parts under one hashlock (the receiver reveals only once it holds them
+/// all); failed parts are planned again, up to `max-attempts` attempts in all. Settles,
+/// then returns `#:hops #:total-fee #:amount-sent` (the first planned route), `#:parts`
+/// (the parts that settled) and `#:attempts`, or raises the payment's failure with its
+/// code (E030 capacity, E034 timeout, E035 route, ...).
 fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
     let who = "pay!";
     let from = entity_arg(a, 0, who)?;
     let to = entity_arg(a, 1, who)?;
     if side_of(interp, from, to, who)?.is_some() {
+        pay_options(a, who)?;
         let (amount, _) = amount_token(a, who)?;
-        super::accounts::pay_direct(interp, a, span)?;
+        super::accounts::pay_direct(interp, &a[..4], span)?;
+        let hop = map_of(vec![
+            ("from", entity_value(interp, from)),
+            ("to", entity_value(interp, to)),
+            ("amount", Value::from_bigint(amount.clone())),
+            ("fee", Value::from_bigint(BigInt::from(0))),
+        ]);
+        let part = map_of(vec![
+            ("hops", Value::list(vec![entity_value(interp, to)])),
+            ("amount-sent", Value::from_bigint(amount.clone())),
+            ("delivered", Value::from_bigint(amount.clone())),
+            ("fee", Value::from_bigint(BigInt::from(0))),
+            ("attempt", Value::from_bigint(BigInt::from(1))),
+        ]);
         return Ok(map_of(vec![
-            (
-                "hops",
-                Value::list(vec![map_of(vec![
-                    ("from", entity_value(interp, from)),
-                    ("to", entity_value(interp, to)),
-                    ("amount", Value::from_bigint(amount.clone())),
-                    ("fee", Value::from_bigint(BigInt::from(0))),
-                ])]),
-            ),
+            ("hops", Value::list(vec![hop])),
             ("total-fee", Value::from_bigint(BigInt::from(0))),
             ("amount-sent", Value::from_bigint(amount)),
+            ("parts", Value::list(vec![part])),
+            ("attempts", Value::from_bigint(BigInt::from(1))),
         ]));
     }
-    let (from, mut plans) = plans(interp, a, 1, who)?;
-    let plan = plans.remove(0);
-    let shown = plan_value(interp, from, &plan);
+    let (from, plan) = plan_split(interp, a, who)?;
+    let first_hops = match plan.parts.first() {
+        Some(hops) => hops_value(interp, from, hops),
+        None => Value::list(Vec::new()),
+    };
     let tx = send_routed(interp, from, plan, who)?;
     settle(interp, who, "the payment")?;
     match super::runtime::sim(interp).runtime.outcome(&tx) {
@@ -322,10 +438,22 @@ fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
             ))
         }
     }
-    match sent_payment(interp, from, &tx, who)?.map(|p| p.status) {
-        Some(PaymentStatus::Settled) => Ok(shown),
-        Some(PaymentStatus::Failed(r)) => Err(rejection_error(who, &r)),
-        Some(PaymentStatus::Pending) | None => Err(refusal(
+    let sent = sent_payment(interp, from, &tx, who)?;
+    match sent.as_ref().map(|p| (p, p.status.clone())) {
+        Some((sent, PaymentStatus::Settled)) => {
+            let sent = sent.clone();
+            let parts = settled_parts(interp, &sent);
+            let locked = sent.locked();
+            Ok(map_of(vec![
+                ("hops", first_hops),
+                ("parts", Value::list(parts)),
+                ("attempts", Value::from_bigint(BigInt::from(sent.attempts))),
+                ("total-fee", Value::from_bigint(&locked - &sent.total)),
+                ("amount-sent", Value::from_bigint(locked)),
+            ]))
+        }
+        Some((_, PaymentStatus::Failed(r))) => Err(rejection_error(who, &r)),
+        Some((_, PaymentStatus::Pending)) | None => Err(refusal(
             who,
             RejectionKind::Timeout,
             "the payment is still pending (a lock waits for its timeout)",
@@ -333,12 +461,13 @@ fn pay(interp: &mut Interp, a: &[Value], span: Span) -> R {
     }
 }
 
-/// `(pay-async! from to amount token)`: as `pay!` over a route, but returns at once with
-/// the payment's tx hash; `(payment-status from hash)` follows it.
+/// `(pay-async! from to amount token [#:max-parts n] [#:max-attempts n])`: as `pay!` over
+/// a route, but returns at once with the payment's tx hash; `(payment-status from hash)`
+/// follows it.
 fn pay_async(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let who = "pay-async!";
-    let (from, mut plans) = plans(interp, a, 1, who)?;
-    let tx = send_routed(interp, from, plans.remove(0), who)?;
+    let (from, plan) = plan_split(interp, a, who)?;
+    let tx = send_routed(interp, from, plan, who)?;
     Ok(Value::bytes(&tx))
 }
 
@@ -392,8 +521,8 @@ pub static PRIMITIVES: &[Primitive] = crate::primitives![
     "gossip-profile", 1, Some(2), profile_value, "(gossip-profile e [seer]): e's published profile (fees, timeout delta, accounts and capacities) as e (or seer) knows it, or #f.", "(hash-ref (gossip-profile hub) #:fee-ppm) => 1000";
     "route", 4, Some(4), route, "(route from to amount token): the cheapest route over what from's entity knows, with each hop's amount, fee and timeout: {#:hops #:total-fee #:amount-sent}.", "(hash-ref (route alice carol 100 1) #:total-fee)";
     "routes", 5, Some(5), routes, "(routes from to amount token n): up to n routes, cheapest first.", "(length (routes alice carol 100 1 3))";
-    "pay!", 4, Some(4), pay, "(pay! from to amount token): tells from's entity to pay — directly over their account, or routed: from locks an HTLC on its first hop with an onion, each hop forwards by its own policy, the receiver reveals. Settles; returns the route, or raises the failure's code (E030 capacity, E034 timeout, E035 route ...).", "(pay! alice carol 500 1)";
-    "pay-async!", 4, Some(4), pay_async, "As pay! over a route, but returns the payment's tx hash at once (follow it with payment-status).", "(define p (pay-async! alice carol 5 1))";
+    "pay!", 4, Some(8), pay, "(pay! from to amount token [#:max-parts n] [#:max-attempts n]): tells from's entity to pay — directly over their account, or routed: from's wallet plans over its view (split into up to max-parts parts under one hashlock when no single route carries the amount; the receiver reveals only once it holds them all), locks an HTLC per part on its first hop with an onion, each hop forwards by its own policy; failed parts are planned again up to max-attempts attempts. Settles; returns {#:hops #:total-fee #:amount-sent #:parts #:attempts}, or raises the failure's code (E030 capacity, E034 timeout, E035 route ...).", "(length (hash-ref (pay! alice carol 1500 1 #:max-parts 3) #:parts))";
+    "pay-async!", 4, Some(8), pay_async, "As pay! over a route (same options), but returns the payment's tx hash at once (follow it with payment-status).", "(define p (pay-async! alice carol 5 1 #:max-attempts 1))";
     "payment-status", 2, Some(2), payment_status, "(payment-status from hash): 'pending, 'settled or (failed kind reason).", "(payment-status alice p) => settled";
     "fees-earned", 2, Some(2), fees_earned, "What the entity earned forwarding payments in a token.", "(fees-earned hub 1) => 2";
     "payments-in-flight", 1, Some(1), in_flight, "Locks the entity sent or forwarded that have not settled or failed yet.", "(payments-in-flight hub) => 0";

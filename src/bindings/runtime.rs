@@ -209,7 +209,11 @@ fn holder(v: &Value, i: usize, who: &str) -> Result<Holder, LangError> {
 }
 
 /// Trailing `#:key value` pairs of a primitive call.
-fn keyword_args(a: &[Value], from: usize, who: &str) -> Result<Vec<(String, Value)>, LangError> {
+pub(crate) fn keyword_args(
+    a: &[Value],
+    from: usize,
+    who: &str,
+) -> Result<Vec<(String, Value)>, LangError> {
     let mut out = Vec::new();
     let mut i = from;
     while i < a.len() {

@@ -371,6 +371,8 @@ impl GossipView {
                 token,
                 total: amount.clone(),
                 parts: vec![hops_for(&path, amount, now)],
+                attempts_max: 1,
+                parts_max: 1,
             });
         }
         Ok(plans)

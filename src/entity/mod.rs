@@ -79,6 +79,7 @@ mod board;
 mod frame;
 pub mod gossip;
 mod message;
+pub mod mpp;
 pub mod payment;
 mod rejection;
 mod replica;
@@ -86,6 +87,7 @@ mod round;
 mod rules;
 mod state;
 mod tx;
+pub mod wallet;
 
 pub use accounts::{
     entity_address, AccountOpen, AccountPart, EntityAccount, Hanko, ACCOUNTS_MAX, HANKO_PARTS_MAX,

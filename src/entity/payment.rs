@@ -31,7 +31,7 @@ use super::state::hex32;
 use super::tx::check_amount;
 use super::{EntityId, EntityState, LogEntry, TokenId};
 use crate::account::{AccountTx, Data, Side, SubcontractEngine};
-use crate::crypto::onion::{build_onion, peel_onion, OnionSecret};
+use crate::crypto::onion::{peel_onion, OnionSecret};
 use crate::crypto::{keccak256, tagged, Address, Canonical, RlpItem};
 
 /// The HTLC subcontract's code (xln text); its keccak-256 is [`htlc_code_hash`].
@@ -148,17 +148,32 @@ pub struct RoutedPayment {
     pub total: BigInt,
     /// The routes, each from the sender's first hop to the receiver.
     pub parts: Vec<Vec<PaymentHop>>,
+    /// Attempts the sender may make in all (this one is the first; each
+    /// [`EntityTx::RetryPayment`](super::EntityTx::RetryPayment) is one more); 1: a failed
+    /// part fails the payment.
+    #[serde(default = "one")]
+    pub attempts_max: u32,
+    /// Most new parts one attempt may send (the wallet's planner limit, kept for retries).
+    #[serde(default = "one")]
+    pub parts_max: u32,
 }
 
-/// Canonical encoding: `tagged("xln/routed-payment/v1", [token, total, parts])`.
+fn one() -> u32 {
+    1
+}
+
+/// Canonical encoding: `tagged("xln/routed-payment/v2", [token, total, parts,
+/// attempts_max, parts_max])`.
 impl Canonical for RoutedPayment {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
-            b"xln/routed-payment/v1",
+            b"xln/routed-payment/v2",
             vec![
                 self.token.canonical_rlp(),
                 self.total.canonical_rlp(),
                 self.parts.canonical_rlp(),
+                self.attempts_max.canonical_rlp(),
+                self.parts_max.canonical_rlp(),
             ],
         )
     }
@@ -198,19 +213,39 @@ pub struct SentPart {
     /// The amount locked.
     #[serde(with = "crate::crypto::readable")]
     pub amount: BigInt,
+    /// What the part delivers to the receiver (the amount less the fees on the way).
+    #[serde(default, with = "crate::crypto::readable")]
+    pub delivered: BigInt,
+    /// The entities its locks go to, first hop to receiver.
+    #[serde(default, with = "crate::crypto::readable")]
+    pub route: Vec<EntityId>,
+    /// The attempt that sent it (1: the first).
+    #[serde(default = "one")]
+    pub attempt: u32,
     /// The part's outcome.
     pub status: PaymentStatus,
+    /// For a failed part: the entity that reported the failure (this entity, a hop, or the
+    /// receiver), as relayed back hop by hop: what the sender's wallet learns from.
+    #[serde(default, with = "crate::crypto::readable")]
+    pub failed_at: Option<EntityId>,
 }
 
 impl Canonical for SentPart {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
-            b"xln/sent-part/v1",
+            b"xln/sent-part/v2",
             vec![
                 self.peer.canonical_rlp(),
                 self.id.canonical_rlp(),
                 self.amount.canonical_rlp(),
+                self.delivered.canonical_rlp(),
+                self.route.canonical_rlp(),
+                self.attempt.canonical_rlp(),
                 self.status.canonical_rlp(),
+                self.failed_at
+                    .map(|e| e.to_vec())
+                    .unwrap_or_default()
+                    .canonical_rlp(),
             ],
         )
     }
@@ -239,19 +274,67 @@ pub struct SentPayment {
     /// The hash of the signed tx that sent it.
     #[serde(with = "crate::crypto::readable")]
     pub tx: [u8; 32],
+    /// Attempts made (1 + the retries committed).
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Attempts allowed in all.
+    #[serde(default = "one")]
+    pub attempts_max: u32,
+    /// Most new parts per attempt.
+    #[serde(default = "one")]
+    pub parts_max: u32,
 }
 
 impl SentPayment {
-    /// What the sender locked in all (the total plus every fee on the way).
+    /// What the parts not failed hold locked or paid (the delivered amount plus every fee
+    /// on the way).
     pub fn locked(&self) -> BigInt {
-        self.parts.iter().map(|p| &p.amount).sum()
+        self.live_parts().map(|p| &p.amount).sum()
+    }
+
+    /// The parts pending or settled (not failed).
+    pub fn live_parts(&self) -> impl Iterator<Item = &SentPart> {
+        self.parts
+            .iter()
+            .filter(|p| !matches!(p.status, PaymentStatus::Failed(_)))
+    }
+
+    /// What the live parts deliver.
+    pub fn live_delivered(&self) -> BigInt {
+        self.live_parts().map(|p| &p.delivered).sum()
+    }
+
+    /// Whether the receiver revealed the preimage (some part settled): no retry may follow.
+    pub fn revealed(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| p.status == PaymentStatus::Settled)
+    }
+
+    /// Revealed, and no part is still pending (or the settled parts deliver the total).
+    fn revealed_and_done(&self) -> bool {
+        self.settled_delivered() >= self.total
+            || (self.revealed()
+                && self
+                    .parts
+                    .iter()
+                    .all(|p| p.status != PaymentStatus::Pending))
+    }
+
+    /// What the settled parts delivered.
+    pub fn settled_delivered(&self) -> BigInt {
+        self.parts
+            .iter()
+            .filter(|p| p.status == PaymentStatus::Settled)
+            .map(|p| &p.delivered)
+            .sum()
     }
 }
 
 impl Canonical for SentPayment {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
-            b"xln/sent-payment/v1",
+            b"xln/sent-payment/v2",
             vec![
                 self.token.canonical_rlp(),
                 self.total.canonical_rlp(),
@@ -261,6 +344,9 @@ impl Canonical for SentPayment {
                 self.status.canonical_rlp(),
                 self.sent_at.canonical_rlp(),
                 self.tx.canonical_rlp(),
+                self.attempts.canonical_rlp(),
+                self.attempts_max.canonical_rlp(),
+                self.parts_max.canonical_rlp(),
             ],
         )
     }
@@ -317,9 +403,17 @@ pub struct Receiving {
     /// The preimage, if the sender's onion carried it.
     #[serde(with = "crate::crypto::readable")]
     pub preimage: Option<[u8; 32]>,
-    /// The incoming locks: (peer, subcontract id, amount).
+    /// The payment secret every part's final layer must carry (only the sender and this
+    /// receiver know it: a hop cannot make a part the receiver would count).
+    #[serde(default, with = "crate::crypto::readable")]
+    pub secret: [u8; 32],
+    /// The incoming locks held: (peer, subcontract id, amount).
     #[serde(with = "crate::crypto::readable")]
     pub parts: Vec<(EntityId, u64, BigInt)>,
+    /// The tick by which the parts must add up to the total, or every held part is failed
+    /// back (0: nothing held).
+    #[serde(default)]
+    pub hold_until: u64,
     /// The outcome.
     pub status: PaymentStatus,
 }
@@ -334,7 +428,7 @@ impl Receiving {
 impl Canonical for Receiving {
     fn canonical_rlp(&self) -> RlpItem {
         tagged(
-            b"xln/receiving/v1",
+            b"xln/receiving/v2",
             vec![
                 self.token.canonical_rlp(),
                 self.total.canonical_rlp(),
@@ -342,7 +436,9 @@ impl Canonical for Receiving {
                     .map(|p| p.to_vec())
                     .unwrap_or_default()
                     .canonical_rlp(),
+                self.secret.canonical_rlp(),
                 self.parts.canonical_rlp(),
+                self.hold_until.canonical_rlp(),
                 self.status.canonical_rlp(),
             ],
         )
@@ -439,8 +535,10 @@ pub enum HopInstruction {
     },
     /// This hop is the receiver of `total` (in all parts), revealing `preimage` if given.
     Final {
-        /// The payment's total.
+        /// The payment's total (what all parts with this hashlock add up to).
         total: BigInt,
+        /// The payment secret, the same in every part (see [`Receiving::secret`]).
+        secret: [u8; 32],
         /// The preimage (keysend-style payments carry it to the receiver).
         preimage: Option<[u8; 32]>,
     },
@@ -448,7 +546,7 @@ pub enum HopInstruction {
 
 impl HopInstruction {
     /// The canonical bytes: `tagged("xln/onion-forward/v1", [next, amount, timeout])` or
-    /// `tagged("xln/onion-final/v1", [total, preimage or empty])`.
+    /// `tagged("xln/onion-final/v2", [total, secret, preimage or empty])`.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             HopInstruction::Forward {
@@ -463,10 +561,15 @@ impl HopInstruction {
                     timeout.canonical_rlp(),
                 ],
             ),
-            HopInstruction::Final { total, preimage } => tagged(
-                b"xln/onion-final/v1",
+            HopInstruction::Final {
+                total,
+                secret,
+                preimage,
+            } => tagged(
+                b"xln/onion-final/v2",
                 vec![
                     total.canonical_rlp(),
+                    secret.canonical_rlp(),
                     preimage
                         .map(|p| p.to_vec())
                         .unwrap_or_default()
@@ -491,10 +594,11 @@ impl HopInstruction {
                 amount: bigint(amount)?,
                 timeout: crate::crypto::decode_u64(timeout).map_err(|e| e.to_string())?,
             },
-            (b"xln/onion-final/v1", [total, preimage]) => {
+            (b"xln/onion-final/v2", [total, secret, preimage]) => {
                 let p = preimage.bytes().map_err(|e| e.to_string())?;
                 HopInstruction::Final {
                     total: bigint(total)?,
+                    secret: id32(secret)?,
                     preimage: match p.len() {
                         0 => None,
                         32 => Some(id32(preimage)?),
@@ -573,11 +677,23 @@ pub(super) fn lock_timeout(params: &Data) -> Option<u64> {
     read_lock(params).map(|(_, t, _)| t)
 }
 
-fn reason_args(r: &Rejection) -> Data {
+fn reason_args(r: &Rejection, origin: &EntityId) -> Data {
     Data::Map(BTreeMap::from([
         ("kind".into(), Data::Text(r.kind.name().into())),
         ("reason".into(), Data::Text(r.reason.clone())),
+        ("at".into(), Data::Bytes(origin.to_vec())),
     ]))
+}
+
+/// The entity a refund's args name as the failure's origin (`#:at`), else `from`.
+fn origin_from_args(args: &Data, from: &EntityId) -> EntityId {
+    match args {
+        Data::Map(m) => match m.get("at") {
+            Some(Data::Bytes(b)) => <[u8; 32]>::try_from(b.as_slice()).unwrap_or(*from),
+            _ => *from,
+        },
+        _ => *from,
+    }
 }
 
 fn reason_from_args(args: &Data, from: &EntityId) -> Rejection {
@@ -651,49 +767,9 @@ impl EntityState {
                 "this payment was already sent",
             ));
         }
-        let mut onions = Vec::new();
-        for (index, hops) in payment.parts.iter().enumerate() {
-            let layers = onion_layers(hops, &payment.total, &preimage);
-            let seed = keccak256(
-                &tagged(
-                    b"xln/onion-seed/v1",
-                    vec![
-                        secret.0.canonical_rlp(),
-                        hashlock.canonical_rlp(),
-                        (index as u64).canonical_rlp(),
-                    ],
-                )
-                .encode(),
-            );
-            let onion = build_onion(&layers?, &hashlock, &seed)
-                .map_err(|e| Rejection::new(RejectionKind::Route, e.to_string()))?;
-            onions.push(onion);
-        }
-        let mut parts = Vec::new();
-        for (index, (hops, onion)) in payment.parts.iter().zip(onions).enumerate() {
-            let first = &hops[0];
-            let params = htlc_params(
-                &hashlock,
-                first.timeout,
-                payment.token,
-                &first.amount,
-                onion,
-            );
-            let id = self.open_htlc(&first.entity, payment.token, &first.amount, params);
-            self.payments.outgoing.insert(
-                (first.entity, id),
-                Outgoing::Sent {
-                    hashlock,
-                    part: index as u64,
-                },
-            );
-            parts.push(SentPart {
-                peer: first.entity,
-                id,
-                amount: first.amount.clone(),
-                status: PaymentStatus::Pending,
-            });
-        }
+        let secret_bytes = payment_secret(&secret, &hashlock);
+        let keys = (hashlock, preimage, secret_bytes);
+        let parts = self.send_parts(&secret, keys, payment, 0, 1)?;
         self.payments.sent.insert(
             hashlock,
             SentPayment {
@@ -705,6 +781,9 @@ impl EntityState {
                 status: PaymentStatus::Pending,
                 sent_at: self.height,
                 tx: *tx_hash,
+                attempts: 1,
+                attempts_max: payment.attempts_max.max(1),
+                parts_max: payment.parts_max.max(1),
             },
         );
         self.append_log(LogEntry::PaymentSent { hashlock });
@@ -713,7 +792,7 @@ impl EntityState {
     }
 
     /// The stateless and account checks of a routed payment; returns the receiver.
-    fn check_route(&self, payment: &RoutedPayment) -> Result<EntityId, Rejection> {
+    pub(super) fn check_route(&self, payment: &RoutedPayment) -> Result<EntityId, Rejection> {
         let invalid = |r: String| Rejection::new(RejectionKind::Invalid, r);
         if payment.parts.is_empty() || payment.parts.len() > PAYMENT_PARTS_MAX {
             return Err(invalid(format!(
@@ -792,7 +871,13 @@ impl EntityState {
 
     /// Queues (code install if needed, then) an HTLC open on the account with `peer`;
     /// returns the lock's id.
-    fn open_htlc(&mut self, peer: &EntityId, token: TokenId, amount: &BigInt, params: Data) -> u64 {
+    pub(super) fn open_htlc(
+        &mut self,
+        peer: &EntityId,
+        token: TokenId,
+        amount: &BigInt,
+        params: Data,
+    ) -> u64 {
         let code = htlc_code_hash();
         let Some(account) = self.accounts.get_mut(peer) else {
             return 0;
@@ -814,7 +899,7 @@ impl EntityState {
     }
 
     /// Queues a call of method `method` on subcontract `id` in the account with `peer`.
-    fn queue_call(&mut self, peer: &EntityId, id: u64, method: &str, args: Data) {
+    pub(super) fn queue_call(&mut self, peer: &EntityId, id: u64, method: &str, args: Data) {
         if let Some(account) = self.accounts.get_mut(peer) {
             account.machine.enqueue(method_call(id, method, args));
             self.dirty.insert(*peer);
@@ -847,7 +932,8 @@ impl EntityState {
                         }
                         "refund" => {
                             let reason = reason_from_args(args, peer);
-                            self.on_outgoing_failed(peer, *id, reason);
+                            let origin = origin_from_args(args, peer);
+                            self.on_outgoing_failed(peer, *id, reason, origin);
                         }
                         _ => {}
                     }
@@ -867,7 +953,8 @@ impl EntityState {
                             RejectionKind::Timeout,
                             format!("the lock toward {} timed out", hex32(peer)),
                         );
-                        self.on_outgoing_failed(peer, *id, reason);
+                        let me = self.entity_id;
+                        self.on_outgoing_failed(peer, *id, reason, me);
                     }
                     "reveal" => self.on_incoming_claimed(peer, *id),
                     "refund" => {
@@ -886,7 +973,8 @@ impl EntityState {
             AccountTx::OpenSubcontract { id, .. }
                 if self.payments.outgoing.contains_key(&(*peer, *id)) =>
             {
-                self.on_outgoing_failed(peer, *id, why);
+                let me = self.entity_id;
+                self.on_outgoing_failed(peer, *id, why, me);
             }
             AccountTx::InstallCode { .. } if matches!(why.kind, RejectionKind::Subcontract) => {
                 // Both sides installed the same code at once: the other copy is in.
@@ -953,8 +1041,16 @@ impl EntityState {
                 let why = Rejection::new(RejectionKind::Route, format!("onion refused: {e}"));
                 self.fail_back(peer, id, why);
             }
-            Ok((HopInstruction::Final { total, preimage }, _)) => {
-                self.receive_part(peer, id, (hashlock, token, amount), total, preimage);
+            Ok((
+                HopInstruction::Final {
+                    total,
+                    secret,
+                    preimage,
+                },
+                _,
+            )) => {
+                let lock = (hashlock, token, amount, timeout);
+                self.receive_part(peer, id, lock, (total, secret), preimage);
             }
             Ok((
                 HopInstruction::Forward {
@@ -1057,61 +1153,6 @@ impl EntityState {
         Ok(())
     }
 
-    /// The receiver's part: record it, reveal every part once they add up to the total.
-    fn receive_part(
-        &mut self,
-        peer: &EntityId,
-        id: u64,
-        (hashlock, token, amount): ([u8; 32], TokenId, BigInt),
-        total: BigInt,
-        preimage: Option<[u8; 32]>,
-    ) {
-        if preimage.is_some_and(|p| keccak256(&p) != hashlock) {
-            let why = Rejection::new(
-                RejectionKind::Route,
-                "the onion's preimage does not match the lock",
-            );
-            return self.fail_back(peer, id, why);
-        }
-        let entry = self
-            .payments
-            .received
-            .entry(hashlock)
-            .or_insert_with(|| Receiving {
-                token,
-                total: total.clone(),
-                preimage,
-                parts: Vec::new(),
-                status: PaymentStatus::Pending,
-            });
-        if entry.token != token || entry.total != total || entry.status != PaymentStatus::Pending {
-            let why = Rejection::new(
-                RejectionKind::Route,
-                "this part does not match the payment's other parts",
-            );
-            return self.fail_back(peer, id, why);
-        }
-        entry.parts.push((*peer, id, amount));
-        if entry.received() < entry.total {
-            return;
-        }
-        let Some(preimage) = entry.preimage else {
-            // Hash-locked only (an exchange): the preimage comes from elsewhere.
-            return;
-        };
-        entry.status = PaymentStatus::Settled;
-        let parts = entry.parts.clone();
-        for (p, part_id, _) in parts {
-            let args = Data::Map(BTreeMap::from([(
-                "preimage".into(),
-                Data::Bytes(preimage.to_vec()),
-            )]));
-            self.queue_call(&p, part_id, "reveal", args);
-        }
-        self.append_log(LogEntry::PaymentReceived { hashlock });
-        self.forget_finished();
-    }
-
     /// A preimage learned from a peer's reveal of a lock this entity opened by hand: keep
     /// it, and claim every incoming lock with its hashlock (the other leg of an exchange:
     /// claiming can only gain).
@@ -1140,7 +1181,7 @@ impl EntityState {
     }
 
     /// Queues the reveal of incoming lock `id` from `peer`, unless one is already queued.
-    fn claim(&mut self, peer: &EntityId, id: u64, preimage: [u8; 32]) {
+    pub(super) fn claim(&mut self, peer: &EntityId, id: u64, preimage: [u8; 32]) {
         let queued = self.accounts.get(peer).is_some_and(|a| {
             let reveals = |tx: &AccountTx| {
                 matches!(tx, AccountTx::CallSubcontract { id: i, method, .. } if *i == id && method == "reveal")
@@ -1172,11 +1213,9 @@ impl EntityState {
                     if let Some(p) = sent.parts.get_mut(part as usize) {
                         p.status = PaymentStatus::Settled;
                     }
-                    if sent
-                        .parts
-                        .iter()
-                        .all(|p| p.status == PaymentStatus::Settled)
-                    {
+                    // Failed parts were replaced by retries: settled once what settled
+                    // delivers the total (the receiver reveals only a complete set).
+                    if sent.status == PaymentStatus::Pending && sent.revealed_and_done() {
                         sent.status = PaymentStatus::Settled;
                         self.append_log(LogEntry::PaymentSettled { hashlock });
                         self.forget_finished();
@@ -1187,20 +1226,31 @@ impl EntityState {
         }
     }
 
-    /// Our outgoing lock failed (refunded, timed out, or never locked): fail upstream, or
-    /// the part (and so the payment) failed.
-    fn on_outgoing_failed(&mut self, peer: &EntityId, id: u64, why: Rejection) {
+    /// Our outgoing lock failed (refunded, timed out, or never locked), as reported by
+    /// `origin`: fail upstream (relaying the origin), or the part failed — and the payment
+    /// with it once its attempts are used up (before that, the sender's wallet sends a
+    /// [`super::EntityTx::RetryPayment`] with new parts, or gives up with one).
+    fn on_outgoing_failed(&mut self, peer: &EntityId, id: u64, why: Rejection, origin: EntityId) {
         match self.payments.outgoing.remove(&(*peer, id)) {
             Some(Outgoing::Forward { from, in_id }) => {
                 self.payments.forwards.remove(&(from, in_id));
-                self.fail_back(&from, in_id, why);
+                self.fail_back_from(&from, in_id, why, origin);
             }
             Some(Outgoing::Sent { hashlock, part }) => {
                 if let Some(sent) = self.payments.sent.get_mut(&hashlock) {
                     if let Some(p) = sent.parts.get_mut(part as usize) {
                         p.status = PaymentStatus::Failed(why.clone());
+                        p.failed_at = Some(origin);
                     }
-                    if sent.status == PaymentStatus::Pending {
+                    if sent.status == PaymentStatus::Pending && sent.revealed_and_done() {
+                        // The receiver revealed (a part settled): what settled is paid; a
+                        // part lost after the reveal does not make the payment "failed".
+                        sent.status = PaymentStatus::Settled;
+                        self.append_log(LogEntry::PaymentSettled { hashlock });
+                    } else if sent.status == PaymentStatus::Pending
+                        && sent.attempts >= sent.attempts_max
+                        && !sent.revealed()
+                    {
                         sent.status = PaymentStatus::Failed(why.clone());
                         self.append_log(LogEntry::PaymentFailed {
                             hashlock,
@@ -1237,14 +1287,22 @@ impl EntityState {
         }
     }
 
-    /// Gives an incoming lock back (the receiver of a lock may refund at any time).
-    fn fail_back(&mut self, peer: &EntityId, id: u64, why: Rejection) {
+    /// Gives an incoming lock back (the receiver of a lock may refund at any time), as the
+    /// origin of the failure.
+    pub(super) fn fail_back(&mut self, peer: &EntityId, id: u64, why: Rejection) {
+        let me = self.entity_id;
+        self.fail_back_from(peer, id, why, me);
+    }
+
+    /// Gives an incoming lock back, naming `origin` as the entity that reported the
+    /// failure (a hop relays what its next hop said, so the sender learns where it broke).
+    fn fail_back_from(&mut self, peer: &EntityId, id: u64, why: Rejection, origin: EntityId) {
         self.append_log(LogEntry::PaymentRefused {
             peer: *peer,
             id,
             rejection: why.clone(),
         });
-        self.queue_call(peer, id, "refund", reason_args(&why));
+        self.queue_call(peer, id, "refund", reason_args(&why, &origin));
     }
 
     /// [`super::EntityTx::Timers`]: time out every lock this entity sent whose timeout has
@@ -1271,12 +1329,16 @@ impl EntityState {
             }
             self.queue_call(&peer, id, "timeout", Data::Map(BTreeMap::new()));
         }
+        self.release_expired_holds();
         self.flush_accounts(engine);
     }
 
     /// Whether some lock this entity sent has timed out by `now` and was not timed out yet
     /// (validators submit [`super::EntityTx::Timers`] then).
     pub fn timers_due(&self, now: u64) -> bool {
+        if self.holds_due(now) {
+            return true;
+        }
         let htlc = htlc_code_hash();
         self.accounts.values().any(|account| {
             account.machine.state.subcontracts.iter().any(|(id, sc)| {
@@ -1289,7 +1351,7 @@ impl EntityState {
     }
 
     /// Forgets the oldest finished payments past [`PAYMENTS_KEPT_MAX`].
-    fn forget_finished(&mut self) {
+    pub(super) fn forget_finished(&mut self) {
         let finished = |s: &PaymentStatus| *s != PaymentStatus::Pending;
         while self.payments.sent.len() > PAYMENTS_KEPT_MAX {
             let oldest = self
@@ -1321,12 +1383,15 @@ impl EntityState {
     }
 }
 
+/// One onion layer: the hop's onion key and its instruction's bytes.
+pub(super) type OnionLayer = ([u8; 33], Vec<u8>);
+
 /// The onion layers of one route: each hop's onion key and its instruction.
-fn onion_layers(
+pub(super) fn onion_layers(
     hops: &[PaymentHop],
     total: &BigInt,
-    preimage: &[u8; 32],
-) -> Result<Vec<([u8; 33], Vec<u8>)>, Rejection> {
+    (preimage, secret): (&[u8; 32], &[u8; 32]),
+) -> Result<Vec<OnionLayer>, Rejection> {
     hops.iter()
         .enumerate()
         .map(|(i, hop)| {
@@ -1344,12 +1409,26 @@ fn onion_layers(
                 },
                 None => HopInstruction::Final {
                     total: total.clone(),
+                    secret: *secret,
                     preimage: Some(*preimage),
                 },
             };
             Ok((key, instruction.encode()))
         })
         .collect()
+}
+
+/// The payment secret of the payment with `hashlock` from the sender with onion secret
+/// `secret`: what every part's final layer carries (BOLT 4's `payment_secret`, derived so
+/// retries of the payment carry the same one without storing it).
+pub(super) fn payment_secret(secret: &OnionSecret, hashlock: &[u8; 32]) -> [u8; 32] {
+    keccak256(
+        &tagged(
+            b"xln/payment-secret/v1",
+            vec![secret.0.canonical_rlp(), hashlock.canonical_rlp()],
+        )
+        .encode(),
+    )
 }
 
 /// This side's subcontract ids: `(n << 1) | side`, so two sides never pick the same id.
@@ -1375,6 +1454,7 @@ mod tests {
         };
         let g = HopInstruction::Final {
             total: BigInt::from(5),
+            secret: [7; 32],
             preimage: Some([9; 32]),
         };
         for i in [f, g] {

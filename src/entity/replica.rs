@@ -110,6 +110,9 @@ pub struct EntityReplica {
     /// What this replica knows of other entities' profiles; see `gossip.rs`.
     #[serde(default)]
     pub(super) gossip: GossipView,
+    /// This validator's wallet: scorer and retry sessions of its payments; see `wallet.rs`.
+    #[serde(default)]
+    pub(super) wallet: super::wallet::Wallet,
 }
 
 /// A mempool tx, signature verified, with its hash computed once.
@@ -157,6 +160,7 @@ impl EntityReplica {
             last_sync_at: None,
             links: AccountLinks::default(),
             gossip: GossipView::default(),
+            wallet: super::wallet::Wallet::default(),
         }
     }
 
@@ -187,6 +191,7 @@ impl EntityReplica {
         self.advance(key, now, on_tick, &mut out, engine);
         self.account_work(key, now, on_tick, &mut out);
         self.gossip_work(key, now, on_tick, &mut out);
+        self.wallet_work(key, now, &mut out);
         self.me_public = Some(public);
         Ok(out)
     }
@@ -309,6 +314,9 @@ impl EntityReplica {
         let nonce = self.state.nonce(&self.me).max(queued) + 1;
         let signed = SignedTx::sign(&self.state.entity_id, key, nonce, tx)?;
         let hash = signed.hash();
+        if let EntityTx::PayRouted(payment) = &signed.tx {
+            self.track_payment(hash, nonce, payment, now);
+        }
         out.push(EntityOutput::Queued {
             tx_hash: hash,
             nonce,

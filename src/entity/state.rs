@@ -476,6 +476,11 @@ impl EntityState {
             EntityTx::PayRouted(payment) => {
                 return self.pay_routed(&stx.signer, stx.nonce, tx_hash, payment, engine)
             }
+            EntityTx::RetryPayment {
+                hashlock,
+                parts,
+                reason,
+            } => return self.retry_payment(hashlock, parts, reason, engine),
             EntityTx::Timers => self.run_timers(engine),
             EntityTx::PublishProfile => self.profile = Some(EntityProfile::of(self)),
         }

@@ -8,7 +8,7 @@ use num_bigint::{BigInt, Sign};
 
 use super::accounts::Hanko;
 use super::message::verify_cached;
-use super::payment::{FeePolicy, RoutedPayment};
+use super::payment::{FeePolicy, PaymentHop, RoutedPayment};
 use super::{
     Board, EntityError, EntityId, TokenId, AMOUNT_BITS_MAX, BOARD_VALIDATORS_MAX,
     PAYLOAD_BYTES_MAX, TEXT_BYTES_MAX,
@@ -162,6 +162,18 @@ pub enum EntityTx {
     /// Pay through routes: lock an HTLC on each part's first hop, the rest of the route in
     /// a per-hop onion (see `payment.rs`).
     PayRouted(Box<RoutedPayment>),
+    /// One more attempt of the pending payment with `hashlock`: `parts` replace failed ones
+    /// and deliver exactly what its live parts do not; with no parts the sender gives up
+    /// (`reason` says why). Its validator's wallet submits it (see `wallet.rs`).
+    RetryPayment {
+        /// The payment.
+        #[serde(with = "crate::crypto::readable")]
+        hashlock: [u8; 32],
+        /// The new parts (routes, as in [`RoutedPayment::parts`]).
+        parts: Vec<Vec<PaymentHop>>,
+        /// Why the sender gives up (with no parts), or empty.
+        reason: String,
+    },
     /// Enforce timeouts: take back every lock this entity sent whose timeout has passed by
     /// the frame's clock (validators submit it when their own clock says one is due).
     Timers,
@@ -232,6 +244,18 @@ impl Canonical for EntityTx {
                 b"xln/entity-tx/pay-routed/v1",
                 vec![payment.canonical_rlp()],
             ),
+            EntityTx::RetryPayment {
+                hashlock,
+                parts,
+                reason,
+            } => tagged(
+                b"xln/entity-tx/retry-payment/v1",
+                vec![
+                    hashlock.canonical_rlp(),
+                    parts.canonical_rlp(),
+                    reason.canonical_rlp(),
+                ],
+            ),
             EntityTx::Timers => tagged(b"xln/entity-tx/timers/v1", vec![]),
             EntityTx::PublishProfile => tagged(b"xln/entity-tx/publish-profile/v1", vec![]),
         }
@@ -277,7 +301,7 @@ pub(super) fn check_amount(what: &str, amount: &BigInt, zero_ok: bool) -> Result
 impl EntityTx {
     /// Every kind name, in declaration order; [`EntityTx::kind`] returns one of them (the
     /// `arch` registry lists these; its tests hold one sample of each variant).
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "message",
         "open-account",
         "account-input",
@@ -288,6 +312,7 @@ impl EntityTx {
         "chain-event",
         "set-fee-policy",
         "pay-routed",
+        "retry-payment",
         "timers",
         "publish-profile",
     ];
@@ -305,6 +330,7 @@ impl EntityTx {
             EntityTx::ChainEvent { .. } => "chain-event",
             EntityTx::SetFeePolicy(_) => "set-fee-policy",
             EntityTx::PayRouted(_) => "pay-routed",
+            EntityTx::RetryPayment { .. } => "retry-payment",
             EntityTx::Timers => "timers",
             EntityTx::PublishProfile => "publish-profile",
         }
@@ -350,8 +376,29 @@ impl EntityTx {
                         super::payment::PAYMENT_PARTS_MAX,
                         super::payment::ROUTE_HOPS_MAX
                     ))
+                } else if payment.attempts_max > super::mpp::PAYMENT_ATTEMPTS_MAX {
+                    Err(format!(
+                        "a payment has at most {} attempts",
+                        super::mpp::PAYMENT_ATTEMPTS_MAX
+                    ))
                 } else {
                     check_amount("payment total", &payment.total, false)
+                }
+            }
+            EntityTx::RetryPayment { parts, reason, .. } => {
+                let hops: usize = parts.iter().map(Vec::len).sum();
+                if parts.len() > super::payment::PAYMENT_PARTS_MAX
+                    || hops > super::payment::PAYMENT_PARTS_MAX * super::payment::ROUTE_HOPS_MAX
+                {
+                    Err(format!(
+                        "a retry has at most {} parts of {} hops",
+                        super::payment::PAYMENT_PARTS_MAX,
+                        super::payment::ROUTE_HOPS_MAX
+                    ))
+                } else if reason.len() > PAYLOAD_BYTES_MAX {
+                    Err(format!("a reason has at most {PAYLOAD_BYTES_MAX} bytes"))
+                } else {
+                    Ok(())
                 }
             }
             EntityTx::OpenAccount { peer_board, .. } => {

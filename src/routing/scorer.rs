@@ -266,6 +266,13 @@ impl Scorer {
         self.learned.insert(key, estimate);
     }
 
+    /// Forgets what was learned about edge `key` (a caller whose capacities are current
+    /// liquidity, as entity gossip advertises, drops bounds learned against an older
+    /// capacity). Returns whether there was an entry.
+    pub fn forget(&mut self, key: &EdgeKey) -> bool {
+        self.learned.remove(key).is_some()
+    }
+
     /// Forgets entries that have decayed back to the prior by `now` (both offsets 0).
     pub fn prune(&mut self, now: u64) {
         let half_life = self.params.half_life_seconds;

@@ -184,6 +184,62 @@ impl PaymentSession {
         (session, step)
     }
 
+    /// A session whose first attempt the caller planned and sent itself (an entity's
+    /// validator plans with [`plan_payment`], proposes the parts to its board, and keeps the
+    /// session beside its gossip view): `parts` are the sent routes' hops, sender first, in
+    /// the order the parts were sent (their ids are 1, 2, …). `max_attempts` of 0 counts as 1.
+    pub fn resume(
+        request: PaymentRequest,
+        limits: SearchLimits,
+        max_attempts: u32,
+        parts: Vec<Vec<PartHop>>,
+    ) -> PaymentSession {
+        let parts = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, hops)| PartRecord {
+                id: i as u64 + 1,
+                attempt: 1,
+                hops,
+                status: PartStatus::InFlight,
+            })
+            .collect();
+        PaymentSession {
+            request,
+            limits,
+            max_attempts: max_attempts.max(1),
+            attempts: 1,
+            parts,
+            avoid: Vec::new(),
+            state: SessionState::Pending,
+        }
+    }
+
+    /// Plans what is neither in flight nor arrived now — one more attempt — even while
+    /// parts are in flight, for a caller that learns of arrivals only at settlement (a
+    /// receiver holding a multi-part set reveals nothing until it is complete, so "every
+    /// part of the round has an outcome" never comes before the retry is needed). The
+    /// caller batches the failures it learned together before calling, so one bad edge
+    /// still costs one attempt. `from`, `to` and `own_liquidity` refresh the request for
+    /// the graph as it is now (node and edge ids change when the graph is rebuilt); own
+    /// liquidity counts the live parts' amounts as available (they are added as usage).
+    /// Returns `Wait` if nothing is missing, the current step if the session is finished.
+    pub fn replan(
+        &mut self,
+        graph: &ChannelGraph,
+        scorer: &Scorer,
+        refreshed: PaymentRequest,
+        now: u64,
+    ) -> SessionStep {
+        if self.state != SessionState::Pending {
+            return self.current_step();
+        }
+        self.request.from = refreshed.from;
+        self.request.to = refreshed.to;
+        self.request.own_liquidity = refreshed.own_liquidity;
+        self.retry(graph, scorer, now)
+    }
+
     /// Takes one part's outcome at `now`: the scorer learns from it, and the session says
     /// what to do next. An id that is unknown or not in flight changes nothing (a duplicate
     /// or forged report) and returns the current step.

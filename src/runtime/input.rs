@@ -424,6 +424,7 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
         b"xln/entity-tx/open-account/v1" | b"xln/entity-tx/account/v1" => 2,
         b"xln/entity-tx/propose/v1" | b"xln/entity-tx/vote/v1" => 2,
         b"xln/entity-tx/timers/v1" | b"xln/entity-tx/publish-profile/v1" => 0,
+        b"xln/entity-tx/retry-payment/v1" => 3,
         _ => 1,
     };
     let f = fields(item, &kind, n)?;
@@ -465,6 +466,11 @@ fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
         },
         b"xln/entity-tx/set-fee-policy/v1" => EntityTx::SetFeePolicy(read_fee_policy(&f[0])?),
         b"xln/entity-tx/pay-routed/v1" => EntityTx::PayRouted(Box::new(read_routed(&f[0])?)),
+        b"xln/entity-tx/retry-payment/v1" => EntityTx::RetryPayment {
+            hashlock: read_id(&f[0], "hashlock")?,
+            parts: read_parts(&f[1])?,
+            reason: read_text(&f[2], "reason")?,
+        },
         b"xln/entity-tx/timers/v1" => EntityTx::Timers,
         b"xln/entity-tx/publish-profile/v1" => EntityTx::PublishProfile,
         _ => return Err(bad(format!("unknown entity tx tag {kind:?}"))),
@@ -485,11 +491,26 @@ fn read_fee_policy(item: &RlpItem) -> Result<FeePolicy, InputDecodeError> {
 }
 
 fn read_routed(item: &RlpItem) -> Result<RoutedPayment, InputDecodeError> {
-    if tag_of(item)? != b"xln/routed-payment/v1" {
+    if tag_of(item)? != b"xln/routed-payment/v2" {
         return Err(bad("expected a routed payment"));
     }
-    let f = fields(item, "routed payment", 3)?;
-    let parts = read_list(&f[2], "payment parts")?
+    let f = fields(item, "routed payment", 5)?;
+    let small = |item: &RlpItem, what: &str| -> Result<u32, InputDecodeError> {
+        u32::try_from(read_u64(item, what)?).map_err(|_| bad(format!("{what} beyond 32 bits")))
+    };
+    Ok(RoutedPayment {
+        token: read_u64(&f[0], "token")?,
+        total: read_bigint(&f[1], "total")?,
+        parts: read_parts(&f[2])?,
+        attempts_max: small(&f[3], "attempts")?,
+        parts_max: small(&f[4], "parts per attempt")?,
+    })
+}
+
+/// A payment's routes (each a list of hops), at most one beyond the bounds each (so the
+/// stateless check names the bound).
+fn read_parts(item: &RlpItem) -> Result<Vec<Vec<PaymentHop>>, InputDecodeError> {
+    read_list(item, "payment parts")?
         .iter()
         .take(PAYMENT_PARTS_MAX + 1)
         .map(|part| {
@@ -499,12 +520,7 @@ fn read_routed(item: &RlpItem) -> Result<RoutedPayment, InputDecodeError> {
                 .map(read_hop)
                 .collect::<Result<Vec<_>, _>>()
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(RoutedPayment {
-        token: read_u64(&f[0], "token")?,
-        total: read_bigint(&f[1], "total")?,
-        parts,
-    })
+        .collect()
 }
 
 fn read_hop(item: &RlpItem) -> Result<PaymentHop, InputDecodeError> {
@@ -925,7 +941,22 @@ mod tests {
                         amount: BigInt::from(6),
                         timeout: 50,
                     }]],
+                    attempts_max: 3,
+                    parts_max: 2,
                 })),
+            },
+            RuntimeInput::Submit {
+                entity: 0,
+                tx: EntityTx::RetryPayment {
+                    hashlock: [7; 32],
+                    parts: vec![vec![PaymentHop {
+                        entity: [2; 32],
+                        onion_key: vec![3; 33],
+                        amount: BigInt::from(6),
+                        timeout: 50,
+                    }]],
+                    reason: String::new(),
+                },
             },
             RuntimeInput::Submit {
                 entity: 0,
