@@ -455,6 +455,7 @@ impl EntityState {
         let pending_before = account.machine.pending.clone();
         let height_before = account.machine.state.height;
         let now = self.timestamp;
+        let timed_out = account.timeouts_asked.clone();
         let decline = |frame: &crate::account::AccountFrame,
                        state: &crate::account::AccountState| {
             late_reveal(
@@ -462,6 +463,7 @@ impl EntityState {
                 state,
                 account_side(state, &entity_address(&self.entity_id)),
                 now,
+                &timed_out,
             )
         };
         let account = self.accounts.get_mut(from).ok_or_else(|| {
@@ -580,25 +582,38 @@ fn account_side(
 }
 
 /// The decline rule of entity accounts: a peer frame that reveals (claims) an HTLC this
-/// side locked, once this side's own clock `now` has reached the lock's timeout, is
-/// declined. Why: the frame's timestamp is the peer's clock when its board decided, which
-/// can lag arbitrarily behind (a partitioned board commits an old proposal later); this
-/// side may already have let its own upstream lock time out, and accepting the late reveal
-/// would make it pay downstream what it can no longer claim upstream.
+/// side locked is declined when this side's own clock `now` has reached the lock's timeout
+/// AND this side has already asked to time the lock out (`timed_out`, the entity's
+/// `timeouts_asked`). The frame's own timestamp (the peer's clock when its board decided)
+/// must be before the timeout in any case (the HTLC code checks it).
+///
+/// Why both: off-chain, a reveal that reaches us late looks the same whether the peer's
+/// board lagged (a partitioned peer commits an old proposal later) or we were away. If we
+/// were here at the timeout, we asked for our lock back then, and may have let our own
+/// upstream lock go: accepting the late reveal would make us pay downstream what we can no
+/// longer claim upstream, so the absent peer bears it. If we were away (we never asked), the
+/// peer revealed in time and we bear it: an honest intermediary next to an absent one is
+/// never the one that loses. A peer that withholds a reveal past the timeout and back-dates
+/// its frame gains nothing: an entity that was online asked at the timeout.
 fn late_reveal(
     frame: &crate::account::AccountFrame,
     state: &crate::account::AccountState,
     me: crate::account::Side,
     now: u64,
+    timed_out: &BTreeSet<u64>,
 ) -> Option<String> {
     let htlc = super::payment::htlc_code_hash();
     frame.txs.iter().find_map(|tx| match tx {
         AccountTx::CallSubcontract { id, method, .. } if method == "reveal" => {
             let lock = state.subcontracts.get(id)?;
             let timeout = super::payment::lock_timeout(&lock.params)?;
-            (lock.owner == me && lock.code == htlc && now >= timeout).then(|| {
-                format!("the reveal of lock {id} comes after its timeout {timeout} (this side's clock is {now})")
-            })
+            (lock.owner == me && lock.code == htlc && now >= timeout && timed_out.contains(id))
+                .then(|| {
+                    format!(
+                        "the reveal of lock {id} comes after its timeout {timeout}, which this \
+                         side acted on (its clock is {now})"
+                    )
+                })
         }
         _ => None,
     })

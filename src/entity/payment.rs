@@ -945,6 +945,25 @@ impl EntityState {
 
     /// Reacts to a frame of ours that the peer acknowledged in the account with `peer`.
     pub(super) fn on_own_frame(&mut self, peer: &EntityId, txs: &[AccountTx]) {
+        // A lock of ours whose timeout passed while it was still in flight (the peer had
+        // not countersigned it; `run_timers` marked it then, as we were here): now that it
+        // committed, we take it back at once, and a reveal the peer's board decided long
+        // ago but sends only now is declined (see `late_reveal`).
+        let marked: Vec<u64> = txs
+            .iter()
+            .filter_map(|tx| match tx {
+                AccountTx::OpenSubcontract { id, .. } => Some(*id),
+                _ => None,
+            })
+            .filter(|id| {
+                self.accounts.get(peer).is_some_and(|a| {
+                    a.timeouts_asked.contains(id) && a.machine.state.subcontracts.contains_key(id)
+                })
+            })
+            .collect();
+        for id in marked {
+            self.queue_call(peer, id, "timeout", Data::Map(BTreeMap::new()));
+        }
         for tx in txs {
             if let AccountTx::CallSubcontract { id, method, args } = tx {
                 match method.as_str() {
@@ -1329,6 +1348,11 @@ impl EntityState {
             }
             self.queue_call(&peer, id, "timeout", Data::Map(BTreeMap::new()));
         }
+        for account in self.accounts.values_mut() {
+            for id in expired_in_flight(account, now) {
+                account.timeouts_asked.insert(id);
+            }
+        }
         self.release_expired_holds();
         self.flush_accounts(engine);
     }
@@ -1341,12 +1365,13 @@ impl EntityState {
         }
         let htlc = htlc_code_hash();
         self.accounts.values().any(|account| {
-            account.machine.state.subcontracts.iter().any(|(id, sc)| {
-                sc.owner == account.machine.side
-                    && sc.code == htlc
-                    && read_lock(&sc.params).is_some_and(|(_, t, _)| t <= now)
-                    && !account.timeouts_asked.contains(id)
-            })
+            !expired_in_flight(account, now).is_empty()
+                || account.machine.state.subcontracts.iter().any(|(id, sc)| {
+                    sc.owner == account.machine.side
+                        && sc.code == htlc
+                        && read_lock(&sc.params).is_some_and(|(_, t, _)| t <= now)
+                        && !account.timeouts_asked.contains(id)
+                })
         })
     }
 
@@ -1492,3 +1517,26 @@ crate::plain_readable!(
     PaymentHop,
     FeePolicy
 );
+
+/// Our HTLC locks in the account's frame in flight (not countersigned yet) whose timeout
+/// `now` has reached and that were not marked yet.
+fn expired_in_flight(account: &super::accounts::EntityAccount, now: u64) -> Vec<u64> {
+    let htlc = htlc_code_hash();
+    account
+        .machine
+        .pending
+        .iter()
+        .flat_map(|frame| frame.txs.iter())
+        .filter_map(|tx| match tx {
+            AccountTx::OpenSubcontract {
+                id, code, params, ..
+            } if *code == htlc
+                && read_lock(params).is_some_and(|(_, t, _)| t <= now)
+                && !account.timeouts_asked.contains(id) =>
+            {
+                Some(*id)
+            }
+            _ => None,
+        })
+        .collect()
+}
