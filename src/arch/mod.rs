@@ -80,7 +80,7 @@ pub struct Architecture {
 
 /// The layers: every folder of `src/` (a test keeps this in step with `src/lib.rs`) and the
 /// two of DESIGN.md's diagram still to come.
-const LAYERS: [(&str, Status, &str); 13] = [
+const LAYERS: [(&str, Status, &str); 15] = [
     (
         "lang",
         Status::Built,
@@ -130,10 +130,20 @@ const LAYERS: [(&str, Status, &str); 13] = [
         Status::Built,
         "the Jurisdiction: embedded revm or a JSON-RPC node",
     ),
+    (
+        "host",
+        Status::Built,
+        "the host boundary: Transport, Store, Signer, the per-replica input log, the one driver",
+    ),
+    (
+        "node",
+        Status::Built,
+        "the process host: config, key files, Noise-over-WebSocket peers, WAL, JSON-RPC",
+    ),
 ];
 
 /// Who feeds whom (DESIGN.md's diagram, plus the calls the code makes).
-const FEEDS: [(&str, &str); 22] = [
+const FEEDS: [(&str, &str); 27] = [
     ("repl", "lang"),
     ("cli", "lang"),
     ("lang", "bindings"),
@@ -156,6 +166,11 @@ const FEEDS: [(&str, &str); 22] = [
     ("entity", "chain"),
     ("chain", "entity"),
     ("account", "chain"),
+    ("runtime", "host"),
+    ("node", "host"),
+    ("host", "entity"),
+    ("cli", "node"),
+    ("bindings", "node"),
 ];
 
 /// The architecture as it is in this build.

@@ -189,8 +189,45 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
         "arch" => arch::run(rest, &options),
         "snapshot" => store::snapshot_command(rest, options.color),
         "wal" => store::wal_command(rest, options.color),
+        "node" => match rest {
+            [config] => crate::node::run(Path::new(config)),
+            _ => usage_error("`xln node` needs one CONFIG file", options.color),
+        },
+        "net" => net_command(rest, options.color),
         other if other.ends_with(".xln") => run_file(Path::new(other), rest.to_vec(), &options),
         other => usage_error(&format!("unknown command `{other}`"), options.color),
+    }
+}
+
+/// `xln net up NETWORK.xln [--dir DIR]` and `xln net down [DIR]`.
+fn net_command(args: &[String], color: bool) -> i32 {
+    let (dir, rest) = match take_option(args, "--dir") {
+        Ok(split) => split,
+        Err(message) => return usage_error(&message, color),
+    };
+    let result = match rest.as_slice() {
+        [cmd, file] if cmd == "up" => {
+            let dir = dir.unwrap_or_else(|| "xln-net".into());
+            crate::node::net::up(Path::new(file), Path::new(&dir))
+        }
+        [cmd, rest @ ..] if cmd == "down" && rest.len() <= 1 => {
+            let dir = rest.first().cloned().or(dir).unwrap_or_else(|| "xln-net".into());
+            crate::node::net::down(Path::new(&dir))
+        }
+        _ => return usage_error("usage: xln net up NETWORK.xln [--dir DIR] | xln net down [DIR]", color),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            0
+        }
+        Err(message) => {
+            eprintln!("xln net: {message}");
+            1
+        }
     }
 }
 

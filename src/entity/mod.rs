@@ -12,6 +12,7 @@
 //! | `round.rs` | per-height consensus bookkeeping: stored proposals, vote tallies, lock, valid frame |
 //! | `replica.rs` | [`EntityReplica`]: checks every input and stores what it accepts; accessors |
 //! | `rules.rs` | the consensus rules below, applied to what the replica stored; timers |
+//! | `wire.rs` | strict decoders of every message a peer can send (the inverse of the canonical encodings) |
 //!
 //! # Consensus (Tendermint with view changes)
 //!
@@ -79,6 +80,7 @@ mod round;
 mod rules;
 mod state;
 mod tx;
+pub mod wire;
 
 pub use accounts::{entity_address, AccountPart, EntityAccount, Hanko, HANKO_PARTS_MAX};
 pub use board::{Board, Validator, BOARD_VALIDATORS_MAX};

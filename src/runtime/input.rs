@@ -8,11 +8,15 @@
 
 use std::fmt;
 
-use num_bigint::{BigInt, BigUint, Sign};
+use num_bigint::BigInt;
 
 use super::{Behaviour, Runtime, RuntimeError};
-use crate::crypto::{decode_u64, tagged, Address, Canonical, RlpItem};
-use crate::entity::{Board, EntityConfig, EntityTx, Holder, ProposalAction, TokenId, Validator};
+use crate::crypto::{tagged, Canonical, RlpItem};
+use crate::entity::wire::{
+    field_count, read_bigint, read_list, read_text, read_u64, tagged_parts, WireDecode,
+    WireError,
+};
+use crate::entity::{EntityConfig, EntityTx, Holder, TokenId};
 
 /// Largest encoded input accepted by [`RuntimeInput::decode`] (a bound on hostile input;
 /// the largest real input, a tx with a maximal payload, is far smaller).
@@ -203,7 +207,7 @@ fn pair(p: (u64, u64)) -> RlpItem {
     RlpItem::List(vec![u(p.0), u(p.1)])
 }
 
-fn config_items(c: &EntityConfig) -> Vec<RlpItem> {
+pub(crate) fn config_items(c: &EntityConfig) -> Vec<RlpItem> {
     [
         c.view_timeout_base,
         c.view_timeout_step,
@@ -284,191 +288,34 @@ impl Canonical for RuntimeInput {
     }
 }
 
-/// A tagged struct's fields, checked for the expected count.
-fn fields<'a>(item: &'a RlpItem, what: &str, n: usize) -> Result<&'a [RlpItem], InputDecodeError> {
-    let list = item
-        .list()
-        .map_err(|_| bad(format!("{what}: expected a list")))?;
-    let fields = list.get(1..).unwrap_or(&[]);
-    if list.is_empty() || fields.len() != n {
-        return Err(bad(format!("{what}: expected {n} fields")));
-    }
-    Ok(fields)
-}
+// Decoding reuses the wire codec's strict readers (one decoder per structure, shared with
+// what peers send); only the runtime's own shapes are read here.
 
-fn tag_of(item: &RlpItem) -> Result<&[u8], InputDecodeError> {
-    item.list()
-        .ok()
-        .and_then(|l| l.first())
-        .and_then(RlpItem::as_bytes)
-        .ok_or_else(|| bad("expected a tagged structure"))
-}
-
-fn read_u64(item: &RlpItem, what: &str) -> Result<u64, InputDecodeError> {
-    decode_u64(item).map_err(|e| bad(format!("{what}: {e}")))
-}
-
-fn read_text(item: &RlpItem, what: &str) -> Result<String, InputDecodeError> {
-    let b = item
-        .bytes()
-        .map_err(|_| bad(format!("{what}: expected text")))?;
-    String::from_utf8(b.to_vec()).map_err(|_| bad(format!("{what}: not UTF-8")))
-}
-
-fn read_bytes(item: &RlpItem, what: &str) -> Result<Vec<u8>, InputDecodeError> {
-    Ok(item
-        .bytes()
-        .map_err(|_| bad(format!("{what}: expected bytes")))?
-        .to_vec())
-}
-
-fn read_id(item: &RlpItem, what: &str) -> Result<[u8; 32], InputDecodeError> {
-    <[u8; 32]>::try_from(read_bytes(item, what)?.as_slice())
-        .map_err(|_| bad(format!("{what}: expected 32 bytes")))
-}
-
-fn read_address(item: &RlpItem, what: &str) -> Result<Address, InputDecodeError> {
-    Address::from_slice(&read_bytes(item, what)?).map_err(|e| bad(format!("{what}: {e}")))
-}
-
-fn read_bool(item: &RlpItem, what: &str) -> Result<bool, InputDecodeError> {
-    match read_u64(item, what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(bad(format!("{what}: expected 0 or 1"))),
+impl From<WireError> for InputDecodeError {
+    fn from(e: WireError) -> Self {
+        InputDecodeError(e.to_string())
     }
 }
 
-fn read_pair(item: &RlpItem, what: &str) -> Result<(u64, u64), InputDecodeError> {
+/// A submitted tx: any entity tx except an account input, which replicas make themselves
+/// from sealed peer messages (a caller cannot submit one, so it is never a runtime input).
+pub(crate) fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
+    match EntityTx::from_item(item)? {
+        EntityTx::AccountInput { .. } => Err(bad(
+            "account inputs are made by replicas from sealed peer messages, not submitted",
+        )),
+        tx => Ok(tx),
+    }
+}
+
+fn read_pair(item: &RlpItem, what: &'static str) -> Result<(u64, u64), InputDecodeError> {
     match item.list() {
         Ok([a, b]) => Ok((read_u64(a, what)?, read_u64(b, what)?)),
         _ => Err(bad(format!("{what}: expected a pair"))),
     }
 }
 
-fn read_bigint(item: &RlpItem, what: &str) -> Result<BigInt, InputDecodeError> {
-    match item.list() {
-        Ok([sign, magnitude]) => {
-            let negative = read_bool(sign, what)?;
-            let m = crate::crypto::decode_int(magnitude, 64)
-                .map_err(|e| bad(format!("{what}: {e}")))?;
-            let sign = if negative { Sign::Minus } else { Sign::Plus };
-            Ok(BigInt::from_biguint(sign, BigUint::from_bytes_be(m)))
-        }
-        _ => Err(bad(format!("{what}: expected [sign, magnitude]"))),
-    }
-}
-
-fn read_list<'a>(item: &'a RlpItem, what: &str) -> Result<&'a [RlpItem], InputDecodeError> {
-    item.list()
-        .map_err(|_| bad(format!("{what}: expected a list")))
-}
-
-fn read_holder(item: &RlpItem) -> Result<Holder, InputDecodeError> {
-    match tag_of(item)? {
-        b"xln/holder/name/v1" => Ok(Holder::Name(read_text(
-            &fields(item, "holder", 1)?[0],
-            "holder",
-        )?)),
-        b"xln/holder/address/v1" => Ok(Holder::Address(read_address(
-            &fields(item, "holder", 1)?[0],
-            "holder",
-        )?)),
-        _ => Err(bad("unknown holder tag")),
-    }
-}
-
-fn read_board(item: &RlpItem) -> Result<Board, InputDecodeError> {
-    if tag_of(item)? != b"xln/board/v1" {
-        return Err(bad("expected a board"));
-    }
-    let f = fields(item, "board", 2)?;
-    let validators = read_list(&f[0], "board validators")?
-        .iter()
-        .map(|v| {
-            if tag_of(v)? != b"xln/validator/v1" {
-                return Err(bad("expected a validator"));
-            }
-            let f = fields(v, "validator", 2)?;
-            Ok(Validator {
-                address: read_address(&f[0], "validator")?,
-                shares: read_u64(&f[1], "validator shares")?,
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Board {
-        validators,
-        threshold: read_u64(&f[1], "board threshold")?,
-    })
-}
-
-fn read_action(item: &RlpItem) -> Result<ProposalAction, InputDecodeError> {
-    let f = fields(item, "proposal action", 1)?;
-    match tag_of(item)? {
-        b"xln/proposal-action/board/v1" => Ok(ProposalAction::BoardChange(read_board(&f[0])?)),
-        b"xln/proposal-action/text/v1" => Ok(ProposalAction::Text(read_text(&f[0], "text")?)),
-        _ => Err(bad("unknown proposal action tag")),
-    }
-}
-
-fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
-    let tag = tag_of(item)?;
-    let kind = String::from_utf8_lossy(tag).to_string();
-    let n = match tag {
-        b"xln/entity-tx/payment/v1" => 4,
-        b"xln/entity-tx/set-credit-limit/v1" | b"xln/entity-tx/account-payment/v1" => 3,
-        b"xln/entity-tx/open-account/v1" => 2,
-        b"xln/entity-tx/propose/v1" | b"xln/entity-tx/vote/v1" => 2,
-        _ => 1,
-    };
-    let f = fields(item, &kind, n)?;
-    Ok(match tag {
-        b"xln/entity-tx/message/v1" => EntityTx::Message {
-            text: read_text(&f[0], "message")?,
-        },
-        b"xln/entity-tx/open-account/v1" => EntityTx::OpenAccount {
-            peer: read_id(&f[0], "peer")?,
-            peer_board: read_board(&f[1])?,
-        },
-        b"xln/entity-tx/account-payment/v1" => EntityTx::AccountPayment {
-            peer: read_id(&f[0], "peer")?,
-            token: read_u64(&f[1], "token")?,
-            amount: read_bigint(&f[2], "amount")?,
-        },
-        // Replicas make account inputs themselves from sealed peer messages; a caller
-        // cannot submit one, so it is never a runtime input.
-        b"xln/entity-tx/account-input/v1" => {
-            return Err(bad(
-                "account inputs are made by replicas from sealed peer messages, not submitted",
-            ))
-        }
-        b"xln/entity-tx/chain-event/v1" => EntityTx::ChainEvent {
-            bytes: read_bytes(&f[0], "payload")?,
-        },
-        b"xln/entity-tx/payment/v1" => EntityTx::Payment {
-            from: read_holder(&f[0])?,
-            to: read_holder(&f[1])?,
-            token: read_u64(&f[2], "token")?,
-            amount: read_bigint(&f[3], "amount")?,
-        },
-        b"xln/entity-tx/set-credit-limit/v1" => EntityTx::SetCreditLimit {
-            peer: read_id(&f[0], "peer")?,
-            token: read_u64(&f[1], "token")?,
-            amount: read_bigint(&f[2], "amount")?,
-        },
-        b"xln/entity-tx/propose/v1" => EntityTx::Propose {
-            id: read_u64(&f[0], "proposal id")?,
-            action: read_action(&f[1])?,
-        },
-        b"xln/entity-tx/vote/v1" => EntityTx::Vote {
-            id: read_u64(&f[0], "proposal id")?,
-            yes: read_bool(&f[1], "vote")?,
-        },
-        _ => return Err(bad(format!("unknown entity tx tag {kind:?}"))),
-    })
-}
-
-fn read_config(f: &[RlpItem]) -> Result<EntityConfig, InputDecodeError> {
+pub(crate) fn read_config(f: &[RlpItem]) -> Result<EntityConfig, InputDecodeError> {
     let v = f
         .iter()
         .map(|x| read_u64(x, "entity config"))
@@ -497,18 +344,29 @@ fn read_behaviour(item: &RlpItem) -> Result<Behaviour, InputDecodeError> {
         .ok_or_else(|| bad(format!("unknown behaviour {name:?}")))
 }
 
-fn read_reserves(item: &RlpItem) -> Result<Vec<(Holder, TokenId, BigInt)>, InputDecodeError> {
+pub(crate) fn read_reserves(
+    item: &RlpItem,
+) -> Result<Vec<(Holder, TokenId, BigInt)>, InputDecodeError> {
     read_list(item, "reserves")?
         .iter()
         .map(|r| match r.list() {
             Ok([h, t, a]) => Ok((
-                read_holder(h)?,
+                Holder::from_item(h)?,
                 read_u64(t, "token")?,
                 read_bigint(a, "reserve")?,
             )),
             _ => Err(bad("reserve: expected [holder, token, amount]")),
         })
         .collect()
+}
+
+fn fields<'a>(
+    item: &'a RlpItem,
+    what: &'static str,
+    n: usize,
+) -> Result<&'a [RlpItem], InputDecodeError> {
+    let (_, f) = tagged_parts(item, what)?;
+    Ok(field_count(f, n, what)?)
 }
 
 impl RuntimeInput {
@@ -538,9 +396,9 @@ impl RuntimeInput {
     }
 
     fn from_item(item: &RlpItem) -> Result<Self, InputDecodeError> {
-        let tag = tag_of(item)?;
+        let (tag, _) = tagged_parts(item, "runtime input")?;
         let kind = String::from_utf8_lossy(tag).to_string();
-        let n = |n: usize| fields(item, &kind, n);
+        let n = |n: usize| fields(item, "runtime input", n);
         Ok(match tag {
             b"xln/runtime-input/reset/v1" => RuntimeInput::Reset {
                 seed: read_u64(&n(1)?[0], "seed")?,
@@ -673,6 +531,8 @@ impl fmt::Display for RuntimeInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::Address;
+    use crate::entity::{Board, ProposalAction, Validator};
 
     fn samples() -> Vec<RuntimeInput> {
         let pay = EntityTx::Payment {

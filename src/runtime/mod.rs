@@ -31,13 +31,19 @@ use num_bigint::BigInt;
 
 pub use byzantine::Behaviour;
 pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
+pub(crate) use input::{config_items, read_config, read_reserves};
 pub use network::{Envelope, Network, NetworkModel, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
+use std::cell::RefCell;
+
 use crate::crypto::{Address, SecretKey};
 use crate::entity::{
-    Board, EntityConfig, EntityError, EntityId, EntityInput, EntityMessage, EntityOutput,
-    EntityReplica, EntityState, EntityTx, Holder, TokenId, Validator,
+    Board, EntityConfig, EntityError, EntityId, EntityMessage, EntityOutput, EntityReplica,
+    EntityState, EntityTx, Holder, TokenId, Validator,
+};
+use crate::host::{
+    self, HostError, HostRecord, Input, OneKey, Recipient, ReplicaId, Reports, Store, Transport,
 };
 
 /// Old messages a `ReplayOld` replica remembers for replaying.
@@ -63,6 +69,9 @@ pub enum RuntimeError {
     /// The entity layer refused (a bad board, reserve or tx).
     #[error(transparent)]
     Entity(#[from] EntityError),
+    /// The host boundary failed otherwise (a missing key; the simulator's store never fails).
+    #[error(transparent)]
+    Host(HostError),
 }
 
 crate::plain_readable!(TxOutcome);
@@ -139,6 +148,48 @@ pub struct Runtime {
     submitted: Vec<Submission>,
     next_submitter: usize,
     entity_config: EntityConfig,
+    /// Per-replica logs of accepted inputs in the host record format, when recording is on
+    /// (not part of snapshots: a debugging and cross-checking aid).
+    #[serde(skip)]
+    recording: Option<BTreeMap<ReplicaId, Vec<Vec<u8>>>>,
+}
+
+/// What one driven input produced, in output order: messages to route and reports.
+enum Step {
+    Send(Recipient, EntityMessage),
+    Report(EntityOutput),
+}
+
+/// The simulator's [`Transport`] and [`Reports`]: both append to one ordered list, which
+/// the runtime then routes through its seeded network (rewriting byzantine replicas'
+/// messages) and records in the timeline, exactly in output order.
+struct Outbox<'a>(&'a RefCell<Vec<Step>>);
+
+impl Transport for Outbox<'_> {
+    fn send(&mut self, _: &ReplicaId, to: Recipient, message: EntityMessage) {
+        self.0.borrow_mut().push(Step::Send(to, message));
+    }
+}
+
+impl Reports for Outbox<'_> {
+    fn report(&mut self, _: &ReplicaId, output: EntityOutput) {
+        self.0.borrow_mut().push(Step::Report(output));
+    }
+}
+
+/// The simulator's [`Store`]: a replica's in-memory record log when recording is on.
+struct SimStore<'a>(Option<&'a mut Vec<Vec<u8>>>);
+
+impl Store for SimStore<'_> {
+    fn keeps_records(&self) -> bool {
+        self.0.is_some()
+    }
+    fn append(&mut self, record: &[u8]) -> Result<(), HostError> {
+        if let Some(log) = self.0.as_mut() {
+            log.push(record.to_vec());
+        }
+        Ok(())
+    }
 }
 
 impl Runtime {
@@ -156,7 +207,34 @@ impl Runtime {
             submitted: Vec::new(),
             next_submitter: 0,
             entity_config: EntityConfig::default(),
+            recording: None,
         }
+    }
+
+    /// Starts recording, for every replica of the entities added from now on, each input
+    /// it accepts as a [`HostRecord`] (its genesis first): the log format a node keeps, so
+    /// [`host::Replicas`] replays a simulated replica exactly as it replays a node's WAL.
+    pub fn record_replica_inputs(&mut self) {
+        self.recording.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// The encoded records of replica `replica` of `entity`, if it was recorded.
+    pub fn replica_log(&self, entity: usize, replica: usize) -> Option<&[Vec<u8>]> {
+        let sim = self.sim_replica(entity, replica).ok()?;
+        let id = ReplicaId {
+            entity: self.entities[entity].id,
+            validator: sim.replica.me(),
+        };
+        self.recording.as_ref()?.get(&id).map(Vec::as_slice)
+    }
+
+    /// The signing key of a simulated validator (the simulator owns every key; a test
+    /// replaying a recorded replica needs it).
+    ///
+    /// # Errors
+    /// [`RuntimeError::UnknownEntity`] / [`RuntimeError::UnknownReplica`].
+    pub fn validator_key(&self, entity: usize, replica: usize) -> Result<&SecretKey, RuntimeError> {
+        Ok(&self.sim_replica(entity, replica)?.key)
     }
 
     /// The seed the runtime was created with.
@@ -248,7 +326,23 @@ impl Runtime {
             .zip(&keys)
             .map(|(a, (_, shares))| Validator::new(*a, *shares))
             .collect();
-        let genesis = EntityState::genesis(Board::new(validators, threshold)?, reserves)?;
+        let board = Board::new(validators, threshold)?;
+        let genesis = EntityState::genesis(board.clone(), reserves.clone())?;
+        if let Some(recording) = self.recording.as_mut() {
+            for address in &addresses {
+                let record = HostRecord::Genesis {
+                    validator: *address,
+                    board: board.clone(),
+                    reserves: reserves.clone(),
+                    config: config.clone(),
+                };
+                let id = ReplicaId {
+                    entity: genesis.entity_id,
+                    validator: *address,
+                };
+                recording.insert(id, vec![record.encode()]);
+            }
+        }
         let replicas = keys
             .into_iter()
             .zip(&addresses)
@@ -406,12 +500,12 @@ impl Runtime {
     ) -> Result<[u8; 32], RuntimeError> {
         self.sim_replica(entity, replica)?;
         let now = self.tick;
-        let outputs = self.input(entity, replica, EntityInput::SubmitTx(tx), now)?;
-        let queued = outputs.iter().find_map(|o| match o {
-            EntityOutput::Queued { tx_hash, nonce } => Some((*tx_hash, *nonce)),
+        let steps = self.input(entity, replica, Input::Submit(tx), now)?;
+        let queued = steps.iter().find_map(|o| match o {
+            Step::Report(EntityOutput::Queued { tx_hash, nonce }) => Some((*tx_hash, *nonce)),
             _ => None,
         });
-        self.route(entity, replica, outputs, now);
+        self.route(entity, replica, steps, now);
         let (tx_hash, nonce) = queued.ok_or(RuntimeError::Entity(EntityError::InvalidTx {
             reason: "the replica did not queue the tx".into(),
         }))?;
@@ -503,8 +597,8 @@ impl Runtime {
         }
         for entity in 0..self.entities.len() {
             for replica in 0..self.entities[entity].replicas.len() {
-                if let Ok(outputs) = self.input(entity, replica, EntityInput::Tick, now) {
-                    self.route(entity, replica, outputs, now);
+                if let Ok(steps) = self.input(entity, replica, Input::Tick, now) {
+                    self.route(entity, replica, steps, now);
                 }
                 self.replay(entity, replica, now);
             }
@@ -515,6 +609,7 @@ impl Runtime {
         let Envelope {
             entity,
             from,
+            sender,
             to,
             message,
         } = envelope;
@@ -531,60 +626,86 @@ impl Runtime {
         if sim.behaviour == Behaviour::ReplayOld {
             remember(&mut sim.history, message.clone());
         }
-        if let Ok(outputs) = self.input(entity, to, EntityInput::Message(message), now) {
-            self.route(entity, to, outputs, now);
+        let input = Input::Message {
+            from: sender,
+            message,
+        };
+        if let Ok(steps) = self.input(entity, to, input, now) {
+            self.route(entity, to, steps, now);
         }
     }
 
-    /// Hands `input` to a replica; a refusal becomes a timeline event (and the error).
+    /// Runs `input` through replica `replica` of `entity` by the host driver (the one path
+    /// every host uses); a refusal becomes a timeline event (and the error). Returns what
+    /// the replica sent and reported, in order, for [`Runtime::route`].
     fn input(
         &mut self,
         entity: usize,
         replica: usize,
-        input: EntityInput,
+        input: Input,
         now: u64,
-    ) -> Result<Vec<EntityOutput>, RuntimeError> {
-        let sim = &mut self.entities[entity].replicas[replica];
-        sim.replica.handle(&sim.key, input, now).map_err(|e| {
-            self.timeline.push(Event::Rejected {
-                tick: now,
-                entity,
-                replica,
-                reaction: e.reaction(),
-                error: e.to_string(),
-            });
-            RuntimeError::Entity(e)
-        })
+    ) -> Result<Vec<Step>, RuntimeError> {
+        let id = self.entities[entity].id;
+        let SimReplica { key, replica: r, .. } = &mut self.entities[entity].replicas[replica];
+        let log = self.recording.as_mut().map(|logs| {
+            logs.entry(ReplicaId {
+                entity: id,
+                validator: r.me(),
+            })
+            .or_default()
+        });
+        let steps = RefCell::new(Vec::new());
+        let result = host::drive(
+            r,
+            &OneKey(key),
+            &mut SimStore(log),
+            &mut Outbox(&steps),
+            &mut Outbox(&steps),
+            now,
+            input,
+        );
+        match result {
+            Ok(()) => Ok(steps.into_inner()),
+            Err(HostError::Refused(e)) => {
+                self.timeline.push(Event::Rejected {
+                    tick: now,
+                    entity,
+                    replica,
+                    reaction: e.reaction(),
+                    error: e.to_string(),
+                });
+                Err(RuntimeError::Entity(e))
+            }
+            Err(other) => Err(RuntimeError::Host(other)),
+        }
     }
 
-    /// Records a replica's reports and sends its messages (rewritten if it is byzantine).
-    fn route(&mut self, entity: usize, from: usize, outputs: Vec<EntityOutput>, now: u64) {
+    /// Records a replica's reports and sends its messages (rewritten if it is byzantine),
+    /// resolving each recipient (entity and validator) to the simulated replicas. Messages
+    /// for entities not simulated here have nowhere to go and are dropped.
+    fn route(&mut self, entity: usize, from: usize, steps: Vec<Step>, now: u64) {
         let honest = self.entities[entity].replicas[from].behaviour == Behaviour::Honest;
-        for output in outputs {
-            match output {
-                EntityOutput::Broadcast(message) => {
+        for step in steps {
+            match step {
+                Step::Send(Recipient::Peers { .. }, message) => {
                     let peers: Vec<usize> = (0..self.entities[entity].replicas.len())
                         .filter(|i| *i != from)
                         .collect();
                     self.send(entity, from, (entity, &peers), &message, now);
                 }
-                EntityOutput::Send { to, message } => {
-                    if let Some(to) = self.entities[entity].addresses.get(&to).copied() {
+                Step::Send(Recipient::Validator { validator, .. }, message) => {
+                    if let Some(to) = self.entities[entity].addresses.get(&validator).copied() {
                         self.send(entity, from, (entity, &[to]), &message, now);
                     }
                 }
-                EntityOutput::ToEntity {
-                    entity: target,
-                    message,
-                } => {
-                    // Another entity's replicas: unknown ids (not simulated here) are dropped.
+                Step::Send(Recipient::Entity(target), message) => {
                     if let Some(target) = self.entity_index(&target) {
                         let all: Vec<usize> = (0..self.entities[target].replicas.len()).collect();
                         self.send(entity, from, (target, &all), &message, now);
                     }
                 }
-                EntityOutput::Queued { .. } => {}
-                other => self.record(entity, from, honest, other, now),
+                Step::Report(EntityOutput::Queued { .. }) => {}
+                Step::Report(other) => self.record(entity, from, honest, other, now),
             }
         }
     }
@@ -673,6 +794,7 @@ impl Runtime {
             remember(&mut sim.history, message.clone());
         }
         let sim = &self.entities[entity].replicas[from];
+        let sender = sim.replica.me();
         let mut copies = Vec::new();
         for (rank, to) in peers.iter().enumerate() {
             for m in byzantine::rewrite(sim.behaviour, &sim.key, &sim.replica, message, rank) {
@@ -684,6 +806,7 @@ impl Runtime {
             let envelope = Envelope {
                 entity: target,
                 from,
+                sender,
                 to,
                 message,
             };
