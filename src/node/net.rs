@@ -304,13 +304,13 @@ pub fn write_network(dir: &Path, net: &Network) -> Result<Vec<PathBuf>, String> 
     Ok(configs)
 }
 
-/// Starts `xln node CONFIG` detached, its output appended to `node.log` beside the config.
+/// Starts `XLN node CONFIG` (XLN: the path of the `xln` binary) detached, its output
+/// appended to `node.log` beside the config.
 ///
 /// # Errors
 /// The process cannot be started.
-pub fn spawn_node(config: &Path) -> Result<std::process::Child, String> {
+pub fn spawn_node(exe: &Path, config: &Path) -> Result<std::process::Child, String> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let log_path = config.with_file_name("node.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let err = log.try_clone().map_err(|e| e.to_string())?;
@@ -366,12 +366,34 @@ fn open_accounts(net: &Network, clients: &[NodeClient]) -> Result<(), String> {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        // The limit a side extends is the other side's: left sets right_credit_limit.
+        let extended = |view: &serde_json::Value| {
+            let key = if view["side"] == "left" { "right_credit_limit" } else { "left_credit_limit" };
+            view[key].as_str().map(str::to_string)
+        };
         for (token, amount) in credit {
             for (me, peer) in [(a, b), (b, a)] {
                 let view = client_of(me)?.account(me, peer, *token)?;
-                let side_limit = if view["side"] == "left" { &view["right_credit_limit"] } else { &view["left_credit_limit"] };
-                if side_limit.as_str() != Some(&amount.to_string()) {
+                if extended(&view) != Some(amount.to_string()) {
                     client_of(me)?.submit(me, json!({ "kind": "set-credit", "peer": peer, "token": token, "amount": amount.to_string() }))?;
+                }
+            }
+            // Both sides see both limits before `up` returns, so the first payment fits.
+            for (me, peer) in [(a, b), (b, a)] {
+                loop {
+                    let mine = client_of(me)?.account(me, peer, *token)?;
+                    let theirs = client_of(peer)?.account(peer, me, *token)?;
+                    let settled = mine["in_flight"] == json!(false)
+                        && theirs["in_flight"] == json!(false)
+                        && mine["state_hash"] == theirs["state_hash"]
+                        && extended(&mine) == Some(amount.to_string());
+                    if settled {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        return Err(format!("the credit of the account {me} - {peer} did not settle"));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
                 }
             }
         }
@@ -386,10 +408,11 @@ fn open_accounts(net: &Network, clients: &[NodeClient]) -> Result<(), String> {
 pub fn up(file: &Path, dir: &Path) -> Result<String, String> {
     let net = Network::read(file).map_err(|e| e.to_string())?;
     let configs = write_network(dir, &net)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     for (node, config) in net.nodes.iter().zip(&configs) {
         let node_dir = config.parent().unwrap_or(dir);
         if running_pid(node_dir).is_none() {
-            spawn_node(config).map_err(|e| format!("{}: {e}", node.name))?;
+            spawn_node(&exe, config).map_err(|e| format!("{}: {e}", node.name))?;
         }
     }
     let urls = rpc_urls(&net);

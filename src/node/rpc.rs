@@ -9,7 +9,7 @@
 //! | `xln_submit` | `entity`, `tx` (`{"kind": …}`, kinds below) | `tx_hash` (once the submission is durable) |
 //! | `xln_pay` | `from`, `to`, `token`, `amount` | `tx_hash` of the `account-payment` |
 //! | `xln_txOutcome` | `tx_hash` | `pending`, `applied`, `rejected` or `dropped` (+ `height`, `reason`) |
-//! | `xln_entity` | `entity` | height, state hash, board, reserves, account peers |
+//! | `xln_entity` | `entity` | height, state hash, board, reserves, account peers, account txs refused after queueing |
 //! | `xln_account` | `entity`, `peer`, `token` | side, height, delta, credit limits, in-flight, queued, sent, received, state hash |
 //! | `xln_subscribe` | — | notifications `xln_event`: `committed` (entity, validator, height, state hash), `account` (entity, peer, height), `evidence` |
 //!
@@ -226,9 +226,20 @@ fn entity_view(view: &CoreView<'_>, entity: &EntityId) -> Value {
         .keys()
         .map(|p| json!(view.directory.name(p)))
         .collect();
+    let refused: Vec<Value> = s
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            crate::entity::LogEntry::AccountTxRejected { peer, tx, reason } => Some(json!({
+                "peer": view.directory.name(peer), "tx": tx.kind(), "reason": reason,
+            })),
+            _ => None,
+        })
+        .collect();
     json!({
         "entity": to_hex(entity),
         "name": view.directory.name(entity),
+        "account_txs_refused": refused,
         "height": r.height(),
         "state_hash": to_hex(&r.state_hash()),
         "validators": s.board.validators.iter().map(|v| v.address.to_checksum()).collect::<Vec<_>>(),
