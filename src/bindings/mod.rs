@@ -8,6 +8,7 @@ pub mod chain;
 pub mod crypto;
 pub mod data;
 pub mod netting;
+pub mod node;
 pub mod routing;
 pub mod runtime;
 pub mod storage;
@@ -25,5 +26,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Architecture", arch::PRIMITIVES),
         ("Jurisdiction (chain)", chain::PRIMITIVES),
         ("Persistence and time travel", storage::PRIMITIVES),
+        ("Live nodes", node::PRIMITIVES),
     ]
 }

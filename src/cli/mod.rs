@@ -59,6 +59,8 @@ pub struct Options {
     pub store: Option<std::path::PathBuf>,
     /// `run --snapshot-every N`: inputs between snapshots of the store.
     pub snapshot_every: Option<u64>,
+    /// `repl --node URL`: the live node the REPL's node builtins drive.
+    pub node: Option<String>,
 }
 
 /// Entry point used by `main`: returns the process exit code.
@@ -70,6 +72,7 @@ pub fn run(args: Vec<String>) -> i32 {
         chain: None,
         store: None,
         snapshot_every: None,
+        node: None,
     };
     let mut rest = Vec::new();
     let mut it = args.into_iter();
@@ -139,7 +142,11 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
         return crate::repl::start(options);
     };
     match command.as_str() {
-        "repl" => crate::repl::start(options),
+        "repl" => match take_option(rest, "--node") {
+            Ok((node, rest)) if rest.is_empty() => crate::repl::start(Options { node, ..options }),
+            Ok(_) => usage_error("usage: xln repl [--node URL]", options.color),
+            Err(message) => usage_error(&message, options.color),
+        },
         "run" => {
             let (timeline, rest) = match take_option(rest, "--timeline") {
                 Ok(split) => split,
@@ -184,6 +191,7 @@ fn dispatch(args: Vec<String>, options: Options) -> i32 {
         "check" => usage_error("`xln check` needs at least one FILE", options.color),
         "eval" if !rest.is_empty() => eval_text(&rest.join(" "), &options),
         "eval" => usage_error("`xln eval` needs an expression", options.color),
+        "bench" if rest.first().is_some_and(|b| b == "net") => crate::node::bench::command(&rest[1..]),
         "bench" => bench::run(rest.first().map(String::as_str).unwrap_or("all")),
         "doc" => doc(rest.first().map(String::as_str)),
         "arch" => arch::run(rest, &options),

@@ -15,12 +15,14 @@
 //! | `rpc.rs` | the JSON-RPC client API |
 //! | `client.rs` | a blocking JSON-RPC client (the REPL, `xln net up`, tests, the bench) |
 //! | `net.rs` | `xln net up` / `xln net down`: a local network of node processes from one file |
+//! | `bench.rs` | `xln bench net`: payments through a hub over real sockets, against the signature floor |
 //!
 //! Threads: the core runs on the main thread (it alone touches replicas and disk); a tokio
 //! runtime runs the peer sessions, the ticker and the RPC server, and talks to the core
 //! through one bounded channel. Every input the core accepts is in the WAL (fsync'd, a
 //! batch per fsync) before any message or answer it caused leaves the process.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod core;

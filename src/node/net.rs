@@ -9,7 +9,8 @@
 //! (network #:name "demo" #:base-port 7100)        ; node i: peers on base+2i, RPC on base+2i+1
 //! (entity #:name "hub" #:validators 4 #:threshold 3 #:reserves (("treasury" 1 1000)))
 //! (entity #:name "alice" #:validators 1)
-//! (node #:name "hub-0" #:hosts (("hub" 0)))       ; (entity validator-index) pairs
+//! (node #:name "hub-0" #:hosts (("hub" 0)))       ; (entity validator-index) pairs;
+//!                                                 ; optional #:tick-ms, #:batch-ms per node
 //! (node #:name "alice" #:hosts (("alice" 0)))
 //! (account #:between ("alice" "hub") #:credit ((1 1000)))   ; both extend credit
 //! ```
@@ -56,6 +57,10 @@ pub struct NetNode {
     pub name: String,
     /// (entity, validator index) it hosts.
     pub hosts: Vec<(String, usize)>,
+    /// Its own tick period, if not the network's.
+    pub tick_ms: Option<u64>,
+    /// Its own batching delay, if not the network's.
+    pub batch_ms: Option<u64>,
 }
 
 /// A network file.
@@ -132,7 +137,7 @@ impl Network {
                     });
                 }
                 "node" => {
-                    form.only(&["name", "hosts"])?;
+                    form.only(&["name", "hosts", "tick-ms", "batch-ms"])?;
                     let hosts = list(form.need("hosts")?, "hosts")?
                         .iter()
                         .map(|h| match h.list() {
@@ -140,7 +145,13 @@ impl Network {
                             _ => Err(ConfigError { at: at(h.span), message: "a host is (\"entity\" validator-index)".into() }),
                         })
                         .collect::<Result<_, _>>()?;
-                    net.nodes.push(NetNode { name: form.text("name")?, hosts });
+                    let opt = |k: &str| form.get(k).map(|v| number(v, k)).transpose();
+                    net.nodes.push(NetNode {
+                        name: form.text("name")?,
+                        hosts,
+                        tick_ms: opt("tick-ms")?,
+                        batch_ms: opt("batch-ms")?,
+                    });
                 }
                 "account" => {
                     form.only(&["between", "credit"])?;
@@ -254,7 +265,15 @@ fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) ->
     let node = &net.nodes[i];
     let mut s = format!(
         ";; node {} of network {} (written by xln net up)\n(node #:name \"{}\" #:listen \"{}:{}\" #:rpc \"{}:{}\" #:data \"data\" #:keys \"keys\" #:tick-ms {} #:batch-ms {})\n",
-        node.name, net.name, node.name, net.host, net.peer_port(i), net.host, net.rpc_port(i), net.tick_ms, net.batch_ms
+        node.name,
+        net.name,
+        node.name,
+        net.host,
+        net.peer_port(i),
+        net.host,
+        net.rpc_port(i),
+        node.tick_ms.unwrap_or(net.tick_ms),
+        node.batch_ms.unwrap_or(net.batch_ms)
     );
     for e in &net.entities {
         let validators: Vec<String> = addrs[&e.name].iter().map(|a| format!("\"{}\"", a.to_checksum())).collect();
