@@ -244,22 +244,13 @@ pub fn run(o: &BenchOptions) -> Result<String, String> {
 }
 
 /// `xln bench net [--accounts N] [--clients K] [--payments P] [--base-port PORT]`.
-pub fn command(args: &[String]) -> i32 {
-    let mut o = BenchOptions::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().and_then(|v| v.parse::<usize>().ok());
-        match (flag.as_str(), value) {
-            ("--accounts", Some(n)) if n > 0 => o.accounts = n,
-            ("--clients", Some(n)) if n > 0 => o.clients = n,
-            ("--payments", Some(n)) if n > 0 => o.payments = n,
-            ("--base-port", Some(n)) if (1024..60_000).contains(&n) => o.base_port = n as u16,
-            _ => {
-                eprintln!("usage: xln bench net [--accounts N] [--clients K] [--payments P] [--base-port PORT]");
-                return 2;
-            }
-        }
-    }
+pub fn command(args: &crate::cli::args::NetBench) -> i32 {
+    let o = BenchOptions {
+        accounts: usize::try_from(args.accounts).unwrap_or(usize::MAX),
+        clients: usize::try_from(args.clients).unwrap_or(usize::MAX),
+        payments: usize::try_from(args.payments).unwrap_or(usize::MAX),
+        base_port: args.base_port,
+    };
     match run(&o) {
         Ok(report) => {
             print!("{report}");
