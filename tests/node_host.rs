@@ -32,17 +32,43 @@ fn recorded_replicas_replay_to_the_simulated_ones() {
         let (hub_id, user_id) = (rt.entity_id(hub).unwrap(), rt.entity_id(user).unwrap());
         let hub_board = rt.genesis_board(hub).unwrap().clone();
         let user_board = rt.genesis_board(user).unwrap().clone();
-        rt.submit(hub, EntityTx::OpenAccount { peer: user_id, peer_board: user_board })
-            .unwrap();
-        rt.submit(user, EntityTx::OpenAccount { peer: hub_id, peer_board: hub_board })
-            .unwrap();
+        rt.submit(
+            hub,
+            EntityTx::OpenAccount {
+                peer: user_id,
+                peer_board: user_board,
+            },
+        )
+        .unwrap();
+        rt.submit(
+            user,
+            EntityTx::OpenAccount {
+                peer: hub_id,
+                peer_board: hub_board,
+            },
+        )
+        .unwrap();
         assert!(rt.run_until_quiet(5_000), "{rerun}");
-        rt.submit(user, EntityTx::SetCreditLimit { peer: hub_id, token: 1, amount: 500.into() })
-            .unwrap();
+        rt.submit(
+            user,
+            EntityTx::SetCreditLimit {
+                peer: hub_id,
+                token: 1,
+                amount: 500.into(),
+            },
+        )
+        .unwrap();
         assert!(rt.run_until_quiet(5_000), "{rerun}");
         for amount in 1..=5u64 {
-            rt.submit(hub, EntityTx::AccountPayment { peer: user_id, token: 1, amount: amount.into() })
-                .unwrap();
+            rt.submit(
+                hub,
+                EntityTx::AccountPayment {
+                    peer: user_id,
+                    token: 1,
+                    amount: amount.into(),
+                },
+            )
+            .unwrap();
             rt.run_ticks(3);
         }
         assert!(rt.run_until_quiet(10_000), "{rerun}");
@@ -50,14 +76,33 @@ fn recorded_replicas_replay_to_the_simulated_ones() {
             for i in 0..n {
                 let live = rt.replica(entity, i).unwrap();
                 let replayed = replay(&rt, entity, i);
-                let id = ReplicaId { entity: live.entity_id(), validator: live.me() };
-                assert_eq!(replayed.get(&id), Some(live), "{rerun}: replica {i} of entity {entity}");
+                let id = ReplicaId {
+                    entity: live.entity_id(),
+                    validator: live.me(),
+                };
+                assert_eq!(
+                    replayed.get(&id),
+                    Some(live),
+                    "{rerun}: replica {i} of entity {entity}"
+                );
             }
         }
-        let seen_by_user = rt.replica(user, 0).unwrap().state().account_delta(&hub_id, 1);
-        let seen_by_hub = rt.replica(hub, 0).unwrap().state().account_delta(&user_id, 1);
+        let seen_by_user = rt
+            .replica(user, 0)
+            .unwrap()
+            .state()
+            .account_delta(&hub_id, 1);
+        let seen_by_hub = rt
+            .replica(hub, 0)
+            .unwrap()
+            .state()
+            .account_delta(&user_id, 1);
         assert_eq!(seen_by_user, seen_by_hub, "{rerun}: both sides agree");
         let delta = seen_by_user.expect("open");
-        assert_eq!(delta.magnitude(), &15u32.into(), "{rerun}: 1 + 2 + 3 + 4 + 5 paid");
+        assert_eq!(
+            delta.magnitude(),
+            &15u32.into(),
+            "{rerun}: 1 + 2 + 3 + 4 + 5 paid"
+        );
     }
 }

@@ -43,7 +43,12 @@ fn pay(net: &TestNet, paid: &mut Vec<Paid>, node: &'static str, from: &str, to: 
     let user = if from == "hub" { to } else { from };
     let user: &'static str = if user == "alice" { "alice" } else { "bob" };
     match net.client(node).pay(from, to, 1, &amount.to_string()) {
-        Ok(hash) => paid.push(Paid { node, hash, user, to_user: if from == "hub" { amount } else { -amount } }),
+        Ok(hash) => paid.push(Paid {
+            node,
+            hash,
+            user,
+            to_user: if from == "hub" { amount } else { -amount },
+        }),
         Err(e) => println!("not acknowledged (node {node} down?): {e}"),
     }
 }
@@ -56,7 +61,9 @@ fn round(net: &TestNet, paid: &mut Vec<Paid>, r: i64) {
 }
 
 fn hub_height(net: &TestNet, node: &str) -> u64 {
-    net.status(node)["replicas"][0]["height"].as_u64().unwrap_or(0)
+    net.status(node)["replicas"][0]["height"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -72,7 +79,9 @@ fn five_nodes_pay_survive_kill_9_and_replay_to_their_hashes() {
     for r in 4..8 {
         round(&net, &mut paid, r);
     }
-    net.wait_until("the hub commits without hub-1", |n| hub_height(n, "hub-0") > before);
+    net.wait_until("the hub commits without hub-1", |n| {
+        hub_height(n, "hub-0") > before
+    });
     // Then the users' node dies mid-traffic.
     net.kill9("users");
     for r in 8..11 {
@@ -92,7 +101,10 @@ fn five_nodes_pay_survive_kill_9_and_replay_to_their_hashes() {
         let pending: Vec<(&str, &str, serde_json::Value)> = paid
             .iter()
             .filter_map(|p| {
-                let o = net.client(p.node).outcome(&p.hash).unwrap_or(json!("unreachable"));
+                let o = net
+                    .client(p.node)
+                    .outcome(&p.hash)
+                    .unwrap_or(json!("unreachable"));
                 (o["outcome"] != "applied").then_some((p.node, p.hash.as_str(), o))
             })
             .collect();
@@ -110,18 +122,27 @@ fn five_nodes_pay_survive_kill_9_and_replay_to_their_hashes() {
     }
     net.wait_quiet();
     for user in ["alice", "bob"] {
-        let expected: i64 = paid.iter().filter(|p| p.user == user).map(|p| p.to_user).sum();
+        let expected: i64 = paid
+            .iter()
+            .filter(|p| p.user == user)
+            .map(|p| p.to_user)
+            .sum();
         net.wait_until(&format!("{user}'s account settles"), |n| {
             let theirs = n.client("users").account(user, "hub", 1).expect("account");
             let hubs = n.client("hub-2").account("hub", user, 1).expect("account");
             theirs["state_hash"] == hubs["state_hash"] && theirs["in_flight"] == json!(false)
         });
-        let theirs = net.client("users").account(user, "hub", 1).expect("account");
+        let theirs = net
+            .client("users")
+            .account(user, "hub", 1)
+            .expect("account");
         // Δ is the left side's balance: a payment to the user raises it if the user is left.
         let sign = if theirs["side"] == "left" { 1 } else { -1 };
         if delta(&theirs) * sign != expected {
             for (node, entity) in [("users", user), ("hub-0", "hub")] {
-                let v = net.client(node).call("xln_entity", json!({ "entity": entity }));
+                let v = net
+                    .client(node)
+                    .call("xln_entity", json!({ "entity": entity }));
                 println!("{node} {entity}: {v:?}");
             }
         }
@@ -133,22 +154,40 @@ fn five_nodes_pay_survive_kill_9_and_replay_to_their_hashes() {
         );
         for hub in ["hub-0", "hub-1", "hub-2", "hub-3"] {
             let view = net.client(hub).account("hub", user, 1).expect("account");
-            assert_eq!(view["state_hash"], theirs["state_hash"], "{hub} agrees with {user}");
+            assert_eq!(
+                view["state_hash"], theirs["state_hash"],
+                "{hub} agrees with {user}"
+            );
         }
     }
     let hashes = net.replica_hashes();
     let hub: Vec<_> = hashes.iter().filter(|(n, _, _)| n == "hub").collect();
     assert_eq!(hub.len(), 4);
-    assert!(hub.iter().all(|h| h.1 == hub[0].1 && h.2 == hub[0].2), "hub replicas agree: {hub:?}");
+    assert!(
+        hub.iter().all(|h| h.1 == hub[0].1 && h.2 == hub[0].2),
+        "hub replicas agree: {hub:?}"
+    );
     let reported: Vec<(String, String)> = net
         .net
         .nodes
         .iter()
-        .map(|n| (n.name.clone(), net.status(&n.name)["state_hash"].as_str().unwrap_or("").to_string()))
+        .map(|n| {
+            (
+                n.name.clone(),
+                net.status(&n.name)["state_hash"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
         .collect();
     net.down();
     for (node, hash) in reported {
-        assert_eq!(net.verified_hash(&node), hash, "replaying {node}'s WAL gives the hash it reported");
+        assert_eq!(
+            net.verified_hash(&node),
+            hash,
+            "replaying {node}'s WAL gives the hash it reported"
+        );
     }
     println!("{} payments acknowledged and applied", paid.len());
 }

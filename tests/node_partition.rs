@@ -22,28 +22,51 @@ type Cut = Arc<Mutex<BTreeSet<(usize, usize)>>>;
 
 /// One proxy per directed link (from, to) of `plan`: forwards to `to`'s peer port unless
 /// the link is cut; cutting drops the link's open connections.
-fn start_proxies(rt: &tokio::runtime::Runtime, plan: &Network, cut: &Cut, epoch: &watch::Receiver<u64>) {
+fn start_proxies(
+    rt: &tokio::runtime::Runtime,
+    plan: &Network,
+    cut: &Cut,
+    epoch: &watch::Receiver<u64>,
+) {
     let n = plan.nodes.len();
     let base = plan.proxy_base_port.expect("a proxied network");
     for from in 0..n {
         for to in (0..n).filter(|t| *t != from) {
             let listen = base + (from * n + to) as u16;
-            rt.spawn(proxy(listen, plan.peer_port(to), (from, to), cut.clone(), epoch.clone()));
+            rt.spawn(proxy(
+                listen,
+                plan.peer_port(to),
+                (from, to),
+                cut.clone(),
+                epoch.clone(),
+            ));
         }
     }
 }
 
-async fn proxy(listen: u16, target: u16, link: (usize, usize), cut: Cut, epoch: watch::Receiver<u64>) {
-    let listener = TcpListener::bind(("127.0.0.1", listen)).await.expect("proxy port");
+async fn proxy(
+    listen: u16,
+    target: u16,
+    link: (usize, usize),
+    cut: Cut,
+    epoch: watch::Receiver<u64>,
+) {
+    let listener = TcpListener::bind(("127.0.0.1", listen))
+        .await
+        .expect("proxy port");
     loop {
-        let Ok((mut inbound, _)) = listener.accept().await else { continue };
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            continue;
+        };
         if cut.lock().expect("cut set").contains(&link) {
             drop(inbound);
             continue;
         }
         let (cut, mut epoch) = (cut.clone(), epoch.clone());
         tokio::spawn(async move {
-            let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else { return };
+            let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
+                return;
+            };
             let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
             tokio::pin!(copy);
             loop {
@@ -80,7 +103,11 @@ fn network(base: u16) -> String {
 
 #[test]
 fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let cut: Cut = Arc::new(Mutex::new(BTreeSet::new()));
     let (epoch_tx, epoch_rx) = watch::channel(0u64);
     let base = base_port(2);
@@ -100,7 +127,10 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
     }
     net.wait_quiet();
     // Cut {hub-0, hub-1, users} from {hub-2, hub-3}.
-    let (a, b) = ([net.index("hub-0"), net.index("hub-1"), net.index("users")], [net.index("hub-2"), net.index("hub-3")]);
+    let (a, b) = (
+        [net.index("hub-0"), net.index("hub-1"), net.index("users")],
+        [net.index("hub-2"), net.index("hub-3")],
+    );
     {
         let mut c = cut.lock().expect("cut");
         for x in a {
@@ -112,7 +142,11 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
     }
     epoch_tx.send_modify(|e| *e += 1);
     println!("partitioned {a:?} from {b:?}");
-    let height = |n: &TestNet, node: &str| n.status(node)["replicas"][0]["height"].as_u64().unwrap_or(0);
+    let height = |n: &TestNet, node: &str| {
+        n.status(node)["replicas"][0]["height"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     let cut_at = height(&net, "hub-0");
     let mut in_flight = Vec::new();
     for (i, user) in users.iter().enumerate() {
@@ -123,31 +157,51 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
     // Several seconds apart: observed, not assumed — the users' payments reach hub-0 and
     // hub-1, but two of four shares cannot commit.
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(height(&net, "hub-0"), cut_at, "no quorum on either side of the partition");
+    assert_eq!(
+        height(&net, "hub-0"),
+        cut_at,
+        "no quorum on either side of the partition"
+    );
     cut.lock().expect("cut").clear();
     epoch_tx.send_modify(|e| *e += 1);
     println!("healed");
     net.wait_until("in-flight payments finish", |n| {
         in_flight.iter().enumerate().all(|(k, h)| {
             let node = if k % 2 == 0 { "hub-0" } else { "users" };
-            n.client(node).outcome(h).map(|o| o["outcome"] == "applied").unwrap_or(false)
+            n.client(node)
+                .outcome(h)
+                .map(|o| o["outcome"] == "applied")
+                .unwrap_or(false)
         })
     });
     net.wait_quiet();
     for (i, user) in users.iter().enumerate() {
         net.wait_until("accounts settle", |n| {
             let u = n.client("users").account(user, "hub", 1).expect("account");
-            (0..4).all(|h| n.client(&format!("hub-{h}")).account("hub", user, 1).expect("account")["state_hash"] == u["state_hash"])
-                && u["in_flight"] == json!(false)
+            (0..4).all(|h| {
+                n.client(&format!("hub-{h}"))
+                    .account("hub", user, 1)
+                    .expect("account")["state_hash"]
+                    == u["state_hash"]
+            }) && u["in_flight"] == json!(false)
         });
-        let view = net.client("users").account(user, "hub", 1).expect("account");
+        let view = net
+            .client("users")
+            .account(user, "hub", 1)
+            .expect("account");
         let sign = if view["side"] == "left" { 1 } else { -1 };
-        assert_eq!(delta(&view) * sign, expected[i], "{user}: in-flight payments finished once");
+        assert_eq!(
+            delta(&view) * sign,
+            expected[i],
+            "{user}: in-flight payments finished once"
+        );
     }
     let hashes = net.replica_hashes();
     let hub: Vec<_> = hashes.iter().filter(|h| h.0 == "hub").collect();
-    assert!(hub.iter().all(|h| h.1 == hub[0].1 && h.2 == hub[0].2), "no divergence: {hub:?}");
+    assert!(
+        hub.iter().all(|h| h.1 == hub[0].1 && h.2 == hub[0].2),
+        "no divergence: {hub:?}"
+    );
     net.down();
     rt.shutdown_background();
 }
-

@@ -86,8 +86,9 @@ fn client<'a>(interp: &'a mut Interp, who: &str) -> Result<&'a NodeClient, LangE
         .and_then(|b| b.downcast_ref::<NodeConnection>())
         .map(|c| &c.client)
         .ok_or_else(|| {
-            value_error(who, "no node connected")
-                .with_hint("(connect-node! \"http://127.0.0.1:7201\"), or start `xln repl --node URL`")
+            value_error(who, "no node connected").with_hint(
+                "(connect-node! \"http://127.0.0.1:7201\"), or start `xln repl --node URL`",
+            )
         })
 }
 
@@ -225,13 +226,18 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
             need(2)?;
             json!({ "kind": "vote", "id": index_arg(args, 0, who)?, "yes": args[1].is_true() })
         }
-        other => {
-            return Err(value_error(who, format!("unknown entity transaction `{other}`")).with_hint(
+        other => return Err(
+            value_error(who, format!("unknown entity transaction `{other}`")).with_hint(
                 "kinds: message, payment, open-account, account-payment, set-credit, propose, vote",
-            ))
-        }
+            ),
+        ),
     };
-    let r = call(interp, who, "xln_submit", json!({ "entity": entity, "tx": tx }))?;
+    let r = call(
+        interp,
+        who,
+        "xln_submit",
+        json!({ "entity": entity, "tx": tx }),
+    )?;
     hash_value(&r, who)
 }
 
@@ -279,13 +285,28 @@ fn entity_account(interp: &mut Interp, a: &[Value], _: Span) -> R {
     ]))
 }
 
-fn entity_field(interp: &mut Interp, a: &[Value], who: &str, field: &str) -> Result<Json, LangError> {
-    let v = call(interp, who, "xln_entity", json!({ "entity": name(a, 0, who)? }))?;
+fn entity_field(
+    interp: &mut Interp,
+    a: &[Value],
+    who: &str,
+    field: &str,
+) -> Result<Json, LangError> {
+    let v = call(
+        interp,
+        who,
+        "xln_entity",
+        json!({ "entity": name(a, 0, who)? }),
+    )?;
     Ok(v[field].clone())
 }
 
 fn entity_height(interp: &mut Interp, a: &[Value], _: Span) -> R {
-    Ok(number(&entity_field(interp, a, "node-entity-height", "height")?))
+    Ok(number(&entity_field(
+        interp,
+        a,
+        "node-entity-height",
+        "height",
+    )?))
 }
 
 fn entity_state_hash(interp: &mut Interp, a: &[Value], _: Span) -> R {

@@ -211,13 +211,36 @@ mod tests {
     #[test]
     fn run_options_anywhere_before_a_lone_dash_dash() {
         assert_eq!(
-            hoist_run_options(v(&["--no-color", "run", "f.xln", "--store", "d", "20", "--", "--chain", "x"])),
-            v(&["--no-color", "run", "--store", "d", "f.xln", "20", "--", "--chain", "x"])
+            hoist_run_options(v(&[
+                "--no-color",
+                "run",
+                "f.xln",
+                "--store",
+                "d",
+                "20",
+                "--",
+                "--chain",
+                "x"
+            ])),
+            v(&[
+                "--no-color",
+                "run",
+                "--store",
+                "d",
+                "f.xln",
+                "20",
+                "--",
+                "--chain",
+                "x"
+            ])
         );
-        assert_eq!(hoist_run_options(v(&["eval", "--store"])), v(&["eval", "--store"]));
-        let cli = Cli::try_parse_from(
-            std::iter::once("xln".to_string()).chain(hoist_run_options(v(&["run", "f.xln", "-x", "--timeline", "t"]))),
-        )
+        assert_eq!(
+            hoist_run_options(v(&["eval", "--store"])),
+            v(&["eval", "--store"])
+        );
+        let cli = Cli::try_parse_from(std::iter::once("xln".to_string()).chain(hoist_run_options(
+            v(&["run", "f.xln", "-x", "--timeline", "t"]),
+        )))
         .unwrap();
         match cli.command {
             Some(Command::Run(r)) => {

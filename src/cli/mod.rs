@@ -152,25 +152,13 @@ fn dispatch(command: Option<args::Command>, options: Options) -> i32 {
     let color = options.color;
     match command {
         C::Repl { node } => crate::repl::start(Options { node, ..options }),
-        C::Run(mut r) => match {
+        C::Run(mut r) => {
             // A lone `--` ends the run options; it is not one of the script's arguments.
             if let Some(i) = r.rest.iter().position(|a| a == "--") {
                 r.rest.remove(i);
             }
-            r.rest.split_first()
-        } {
-            Some((file, script_args)) => {
-                let options = Options {
-                    timeline: r.timeline,
-                    chain: r.chain,
-                    store: r.store,
-                    snapshot_every: r.snapshot_every,
-                    ..options
-                };
-                run_file(Path::new(file), script_args.to_vec(), &options)
-            }
-            None => usage_error("`xln run` needs a FILE", color),
-        },
+            run_command(r, options)
+        }
         C::Check { files } => check_files(&files, &options),
         C::Eval { exprs } => eval_text(&exprs.join(" "), &options),
         C::Bench { args } => match args.split_first() {
@@ -196,6 +184,23 @@ fn dispatch(command: Option<args::Command>, options: Options) -> i32 {
             Some((other, _)) => usage_error(&format!("unknown command `{other}`"), color),
             None => crate::repl::start(options),
         },
+    }
+}
+
+/// `xln run FILE [ARGS...]` with its options.
+fn run_command(r: args::RunArgs, options: Options) -> i32 {
+    match r.rest.split_first() {
+        Some((file, script_args)) => {
+            let options = Options {
+                timeline: r.timeline,
+                chain: r.chain,
+                store: r.store,
+                snapshot_every: r.snapshot_every,
+                ..options
+            };
+            run_file(Path::new(file), script_args.to_vec(), &options)
+        }
+        None => usage_error("`xln run` needs a FILE", options.color),
     }
 }
 

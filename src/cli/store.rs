@@ -184,15 +184,16 @@ pub fn wal_command(args: &[String], color: bool) -> i32 {
             };
             inspect(Path::new(dir), from, to).unwrap_or_else(|e| storage_failure(e, color))
         }
-        [cmd, dir, rest @ ..] if cmd == "verify" && crate::node::store::is_node_store(Path::new(dir)) => {
+        [cmd, dir, rest @ ..]
+            if cmd == "verify" && crate::node::store::is_node_store(Path::new(dir)) =>
+        {
             let keys = match rest {
                 [] => None,
                 [flag, keys] if flag == "--keys" => Some(PathBuf::from(keys)),
                 _ => return usage("`xln wal verify DIR [--keys KEYS]`"),
             };
-            verify_node(Path::new(dir), keys).unwrap_or_else(|e| {
-                report(HostError::new(HostCode::Storage, e).into(), color)
-            })
+            verify_node(Path::new(dir), keys)
+                .unwrap_or_else(|e| report(HostError::new(HostCode::Storage, e).into(), color))
         }
         [cmd, dir] if cmd == "verify" => match Store::recover_read_only(Path::new(dir)) {
             Ok(r) => {
@@ -229,7 +230,10 @@ fn verify_node(dir: &Path, keys: Option<PathBuf>) -> Result<i32, String> {
         crate::node::store::recover_read_only(dir, &ring).map_err(|e| e.to_string())?;
     println!("{}: ok (a node's data directory)", dir.display());
     println!("records {}", r.records);
-    println!("snapshot {} (replayed {} WAL records)", r.snapshot, r.replayed);
+    println!(
+        "snapshot {} (replayed {} WAL records)",
+        r.snapshot, r.replayed
+    );
     for (id, replica) in replicas.iter() {
         println!(
             "replica entity {} validator {} height {} state-hash {}",

@@ -23,7 +23,7 @@ use num_bigint::{BigInt, BigUint, Sign};
 
 use super::{
     AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx, Hanko, Holder,
-    ProposalAction, Proposal, SignedTx, ValidCert, Validator, ViewChange, Vote, VoteKind,
+    Proposal, ProposalAction, SignedTx, ValidCert, Validator, ViewChange, Vote, VoteKind,
 };
 use crate::account::{AccountFrame, AccountMessage, AccountMessageBody, AccountTx, Data, Delta};
 use crate::crypto::{decode_int, decode_u64, Address, Canonical, CryptoError, RlpItem, Signature};
@@ -251,7 +251,10 @@ pub fn read_address(item: &RlpItem, what: &'static str) -> Result<Address, WireE
 pub fn read_signature(item: &RlpItem, what: &'static str) -> Result<Signature, WireError> {
     let b = read_bytes(item, what)?;
     if b.len() != 65 {
-        return Err(malformed(what, format!("{} bytes, a signature is 65", b.len())));
+        return Err(malformed(
+            what,
+            format!("{} bytes, a signature is 65", b.len()),
+        ));
     }
     let mut r = [0u8; 32];
     let mut s = [0u8; 32];
@@ -280,7 +283,8 @@ pub fn read_bigint(item: &RlpItem, what: &'static str) -> Result<BigInt, WireErr
     match item.as_list() {
         Some([sign, magnitude]) => {
             let negative = read_bool(sign, what)?;
-            let m = decode_int(magnitude, INT_BYTES_MAX).map_err(|e| malformed(what, e.to_string()))?;
+            let m =
+                decode_int(magnitude, INT_BYTES_MAX).map_err(|e| malformed(what, e.to_string()))?;
             let sign = if negative { Sign::Minus } else { Sign::Plus };
             Ok(BigInt::from_biguint(sign, BigUint::from_bytes_be(m)))
         }
@@ -749,9 +753,12 @@ impl WireDecode for AccountMessage {
         if tag != b"xln/account-message/v1" {
             return Err(unknown_tag(Self::WHAT, tag));
         }
-        let head = f
-            .get(..4)
-            .ok_or_else(|| malformed(Self::WHAT, format!("{} fields, expected at least 4", f.len())))?;
+        let head = f.get(..4).ok_or_else(|| {
+            malformed(
+                Self::WHAT,
+                format!("{} fields, expected at least 4", f.len()),
+            )
+        })?;
         let rest = &f[4..];
         let body = match read_u64(&head[3], "account message kind")? {
             0 => {
@@ -780,7 +787,6 @@ impl WireDecode for AccountMessage {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -799,7 +805,10 @@ mod tests {
 
     fn board() -> Board {
         Board {
-            validators: vec![Validator::new(key().address(), 2), Validator::new(Address([9; 20]), 1)],
+            validators: vec![
+                Validator::new(key().address(), 2),
+                Validator::new(Address([9; 20]), 1),
+            ],
             threshold: 2,
         }
     }
@@ -807,15 +816,24 @@ mod tests {
     fn data() -> Data {
         let mut map = BTreeMap::new();
         map.insert("b".to_string(), Data::Bool(true));
-        map.insert("a".to_string(), Data::List(vec![Data::Int((-5).into()), Data::Text("x".into())]));
+        map.insert(
+            "a".to_string(),
+            Data::List(vec![Data::Int((-5).into()), Data::Text("x".into())]),
+        );
         Data::Map(map)
     }
 
     /// One sample of every [`AccountTx`] kind.
     fn account_txs() -> Vec<AccountTx> {
         vec![
-            AccountTx::Pay { token: 1, amount: 10.into() },
-            AccountTx::SetCreditLimit { token: 2, amount: 0.into() },
+            AccountTx::Pay {
+                token: 1,
+                amount: 10.into(),
+            },
+            AccountTx::SetCreditLimit {
+                token: 2,
+                amount: 0.into(),
+            },
             AccountTx::ChainDelta {
                 token: 1,
                 collateral_change: (-3).into(),
@@ -842,7 +860,13 @@ mod tests {
             prev_frame_hash: [1; 32],
             txs: account_txs(),
             token_ids: vec![1, 2],
-            deltas: vec![Delta::default(), Delta { offdelta: (-7).into(), ..Delta::default() }],
+            deltas: vec![
+                Delta::default(),
+                Delta {
+                    offdelta: (-7).into(),
+                    ..Delta::default()
+                },
+            ],
             state_hash: [2; 32],
         };
         vec![
@@ -850,13 +874,20 @@ mod tests {
                 from: Address([1; 20]),
                 to: Address([2; 20]),
                 counter: 5,
-                body: AccountMessageBody::Propose { frame, signature: UNSEALED },
+                body: AccountMessageBody::Propose {
+                    frame,
+                    signature: UNSEALED,
+                },
             },
             AccountMessage {
                 from: Address([2; 20]),
                 to: Address([1; 20]),
                 counter: 6,
-                body: AccountMessageBody::Ack { height: 3, frame_hash: [3; 32], signature: signature() },
+                body: AccountMessageBody::Ack {
+                    height: 3,
+                    frame_hash: [3; 32],
+                    signature: signature(),
+                },
             },
         ]
     }
@@ -867,24 +898,42 @@ mod tests {
         hanko.0.insert(key().address(), signature());
         hanko.0.insert(Address([0; 20]), signature());
         vec![
-            EntityTx::Message { text: "hello".into() },
-            EntityTx::OpenAccount { peer: [4; 32], peer_board: board() },
+            EntityTx::Message {
+                text: "hello".into(),
+            },
+            EntityTx::OpenAccount {
+                peer: [4; 32],
+                peer_board: board(),
+            },
             EntityTx::AccountInput {
                 from: [5; 32],
                 message: Box::new(account_messages()[0].clone()),
                 hanko,
             },
-            EntityTx::AccountPayment { peer: [4; 32], token: 1, amount: 12.into() },
+            EntityTx::AccountPayment {
+                peer: [4; 32],
+                token: 1,
+                amount: 12.into(),
+            },
             EntityTx::Payment {
                 from: "treasury".into(),
                 to: Holder::Address(Address([3; 20])),
                 token: 1,
                 amount: 1.into(),
             },
-            EntityTx::SetCreditLimit { peer: [4; 32], token: 1, amount: 500.into() },
-            EntityTx::Propose { id: 1, action: ProposalAction::BoardChange(board()) },
+            EntityTx::SetCreditLimit {
+                peer: [4; 32],
+                token: 1,
+                amount: 500.into(),
+            },
+            EntityTx::Propose {
+                id: 1,
+                action: ProposalAction::BoardChange(board()),
+            },
             EntityTx::Vote { id: 1, yes: false },
-            EntityTx::ChainEvent { bytes: vec![0, 255] },
+            EntityTx::ChainEvent {
+                bytes: vec![0, 255],
+            },
         ]
     }
 
@@ -897,7 +946,11 @@ mod tests {
             height: 2,
             prev_hash: [6; 32],
             timestamp: 1_700_000_000_000,
-            txs: entity_txs().into_iter().zip(1..).map(|(t, n)| signed(t, n)).collect(),
+            txs: entity_txs()
+                .into_iter()
+                .zip(1..)
+                .map(|(t, n)| signed(t, n))
+                .collect(),
             state_hash: [7; 32],
         }
     }
@@ -917,10 +970,15 @@ mod tests {
             Some((0, vec![vote(VoteKind::Prevote)])),
         )
         .expect("signing");
-        let cert = ValidCert { view: 0, frame: frame(), prevotes: vec![vote(VoteKind::Prevote)] };
+        let cert = ValidCert {
+            view: 0,
+            frame: frame(),
+            prevotes: vec![vote(VoteKind::Prevote)],
+        };
         let hash = cert.frame.hash();
         let view_change =
-            ViewChange::sign(&[8; 32], &key(), key().address(), 2, 1, Some((cert, hash))).expect("signing");
+            ViewChange::sign(&[8; 32], &key(), key().address(), 2, 1, Some((cert, hash)))
+                .expect("signing");
         let part = AccountPart {
             from: [1; 32],
             to: [2; 32],
@@ -934,8 +992,14 @@ mod tests {
             EntityMessage::Vote(vote(VoteKind::Prevote)),
             EntityMessage::Vote(vote(VoteKind::Precommit)),
             EntityMessage::ViewChange(view_change),
-            EntityMessage::Commit(CommitNotice { frame: frame(), precommits: vec![vote(VoteKind::Precommit)] }),
-            EntityMessage::SyncRequest { from: key().address(), height: 3 },
+            EntityMessage::Commit(CommitNotice {
+                frame: frame(),
+                precommits: vec![vote(VoteKind::Precommit)],
+            }),
+            EntityMessage::SyncRequest {
+                from: key().address(),
+                height: 3,
+            },
             EntityMessage::AccountPart(Box::new(part)),
         ]
     }
@@ -947,27 +1011,60 @@ mod tests {
     #[test]
     fn every_kind_has_a_sample_that_round_trips() {
         let txs = entity_txs();
-        assert_eq!(kinds(txs.iter().map(EntityTx::kind)), kinds(EntityTx::KINDS.into_iter()), "add a sample (and a decoder arm) for each EntityTx kind");
+        assert_eq!(
+            kinds(txs.iter().map(EntityTx::kind)),
+            kinds(EntityTx::KINDS.into_iter()),
+            "add a sample (and a decoder arm) for each EntityTx kind"
+        );
         let atxs = account_txs();
-        assert_eq!(kinds(atxs.iter().map(AccountTx::kind)), kinds(AccountTx::KINDS.into_iter()), "add a sample (and a decoder arm) for each AccountTx kind");
+        assert_eq!(
+            kinds(atxs.iter().map(AccountTx::kind)),
+            kinds(AccountTx::KINDS.into_iter()),
+            "add a sample (and a decoder arm) for each AccountTx kind"
+        );
         let msgs = messages();
-        assert_eq!(kinds(msgs.iter().map(EntityMessage::kind)), kinds(EntityMessage::KINDS.into_iter()), "add a sample (and a decoder arm) for each EntityMessage kind");
+        assert_eq!(
+            kinds(msgs.iter().map(EntityMessage::kind)),
+            kinds(EntityMessage::KINDS.into_iter()),
+            "add a sample (and a decoder arm) for each EntityMessage kind"
+        );
         for tx in txs {
-            assert_eq!(decode_exact::<EntityTx>(&tx.canonical_bytes()), Ok(tx.clone()), "{}", tx.kind());
+            assert_eq!(
+                decode_exact::<EntityTx>(&tx.canonical_bytes()),
+                Ok(tx.clone()),
+                "{}",
+                tx.kind()
+            );
         }
         for tx in atxs {
-            assert_eq!(decode_exact::<AccountTx>(&tx.canonical_bytes()), Ok(tx.clone()), "{}", tx.kind());
+            assert_eq!(
+                decode_exact::<AccountTx>(&tx.canonical_bytes()),
+                Ok(tx.clone()),
+                "{}",
+                tx.kind()
+            );
         }
         for m in account_messages() {
-            assert_eq!(decode_exact::<AccountMessage>(&m.canonical_bytes()), Ok(m.clone()));
+            assert_eq!(
+                decode_exact::<AccountMessage>(&m.canonical_bytes()),
+                Ok(m.clone())
+            );
         }
         for m in msgs {
             let bytes = m.canonical_bytes();
             assert_eq!(decode_message(&bytes), Ok(m.clone()), "{}", m.kind());
             let mut longer = bytes.clone();
             longer.push(0);
-            assert!(decode_message(&longer).is_err(), "{}: trailing byte", m.kind());
-            assert!(decode_message(&bytes[..bytes.len() - 1]).is_err(), "{}: truncated", m.kind());
+            assert!(
+                decode_message(&longer).is_err(),
+                "{}: trailing byte",
+                m.kind()
+            );
+            assert!(
+                decode_message(&bytes[..bytes.len() - 1]).is_err(),
+                "{}: truncated",
+                m.kind()
+            );
         }
     }
 
@@ -977,9 +1074,15 @@ mod tests {
         // differently: refused, so one hanko has one encoding.
         let tx = &entity_txs()[2];
         let mut item = tx.canonical_rlp();
-        let RlpItem::List(fields) = &mut item else { panic!("tagged") };
-        let RlpItem::List(hanko) = &mut fields[3] else { panic!("hanko") };
-        let RlpItem::List(entries) = &mut hanko[1] else { panic!("entries") };
+        let RlpItem::List(fields) = &mut item else {
+            panic!("tagged")
+        };
+        let RlpItem::List(hanko) = &mut fields[3] else {
+            panic!("hanko")
+        };
+        let RlpItem::List(entries) = &mut hanko[1] else {
+            panic!("entries")
+        };
         entries.reverse();
         assert_eq!(
             decode_exact::<EntityTx>(&item.encode()),
@@ -988,26 +1091,51 @@ mod tests {
         // Negative zero.
         let bad = crate::crypto::tagged(
             b"xln/account-tx/pay/v1",
-            vec![1u64.canonical_rlp(), RlpItem::List(vec![RlpItem::Bytes(vec![1]), RlpItem::Bytes(vec![])])],
+            vec![
+                1u64.canonical_rlp(),
+                RlpItem::List(vec![RlpItem::Bytes(vec![1]), RlpItem::Bytes(vec![])]),
+            ],
         );
-        assert!(matches!(decode_exact::<AccountTx>(&bad.encode()), Err(WireError::NotCanonical { .. })));
+        assert!(matches!(
+            decode_exact::<AccountTx>(&bad.encode()),
+            Err(WireError::NotCanonical { .. })
+        ));
         // An unknown kind and a wrong field count.
         let unknown = crate::crypto::tagged(b"xln/entity-message/gossip/v9", vec![]);
-        assert!(matches!(decode_message(&unknown.encode()), Err(WireError::UnknownTag { .. })));
-        let short = crate::crypto::tagged(b"xln/entity-message/sync-request/v1", vec![1u64.canonical_rlp()]);
-        assert!(matches!(decode_message(&short.encode()), Err(WireError::Malformed { .. })));
+        assert!(matches!(
+            decode_message(&unknown.encode()),
+            Err(WireError::UnknownTag { .. })
+        ));
+        let short = crate::crypto::tagged(
+            b"xln/entity-message/sync-request/v1",
+            vec![1u64.canonical_rlp()],
+        );
+        assert!(matches!(
+            decode_message(&short.encode()),
+            Err(WireError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn size_and_nesting_are_bounded() {
         let huge = vec![0x80; WIRE_MESSAGE_BYTES_MAX + 1];
-        assert!(matches!(decode_message(&huge), Err(WireError::TooLarge { .. })));
+        assert!(matches!(
+            decode_message(&huge),
+            Err(WireError::TooLarge { .. })
+        ));
         let mut deep = Data::Bool(true);
         for _ in 0..WIRE_NESTING_MAX {
             deep = Data::List(vec![deep]);
         }
-        let tx = AccountTx::CallSubcontract { id: 1, method: "m".into(), args: deep };
-        assert!(matches!(decode_exact::<AccountTx>(&tx.canonical_bytes()), Err(WireError::Rlp(_))));
+        let tx = AccountTx::CallSubcontract {
+            id: 1,
+            method: "m".into(),
+            args: deep,
+        };
+        assert!(matches!(
+            decode_exact::<AccountTx>(&tx.canonical_bytes()),
+            Err(WireError::Rlp(_))
+        ));
         let mut hostile = Vec::new();
         for _ in 0..100_000 {
             hostile.extend([0xf8, 0x40]);

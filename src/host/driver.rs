@@ -28,7 +28,9 @@ pub fn drive(
         entity: replica.entity_id(),
         validator: replica.me(),
     };
-    let key = signer.key(&id.validator).ok_or(HostError::NoKey(id.validator))?;
+    let key = signer
+        .key(&id.validator)
+        .ok_or(HostError::NoKey(id.validator))?;
     let record = store
         .keeps_records()
         .then(|| input_record(&id, now, &input));

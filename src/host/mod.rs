@@ -15,9 +15,9 @@
 //! # One log format for both hosts
 //!
 //! Every input a replica *accepted* is one [`HostRecord::Input`]: which replica (entity id
-//! + validator address), the time it was handled at, and what it was — a tick, a message's
-//! canonical bytes with the validator that sent it, or a submitted (unsigned) tx. A
-//! [`HostRecord::Genesis`] starts each replica. The node appends these records to its
+//! and validator address), the time it was handled at, and what it was — a tick, a
+//! message's canonical bytes with the validator that sent it, or a submitted (unsigned)
+//! tx. A [`HostRecord::Genesis`] starts each replica. The node appends these records to its
 //! write-ahead log (`crate::storage`'s WAL, numbered 1, 2, 3, ... with no gap); the
 //! simulator can record them per replica in memory
 //! ([`Runtime::record_replica_inputs`](crate::runtime::Runtime::record_replica_inputs)).

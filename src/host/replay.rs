@@ -94,16 +94,24 @@ impl Replicas {
                 now,
                 input,
             } => {
-                let r = self
-                    .replicas
-                    .get_mut(replica)
-                    .ok_or_else(|| ReplayError::UnknownReplica {
-                        entity: crate::crypto::readable::to_hex(&replica.entity),
-                        validator: replica.validator,
-                    })?;
+                let r =
+                    self.replicas
+                        .get_mut(replica)
+                        .ok_or_else(|| ReplayError::UnknownReplica {
+                            entity: crate::crypto::readable::to_hex(&replica.entity),
+                            validator: replica.validator,
+                        })?;
                 let kind = input.kind();
-                drive(r, signer, &mut Discard, &mut Discard, reports, *now, input.clone())
-                    .map_err(|error| ReplayError::Diverged { kind, error })
+                drive(
+                    r,
+                    signer,
+                    &mut Discard,
+                    &mut Discard,
+                    reports,
+                    *now,
+                    input.clone(),
+                )
+                .map_err(|error| ReplayError::Diverged { kind, error })
             }
         }
     }
@@ -158,6 +166,10 @@ impl Replicas {
                 ])
             })
             .collect();
-        tagged(b"xln/host-state/v1", vec![crate::crypto::RlpItem::List(items)]).canonical_hash()
+        tagged(
+            b"xln/host-state/v1",
+            vec![crate::crypto::RlpItem::List(items)],
+        )
+        .canonical_hash()
     }
 }

@@ -65,7 +65,9 @@ fn network_text(o: &BenchOptions) -> String {
         hosts.push_str(&format!(" (\"u{i}\" 0)"));
     }
     s.push_str("(node #:name \"hub\" #:hosts ((\"hub\" 0)) #:tick-ms 5 #:batch-ms 5)\n");
-    s.push_str(&format!("(node #:name \"users\" #:hosts ({hosts}) #:tick-ms 50)\n"));
+    s.push_str(&format!(
+        "(node #:name \"users\" #:hosts ({hosts}) #:tick-ms 50)\n"
+    ));
     s
 }
 
@@ -106,7 +108,10 @@ fn parallel<T: Send>(
             .collect();
         let mut all = Vec::new();
         for h in handles {
-            all.extend(h.join().map_err(|_| "a client thread panicked".to_string())??);
+            all.extend(
+                h.join()
+                    .map_err(|_| "a client thread panicked".to_string())??,
+            );
         }
         Ok(all)
     })
@@ -126,7 +131,9 @@ fn wait_applied(client: &NodeClient, hash: &str) -> Result<(), String> {
         let o = client.outcome(hash)?;
         match o["outcome"].as_str() {
             Some("applied") => return Ok(()),
-            Some("pending") if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Some("pending") if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
             _ => return Err(format!("payment {hash}: {o}")),
         }
     }
@@ -144,31 +151,57 @@ fn setup(o: &BenchOptions, dir: &std::path::Path) -> Result<(Nodes, Vec<String>)
         nodes.0.push(spawn_node(&exe, c)?);
     }
     let urls = rpc_urls(&net);
-    let (hub, users) = (wait_for(&urls[0], Duration::from_secs(120))?, wait_for(&urls[1], Duration::from_secs(120))?);
+    let (hub, users) = (
+        wait_for(&urls[0], Duration::from_secs(120))?,
+        wait_for(&urls[1], Duration::from_secs(120))?,
+    );
     let t = Instant::now();
     let pairs: Vec<usize> = (0..o.accounts).collect();
-    parallel(&[urls[0].clone(), urls[1].clone()], split(pairs.clone(), 8), |c, i| {
-        let (me, peer) = if c.url == urls[0] { ("hub".to_string(), format!("u{i}")) } else { (format!("u{i}"), "hub".to_string()) };
-        c.submit(&me, json!({ "kind": "open-account", "peer": peer }))?;
-        Ok(None)
-    })?;
-    parallel(&[urls[1].clone(), urls[0].clone()], split(pairs.clone(), 8), |c, i| {
-        let (me, peer) = if c.url == urls[0] { ("hub".to_string(), format!("u{i}")) } else { (format!("u{i}"), "hub".to_string()) };
-        c.submit(&me, json!({ "kind": "open-account", "peer": peer }))?;
-        Ok(None)
-    })?;
+    parallel(
+        &[urls[0].clone(), urls[1].clone()],
+        split(pairs.clone(), 8),
+        |c, i| {
+            let (me, peer) = if c.url == urls[0] {
+                ("hub".to_string(), format!("u{i}"))
+            } else {
+                (format!("u{i}"), "hub".to_string())
+            };
+            c.submit(&me, json!({ "kind": "open-account", "peer": peer }))?;
+            Ok(None)
+        },
+    )?;
+    parallel(
+        &[urls[1].clone(), urls[0].clone()],
+        split(pairs.clone(), 8),
+        |c, i| {
+            let (me, peer) = if c.url == urls[0] {
+                ("hub".to_string(), format!("u{i}"))
+            } else {
+                (format!("u{i}"), "hub".to_string())
+            };
+            c.submit(&me, json!({ "kind": "open-account", "peer": peer }))?;
+            Ok(None)
+        },
+    )?;
     for c in [&hub, &users] {
         c.wait_quiet(Duration::from_secs(300))?;
     }
     // Users extend credit to the hub, so the hub can pay them.
     parallel(&[urls[1].clone()], split(pairs, 8), |c, i| {
-        c.submit(&format!("u{i}"), json!({ "kind": "set-credit", "peer": "hub", "token": 1, "amount": "1000000000000" }))?;
+        c.submit(
+            &format!("u{i}"),
+            json!({ "kind": "set-credit", "peer": "hub", "token": 1, "amount": "1000000000000" }),
+        )?;
         Ok(None)
     })?;
     for c in [&users, &hub, &users] {
         c.wait_quiet(Duration::from_secs(300))?;
     }
-    println!("set up {} accounts in {:.1} s", o.accounts, t.elapsed().as_secs_f64());
+    println!(
+        "set up {} accounts in {:.1} s",
+        o.accounts,
+        t.elapsed().as_secs_f64()
+    );
     Ok((nodes, urls))
 }
 
@@ -211,12 +244,18 @@ pub fn run(o: &BenchOptions) -> Result<String, String> {
     let mut total = 0i64;
     for i in 0..accounts {
         let v = hub.account("hub", &format!("u{i}"), 1)?;
-        let d: i64 = v["delta"].as_str().and_then(|d| d.parse().ok()).ok_or("a delta")?;
+        let d: i64 = v["delta"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .ok_or("a delta")?;
         total += d.abs();
     }
     drop(nodes);
     if total != o.payments as i64 {
-        return Err(format!("{} payments made but the accounts moved {total}", o.payments));
+        return Err(format!(
+            "{} payments made but the accounts moved {total}",
+            o.payments
+        ));
     }
     latencies.sort();
     let rate = o.payments as f64 / settled.as_secs_f64();

@@ -101,7 +101,11 @@ impl<'a> Form<'a> {
                     format!(
                         "`{}` has no #:{k}; it takes {}",
                         self.head,
-                        known.iter().map(|k| format!("#:{k}")).collect::<Vec<_>>().join(" ")
+                        known
+                            .iter()
+                            .map(|k| format!("#:{k}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     ),
                 ));
             }
@@ -174,9 +178,15 @@ pub(crate) fn text(s: &Syntax, what: &str) -> Result<String, ConfigError> {
 }
 
 pub(crate) fn number(s: &Syntax, what: &str) -> Result<u64, ConfigError> {
-    match atom(s).and_then(to_bigint).and_then(|n| u64::try_from(n).ok()) {
+    match atom(s)
+        .and_then(to_bigint)
+        .and_then(|n| u64::try_from(n).ok())
+    {
         Some(n) => Ok(n),
-        None => Err(err(s.span, format!("{what} must be a non-negative integer"))),
+        None => Err(err(
+            s.span,
+            format!("{what} must be a non-negative integer"),
+        )),
     }
 }
 
@@ -198,8 +208,12 @@ fn address(s: &Syntax) -> Result<Address, ConfigError> {
 
 fn socket(s: &Syntax, what: &str) -> Result<SocketAddr, ConfigError> {
     let t = text(s, what)?;
-    t.parse()
-        .map_err(|_| err(s.span, format!("#:{what} {t:?} is not HOST:PORT (e.g. \"127.0.0.1:7100\")")))
+    t.parse().map_err(|_| {
+        err(
+            s.span,
+            format!("#:{what} {t:?} is not HOST:PORT (e.g. \"127.0.0.1:7100\")"),
+        )
+    })
 }
 
 /// `(("holder" token amount) ...)`.
@@ -446,13 +460,22 @@ mod tests {
         assert_eq!(c.entity("e").unwrap().reserves.len(), 1);
         let typo = good.replace("#:keys", "#:kees");
         let e = NodeConfig::read(&write("typo.xln", &typo)).unwrap_err();
-        assert!(e.at.ends_with("typo.xln:1:82") || e.at.contains("typo.xln:1:"), "{e}");
+        assert!(
+            e.at.ends_with("typo.xln:1:82") || e.at.contains("typo.xln:1:"),
+            "{e}"
+        );
         assert!(e.message.contains("#:kees"), "{e}");
         let bad_port = good.replace("127.0.0.1:2", "nowhere");
         let e = NodeConfig::read(&write("port.xln", &bad_port)).unwrap_err();
-        assert!(e.message.contains("HOST:PORT") && e.at.contains("port.xln:1:"), "{e}");
+        assert!(
+            e.message.contains("HOST:PORT") && e.at.contains("port.xln:1:"),
+            "{e}"
+        );
         let remote = good.replace("127.0.0.1:2", "0.0.0.0:2");
-        assert!(NodeConfig::read(&write("remote.xln", &remote)).unwrap_err().message.contains("rpc-token"));
+        assert!(NodeConfig::read(&write("remote.xln", &remote))
+            .unwrap_err()
+            .message
+            .contains("rpc-token"));
         let unclosed = NodeConfig::read(&write("open.xln", "(node #:name \"n\"\n")).unwrap_err();
         assert!(unclosed.at.contains("open.xln:"), "{unclosed}");
     }

@@ -189,7 +189,9 @@ impl Reports for Ledger {
                 }));
             }
             EntityOutput::TxDropped { tx_hash, reason } => {
-                self.outcomes.entry(tx_hash).or_insert(Outcome::Dropped(reason));
+                self.outcomes
+                    .entry(tx_hash)
+                    .or_insert(Outcome::Dropped(reason));
             }
             EntityOutput::Evidence(e) => self.events.push(serde_json::json!({
                 "event": "evidence",
@@ -312,7 +314,10 @@ pub struct Core {
 
 /// Replies held until the batch is durable.
 enum Reply {
-    Submit(oneshot::Sender<Result<[u8; 32], String>>, Result<[u8; 32], String>),
+    Submit(
+        oneshot::Sender<Result<[u8; 32], String>>,
+        Result<[u8; 32], String>,
+    ),
     Query(Query, oneshot::Sender<serde_json::Value>),
 }
 
@@ -399,7 +404,9 @@ impl Core {
             }
         }
         if self.store.pending() > 0 {
-            self.store.sync().map_err(|e| format!("the WAL failed: {e}"))?;
+            self.store
+                .sync()
+                .map_err(|e| format!("the WAL failed: {e}"))?;
         }
         self.release(outgoing, replies);
         self.account_events();
@@ -447,7 +454,10 @@ impl Core {
                         pending,
                         max: PEER_PENDING_BYTES_MAX,
                     };
-                    eprintln!("xln node {}: {e} ({} so far)", self.name, self.dropped_logged);
+                    eprintln!(
+                        "xln node {}: {e} ({} so far)",
+                        self.name, self.dropped_logged
+                    );
                 }
                 continue;
             }
@@ -561,7 +571,8 @@ impl Core {
         outgoing: &mut Vec<(usize, Vec<u8>)>,
     ) -> Result<(), String> {
         let name = self.name.clone();
-        let refuse = |why: String| eprintln!("xln node {name}: refused a message from peer {peer}: {why}");
+        let refuse =
+            |why: String| eprintln!("xln node {name}: refused a message from peer {peer}: {why}");
         let envelope = match Envelope::decode(bytes) {
             Ok(e) => e,
             Err(e) => {
@@ -598,7 +609,10 @@ impl Core {
         };
         if let Err(HostError::Refused(e)) = self.run_input(envelope.to, input, outgoing)? {
             if e.reaction() != crate::entity::Reaction::Ignore {
-                refuse(format!("{kind} refused by the replica ({:?}): {e}", e.reaction()));
+                refuse(format!(
+                    "{kind} refused by the replica ({:?}): {e}",
+                    e.reaction()
+                ));
             }
         }
         Ok(())

@@ -54,7 +54,11 @@ pub fn key_path(dir: &Path, validator: &Address) -> PathBuf {
 }
 
 fn check_private(path: &Path) -> Result<(), KeyError> {
-    let mode = fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode() & 0o777;
+    let mode = fs::metadata(path)
+        .map_err(|e| io(path, e))?
+        .permissions()
+        .mode()
+        & 0o777;
     if mode & 0o077 != 0 {
         return Err(KeyError::TooOpen {
             path: path.to_path_buf(),
@@ -139,7 +143,10 @@ impl KeyRing {
     ///
     /// # Errors
     /// The first [`KeyError`].
-    pub fn read(dir: &Path, validators: impl IntoIterator<Item = Address>) -> Result<Self, KeyError> {
+    pub fn read(
+        dir: &Path,
+        validators: impl IntoIterator<Item = Address>,
+    ) -> Result<Self, KeyError> {
         let mut keys = BTreeMap::new();
         for v in validators {
             keys.insert(v, read_key(dir, &v)?);
@@ -157,7 +164,10 @@ impl KeyRing {
         for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
             let path = entry.map_err(|e| io(dir, e))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if let Some(a) = name.strip_suffix(".key").and_then(|a| Address::from_hex(a).ok()) {
+            if let Some(a) = name
+                .strip_suffix(".key")
+                .and_then(|a| Address::from_hex(a).ok())
+            {
                 validators.push(a);
             }
         }
@@ -191,15 +201,28 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let key = fresh_key().unwrap();
         let path = write_key(&dir, &key).unwrap();
-        assert_eq!(read_key(&dir, &key.address()).unwrap().address(), key.address());
+        assert_eq!(
+            read_key(&dir, &key.address()).unwrap().address(),
+            key.address()
+        );
         assert!(write_key(&dir, &key).is_err(), "never overwrites a key");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(read_key(&dir, &key.address()), Err(KeyError::TooOpen { .. })));
+        assert!(matches!(
+            read_key(&dir, &key.address()),
+            Err(KeyError::TooOpen { .. })
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         let other = fresh_key().unwrap();
         fs::copy(&path, key_path(&dir, &other.address())).unwrap();
-        fs::set_permissions(key_path(&dir, &other.address()), fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(read_key(&dir, &other.address()), Err(KeyError::Bad { .. })));
+        fs::set_permissions(
+            key_path(&dir, &other.address()),
+            fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_key(&dir, &other.address()),
+            Err(KeyError::Bad { .. })
+        ));
         let _ = fs::remove_dir_all(&dir);
     }
 }

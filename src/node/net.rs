@@ -50,6 +50,9 @@ pub struct NetEntity {
     pub reserves: Vec<(Holder, TokenId, BigInt)>,
 }
 
+/// An account to open: (a, b, [(token, credit each side extends)]).
+pub type NetAccount = (String, String, Vec<(TokenId, BigInt)>);
+
 /// One node of the network file.
 #[derive(Clone, Debug)]
 pub struct NetNode {
@@ -82,8 +85,8 @@ pub struct Network {
     pub entities: Vec<NetEntity>,
     /// The nodes.
     pub nodes: Vec<NetNode>,
-    /// Accounts to open: (a, b, [(token, credit each side extends)]).
-    pub accounts: Vec<(String, String, Vec<(TokenId, BigInt)>)>,
+    /// Accounts to open.
+    pub accounts: Vec<NetAccount>,
 }
 
 fn port(form: &Form<'_>, key: &str, default: u64) -> Result<u16, ConfigError> {
@@ -179,13 +182,21 @@ impl Network {
     }
 
     fn check(&self, at: &str) -> Result<(), ConfigError> {
-        let bad = |message: String| Err(ConfigError { at: at.to_string(), message });
+        let bad = |message: String| {
+            Err(ConfigError {
+                at: at.to_string(),
+                message,
+            })
+        };
         for n in &self.nodes {
             for (e, i) in &n.hosts {
                 match self.entities.iter().find(|x| x.name == *e) {
                     None => return bad(format!("node {:?} hosts unknown entity {e:?}", n.name)),
                     Some(x) if *i >= x.validators => {
-                        return bad(format!("node {:?}: entity {e:?} has no validator {i}", n.name))
+                        return bad(format!(
+                            "node {:?}: entity {e:?} has no validator {i}",
+                            n.name
+                        ))
                     }
                     _ => {}
                 }
@@ -193,7 +204,11 @@ impl Network {
         }
         for e in &self.entities {
             for i in 0..e.validators {
-                let hosts = self.nodes.iter().filter(|n| n.hosts.contains(&(e.name.clone(), i))).count();
+                let hosts = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.hosts.contains(&(e.name.clone(), i)))
+                    .count();
                 if hosts != 1 {
                     return bad(format!("validator {i} of {:?} is hosted by {hosts} nodes; exactly one must host it", e.name));
                 }
@@ -230,15 +245,27 @@ fn layout(dir: &Path, net: &Network) -> Result<BTreeMap<String, Vec<Address>>, S
         let mut out = BTreeMap::new();
         for entry in value.list_iter().ok_or("layout is a list")? {
             let mut items = entry.list_iter().ok_or("a layout entry is a list")?;
-            let name = items.next().and_then(|v| v.as_str()).ok_or("entity name")?.to_string();
+            let name = items
+                .next()
+                .and_then(|v| v.as_str())
+                .ok_or("entity name")?
+                .to_string();
             let addrs = items
-                .map(|v| v.as_str().and_then(|s| Address::from_hex(s).ok()).ok_or("an address"))
+                .map(|v| {
+                    v.as_str()
+                        .and_then(|s| Address::from_hex(s).ok())
+                        .ok_or("an address")
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             out.insert(name, addrs);
         }
         return Ok(out);
     }
-    let node_of = |e: &str, i: usize| net.nodes.iter().position(|n| n.hosts.contains(&(e.to_string(), i)));
+    let node_of = |e: &str, i: usize| {
+        net.nodes
+            .iter()
+            .position(|n| n.hosts.contains(&(e.to_string(), i)))
+    };
     let mut out = BTreeMap::new();
     let mut text = String::from(";; validator addresses of each entity (made by xln net up)\n(");
     for e in &net.entities {
@@ -246,7 +273,8 @@ fn layout(dir: &Path, net: &Network) -> Result<BTreeMap<String, Vec<Address>>, S
         for i in 0..e.validators {
             let key = fresh_key().map_err(|e| e.to_string())?;
             let node = node_of(&e.name, i).ok_or("unhosted validator")?;
-            write_key(&dir.join(&net.nodes[node].name).join("keys"), &key).map_err(|e| e.to_string())?;
+            write_key(&dir.join(&net.nodes[node].name).join("keys"), &key)
+                .map_err(|e| e.to_string())?;
             addrs.push(key.address());
         }
         let _ = write!(text, "\n (\"{}\"", e.name);
@@ -276,31 +304,63 @@ fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) ->
         node.batch_ms.unwrap_or(net.batch_ms)
     );
     for e in &net.entities {
-        let validators: Vec<String> = addrs[&e.name].iter().map(|a| format!("\"{}\"", a.to_checksum())).collect();
+        let validators: Vec<String> = addrs[&e.name]
+            .iter()
+            .map(|a| format!("\"{}\"", a.to_checksum()))
+            .collect();
         let reserves: Vec<String> = e
             .reserves
             .iter()
-            .map(|(h, t, a)| format!("(\"{}\" {t} {a})", match h { Holder::Name(n) => n.clone(), Holder::Address(a) => a.to_checksum() }))
+            .map(|(h, t, a)| {
+                format!(
+                    "(\"{}\" {t} {a})",
+                    match h {
+                        Holder::Name(n) => n.clone(),
+                        Holder::Address(a) => a.to_checksum(),
+                    }
+                )
+            })
             .collect();
         let _ = writeln!(
             s,
             "(entity #:name \"{}\" #:threshold {} #:validators ({}) #:reserves ({}))",
-            e.name, e.threshold, validators.join(" "), reserves.join(" ")
+            e.name,
+            e.threshold,
+            validators.join(" "),
+            reserves.join(" ")
         );
     }
     for (e, v) in &node.hosts {
-        let _ = writeln!(s, "(replica #:entity \"{e}\" #:validator \"{}\")", addrs[e][*v].to_checksum());
+        let _ = writeln!(
+            s,
+            "(replica #:entity \"{e}\" #:validator \"{}\")",
+            addrs[e][*v].to_checksum()
+        );
     }
     for (j, other) in net.nodes.iter().enumerate().filter(|(j, _)| *j != i) {
-        let validators: Vec<String> = other.hosts.iter().map(|(e, v)| format!("\"{}\"", addrs[e][*v].to_checksum())).collect();
-        let _ = writeln!(s, "(peer #:name \"{}\" #:url \"{}\" #:validators ({}))", other.name, net.dial_url(i, j), validators.join(" "));
+        let validators: Vec<String> = other
+            .hosts
+            .iter()
+            .map(|(e, v)| format!("\"{}\"", addrs[e][*v].to_checksum()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "(peer #:name \"{}\" #:url \"{}\" #:validators ({}))",
+            other.name,
+            net.dial_url(i, j),
+            validators.join(" ")
+        );
     }
     s
 }
 
 /// The pid recorded by a running node of `node_dir`, if that process is alive.
 pub fn running_pid(node_dir: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(node_dir.join("data").join("node.pid")).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(node_dir.join("data").join("node.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     // SAFETY: signal 0 only checks that the process exists.
     (unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
 }
@@ -317,7 +377,8 @@ pub fn write_network(dir: &Path, net: &Network) -> Result<Vec<PathBuf>, String> 
         let node_dir = dir.join(&node.name);
         std::fs::create_dir_all(node_dir.join("data")).map_err(|e| e.to_string())?;
         let path = node_dir.join("node.xln");
-        std::fs::write(&path, node_file(net, i, &addrs)).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, node_file(net, i, &addrs))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         configs.push(path);
     }
     Ok(configs)
@@ -331,7 +392,11 @@ pub fn write_network(dir: &Path, net: &Network) -> Result<Vec<PathBuf>, String> 
 pub fn spawn_node(exe: &Path, config: &Path) -> Result<std::process::Child, String> {
     use std::os::unix::process::CommandExt;
     let log_path = config.with_file_name("node.log");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let err = log.try_clone().map_err(|e| e.to_string())?;
     Command::new(exe)
         .arg("node")
@@ -351,7 +416,12 @@ pub fn wait_for(url: &str, timeout: Duration) -> Result<NodeClient, String> {
     loop {
         match client.status() {
             Ok(_) => return Ok(client),
-            Err(e) if Instant::now() >= deadline => return Err(format!("{url} did not answer within {} ms: {e}", timeout.as_millis())),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "{url} did not answer within {} ms: {e}",
+                    timeout.as_millis()
+                ))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
@@ -359,18 +429,27 @@ pub fn wait_for(url: &str, timeout: Duration) -> Result<NodeClient, String> {
 
 /// The RPC URL of each node.
 pub fn rpc_urls(net: &Network) -> Vec<String> {
-    (0..net.nodes.len()).map(|i| format!("http://{}:{}", net.host, net.rpc_port(i))).collect()
+    (0..net.nodes.len())
+        .map(|i| format!("http://{}:{}", net.host, net.rpc_port(i)))
+        .collect()
 }
 
 /// Opens the accounts the file names (skipping open ones) and sets their credit.
 fn open_accounts(net: &Network, clients: &[NodeClient]) -> Result<(), String> {
     let client_of = |e: &str| {
-        net.nodes.iter().position(|n| n.hosts.iter().any(|(x, _)| x == e)).map(|i| &clients[i]).ok_or(format!("no node hosts {e:?}"))
+        net.nodes
+            .iter()
+            .position(|n| n.hosts.iter().any(|(x, _)| x == e))
+            .map(|i| &clients[i])
+            .ok_or(format!("no node hosts {e:?}"))
     };
     for (a, b, credit) in &net.accounts {
         for (me, peer) in [(a, b), (b, a)] {
             let c = client_of(me)?;
-            if c.account(me, peer, 0).map(|v| v.get("error").is_none()).unwrap_or(false) {
+            if c.account(me, peer, 0)
+                .map(|v| v.get("error").is_none())
+                .unwrap_or(false)
+            {
                 continue;
             }
             c.submit(me, json!({ "kind": "open-account", "peer": peer }))?;
@@ -387,7 +466,11 @@ fn open_accounts(net: &Network, clients: &[NodeClient]) -> Result<(), String> {
         }
         // The limit a side extends is the other side's: left sets right_credit_limit.
         let extended = |view: &serde_json::Value| {
-            let key = if view["side"] == "left" { "right_credit_limit" } else { "left_credit_limit" };
+            let key = if view["side"] == "left" {
+                "right_credit_limit"
+            } else {
+                "left_credit_limit"
+            };
             view[key].as_str().map(str::to_string)
         };
         for (token, amount) in credit {
@@ -410,7 +493,9 @@ fn open_accounts(net: &Network, clients: &[NodeClient]) -> Result<(), String> {
                         break;
                     }
                     if Instant::now() > deadline {
-                        return Err(format!("the credit of the account {me} - {peer} did not settle"));
+                        return Err(format!(
+                            "the credit of the account {me} - {peer} did not settle"
+                        ));
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -447,7 +532,13 @@ pub fn up(file: &Path, dir: &Path) -> Result<String, String> {
         let _ = writeln!(
             out,
             "  {:<10} pid {:<8} peers ws://{}:{}  rpc {}  hosts {}  config {}",
-            node.name, pid, net.host, net.peer_port(i), urls[i], hosts.join(" "), configs[i].display()
+            node.name,
+            pid,
+            net.host,
+            net.peer_port(i),
+            urls[i],
+            hosts.join(" "),
+            configs[i].display()
         );
     }
     let _ = writeln!(out, "stop it with: xln net down {}", dir.display());
@@ -480,5 +571,9 @@ pub fn down(dir: &Path) -> Result<String, String> {
         }
         let _ = std::fs::remove_file(node_dir.join("data").join("node.pid"));
     }
-    Ok(format!("stopped {} nodes of {}", stopped.len(), dir.display()))
+    Ok(format!(
+        "stopped {} nodes of {}",
+        stopped.len(),
+        dir.display()
+    ))
 }

@@ -190,7 +190,10 @@ pub async fn dial(ctx: DialContext, mut queue: mpsc::UnboundedReceiver<Vec<u8>>)
         match connect(&ctx).await {
             Ok((mut ws, mut session)) => {
                 if failures > 0 {
-                    eprintln!("xln node {}: connected to peer {} after {failures} failed attempts", ctx.name, ctx.peer);
+                    eprintln!(
+                        "xln node {}: connected to peer {} after {failures} failed attempts",
+                        ctx.name, ctx.peer
+                    );
                 }
                 failures = 0;
                 backoff = RECONNECT_MS_MIN;
@@ -226,9 +229,14 @@ async fn connect(ctx: &DialContext) -> Result<(Ws, Session), String> {
         .map_err(|_| format!("no WebSocket within {HANDSHAKE_MS_MAX} ms"))?
         .map_err(|e| e.to_string())?;
     let keys: Vec<&SecretKey> = ctx.keys.iter().collect();
-    let session = Session::establish(&mut ws, Role::Dialer, &keys, Expect::Exactly(&ctx.validators))
-        .await
-        .map_err(|e| e.to_string())?;
+    let session = Session::establish(
+        &mut ws,
+        Role::Dialer,
+        &keys,
+        Expect::Exactly(&ctx.validators),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok((ws, session))
 }
 

@@ -59,7 +59,10 @@ impl RpcContext {
         match &self.token {
             None => Ok(()),
             Some(t) if params.get("token").and_then(Value::as_str) == Some(t.as_str()) => Ok(()),
-            Some(_) => Err(error(-32001, "unauthorized: this node requires its RPC token")),
+            Some(_) => Err(error(
+                -32001,
+                "unauthorized: this node requires its RPC token",
+            )),
         }
     }
 
@@ -162,7 +165,11 @@ fn amount(v: &Value, key: &str) -> Result<BigInt, ErrorObjectOwned> {
     let s = match v.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-        _ => return Err(bad(format!("needs \"{key}\": an integer (a decimal string)"))),
+        _ => {
+            return Err(bad(format!(
+                "needs \"{key}\": an integer (a decimal string)"
+            )))
+        }
     };
     s.parse()
         .map_err(|_| bad(format!("\"{key}\" {s:?} is not an integer")))
@@ -274,7 +281,9 @@ fn outcome_view(outcome: Option<&Outcome>) -> Value {
     match outcome {
         None => json!({ "outcome": "pending" }),
         Some(Outcome::Applied(h)) => json!({ "outcome": "applied", "height": h }),
-        Some(Outcome::Rejected(h, why)) => json!({ "outcome": "rejected", "height": h, "reason": why }),
+        Some(Outcome::Rejected(h, why)) => {
+            json!({ "outcome": "rejected", "height": h, "reason": why })
+        }
         Some(Outcome::Dropped(why)) => json!({ "outcome": "dropped", "reason": why }),
     }
 }
@@ -296,7 +305,9 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>, String> {
         let p: Value = p.parse().map_err(|_| bad("params must be an object"))?;
         ctx.check_token(&p)?;
         let entity = ctx.entity(&p, "entity")?;
-        let tx = ctx.tx(p.get("tx").ok_or_else(|| bad("needs \"tx\": {\"kind\": …}"))?)?;
+        let tx = ctx.tx(p
+            .get("tx")
+            .ok_or_else(|| bad("needs \"tx\": {\"kind\": …}"))?)?;
         ctx.submit(entity, tx).await
     })
     .map_err(e)?;
@@ -315,7 +326,8 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>, String> {
         let p: Value = p.parse().map_err(|_| bad("params must be an object"))?;
         ctx.check_token(&p)?;
         let hash = hash_param(&p, "tx_hash")?;
-        ctx.ask(Box::new(move |v| outcome_view(v.outcomes.get(&hash)))).await
+        ctx.ask(Box::new(move |v| outcome_view(v.outcomes.get(&hash))))
+            .await
     })
     .map_err(e)?;
     m.register_async_method("xln_entity", |p, ctx, _| async move {
@@ -330,30 +342,36 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>, String> {
         ctx.check_token(&p)?;
         let (id, peer) = (ctx.entity(&p, "entity")?, ctx.entity(&p, "peer")?);
         let token = number(&p, "token")?;
-        ctx.ask(Box::new(move |v| account_view(v, &id, &peer, token))).await
+        ctx.ask(Box::new(move |v| account_view(v, &id, &peer, token)))
+            .await
     })
     .map_err(e)?;
-    m.register_subscription("xln_subscribe", "xln_event", "xln_unsubscribe", |p, pending, ctx, _| async move {
-        let p: Value = p.parse().unwrap_or(Value::Null);
-        if let Err(e) = ctx.check_token(&p) {
-            pending.reject(e).await;
-            return Ok(());
-        }
-        let mut events = ctx.events.subscribe();
-        let sink = pending.accept().await?;
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    let raw = serde_json::value::to_raw_value(&event)?;
-                    if sink.send(raw).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+    m.register_subscription(
+        "xln_subscribe",
+        "xln_event",
+        "xln_unsubscribe",
+        |p, pending, ctx, _| async move {
+            let p: Value = p.parse().unwrap_or(Value::Null);
+            if let Err(e) = ctx.check_token(&p) {
+                pending.reject(e).await;
+                return Ok(());
             }
-        }
-    })
+            let mut events = ctx.events.subscribe();
+            let sink = pending.accept().await?;
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        let raw = serde_json::value::to_raw_value(&event)?;
+                        if sink.send(raw).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                }
+            }
+        },
+    )
     .map_err(e)?;
     Ok(m)
 }
@@ -383,4 +401,3 @@ pub fn entity_boards(directory: &Directory) -> Vec<(String, crate::entity::Board
         .map(|(n, b)| (n.clone(), b.clone()))
         .collect()
 }
-

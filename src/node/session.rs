@@ -195,7 +195,9 @@ async fn send_binary<S>(ws: &mut WebSocketStream<S>, bytes: Vec<u8>) -> Result<(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    ws.send(Message::Binary(bytes.into())).await.map_err(ws_error)
+    ws.send(Message::Binary(bytes.into()))
+        .await
+        .map_err(ws_error)
 }
 
 fn proofs(h: &[u8], role: Role, keys: &[&SecretKey]) -> Result<Vec<u8>, SessionError> {
@@ -225,7 +227,10 @@ fn check_proofs(
         .map_err(|e| bad(e.to_string()))?;
     let list = read_list(&f[0], "proofs").map_err(|e| bad(e.to_string()))?;
     if list.is_empty() || list.len() > AUTH_PROOFS_MAX {
-        return Err(bad(format!("{} proofs, 1..={AUTH_PROOFS_MAX} allowed", list.len())));
+        return Err(bad(format!(
+            "{} proofs, 1..={AUTH_PROOFS_MAX} allowed",
+            list.len()
+        )));
     }
     let mut proven = Vec::new();
     for p in list {
@@ -255,7 +260,9 @@ fn check_proofs(
         }
         Expect::AnyOf(known) => {
             if let Some(stranger) = proven.iter().find(|a| !known.contains(a)) {
-                return Err(bad(format!("{stranger} is not a validator of any configured peer")));
+                return Err(bad(format!(
+                    "{stranger} is not a validator of any configured peer"
+                )));
             }
         }
     }
@@ -342,7 +349,9 @@ impl Session {
         let frame = next_binary(ws).await?;
         let (kind, body) = session.decrypt(&frame)?;
         if kind != FRAME_AUTH {
-            return Err(SessionError::Protocol("expected the authentication frame".into()));
+            return Err(SessionError::Protocol(
+                "expected the authentication frame".into(),
+            ));
         }
         session.peer_validators = check_proofs(&h, their_role, &body, &expect)?;
         if role == Role::Listener {
@@ -353,7 +362,9 @@ impl Session {
 
     fn decrypt(&mut self, frame: &[u8]) -> Result<(u8, Vec<u8>), SessionError> {
         if frame.len() > NOISE_MESSAGE_BYTES_MAX {
-            return Err(SessionError::Protocol("a frame over the Noise limit".into()));
+            return Err(SessionError::Protocol(
+                "a frame over the Noise limit".into(),
+            ));
         }
         let n = self
             .noise
@@ -446,7 +457,9 @@ impl Session {
                     Ok(Received::Partial)
                 }
             }
-            other => Err(SessionError::Protocol(format!("unknown frame kind {other}"))),
+            other => Err(SessionError::Protocol(format!(
+                "unknown frame kind {other}"
+            ))),
         }
     }
 
@@ -454,7 +467,10 @@ impl Session {
     ///
     /// # Errors
     /// As [`Session::open`]; WebSocket failures; [`SessionError::Closed`].
-    pub async fn receive<S>(&mut self, ws: &mut WebSocketStream<S>) -> Result<Received, SessionError>
+    pub async fn receive<S>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+    ) -> Result<Received, SessionError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -467,4 +483,3 @@ impl Session {
         }
     }
 }
-

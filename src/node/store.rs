@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::crypto::keccak256;
 use crate::crypto::readable::{from_hex, to_hex};
-use crate::host::{self, HostError, HostRecord, Replicas, Reports, ReplicaId, Signer};
+use crate::host::{self, HostError, HostRecord, ReplicaId, Replicas, Reports, Signer};
 use crate::storage::{scan_wal, write_snapshot_atomically, StoreError, SyncPolicy, Wal};
 
 /// The snapshot format this code writes and reads.
@@ -90,7 +90,11 @@ fn read_snapshot(path: &Path) -> Result<Replicas, StoreError> {
             .and_then(|mut it| {
                 it.find(|f| f.as_pair().and_then(|(k, _)| k.as_symbol()) == Some(name))
             })
-            .and_then(|f| f.as_pair().and_then(|(_, rest)| rest.as_pair()).map(|(v, _)| v.clone()))
+            .and_then(|f| {
+                f.as_pair()
+                    .and_then(|(_, rest)| rest.as_pair())
+                    .map(|(v, _)| v.clone())
+            })
             .ok_or_else(|| bad(1, format!("header has no ({name} …)")))
     };
     if field("format")?.as_u64() != Some(NODE_SNAPSHOT_FORMAT) {
@@ -101,7 +105,10 @@ fn read_snapshot(path: &Path) -> Result<Replicas, StoreError> {
         .and_then(|h| from_hex(h).ok())
         .ok_or_else(|| bad(1, "bad body-hash".into()))?;
     if keccak256(body.as_bytes()).to_vec() != recorded {
-        return Err(bad(2, "the body does not match its hash (edited or truncated)".into()));
+        return Err(bad(
+            2,
+            "the body does not match its hash (edited or truncated)".into(),
+        ));
     }
     let list: Vec<(ReplicaId, crate::entity::EntityReplica)> =
         serde_lexpr::from_str(body).map_err(|e| bad(2, e.to_string()))?;

@@ -13,8 +13,7 @@ use num_bigint::BigInt;
 use super::{Behaviour, Runtime, RuntimeError};
 use crate::crypto::{tagged, Canonical, RlpItem};
 use crate::entity::wire::{
-    field_count, read_bigint, read_list, read_text, read_u64, tagged_parts, WireDecode,
-    WireError,
+    field_count, read_bigint, read_list, read_text, read_u64, tagged_parts, WireDecode, WireError,
 };
 use crate::entity::{EntityConfig, EntityTx, Holder, TokenId};
 

@@ -30,8 +30,8 @@ use std::collections::{BTreeMap, VecDeque};
 use num_bigint::BigInt;
 
 pub use byzantine::Behaviour;
-pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
 pub(crate) use input::{config_items, read_config, read_reserves};
+pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
 pub use network::{Envelope, Network, NetworkModel, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
@@ -646,7 +646,9 @@ impl Runtime {
         now: u64,
     ) -> Result<Vec<Step>, RuntimeError> {
         let id = self.entities[entity].id;
-        let SimReplica { key, replica: r, .. } = &mut self.entities[entity].replicas[replica];
+        let SimReplica {
+            key, replica: r, ..
+        } = &mut self.entities[entity].replicas[replica];
         let log = self.recording.as_mut().map(|logs| {
             logs.entry(ReplicaId {
                 entity: id,

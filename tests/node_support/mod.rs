@@ -130,7 +130,11 @@ impl TestNet {
     /// Every node idle, twice in a row with the same heights.
     pub fn wait_quiet(&self) {
         for c in &self.clients {
-            assert!(c.wait_quiet(PATIENCE).expect("status"), "{} did not go quiet", c.url);
+            assert!(
+                c.wait_quiet(PATIENCE).expect("status"),
+                "{} did not go quiet",
+                c.url
+            );
         }
     }
 
@@ -162,7 +166,11 @@ impl TestNet {
             .output()
             .expect("xln wal verify");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text.lines()
             .find_map(|l| l.strip_prefix("state-hash "))
             .expect("a state hash")
@@ -186,7 +194,10 @@ impl Drop for TestNet {
 
 /// Δ of an account as one side reports it.
 pub fn delta(view: &Value) -> i64 {
-    view["delta"].as_str().and_then(|d| d.parse().ok()).expect("a delta")
+    view["delta"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("a delta")
 }
 
 pub fn keys_of(net: &TestNet, node: &str) -> PathBuf {
