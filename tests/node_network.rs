@@ -4,7 +4,8 @@
 //! node are killed with SIGKILL and restarted. Afterwards: every acknowledged payment is
 //! applied exactly once (both sides' deltas equal the sums), the hub kept committing while a
 //! quorum was up, all replicas of the hub agree, and each node's state hash equals what
-//! replaying its WAL gives (`xln wal verify`). Routed (HTLC) payments through the hub join
+//! replaying its WAL gives (`xln wal verify`). Snapshots are taken every 200 records, so
+//! restarts recover from a snapshot plus the WAL after it. Routed (HTLC) payments through the hub join
 //! this test as more `pay` calls once entities forward them.
 
 mod node_support;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 fn network(base: u16) -> String {
     format!(
-        r#"(network #:name "five" #:base-port {base})
+        r#"(network #:name "five" #:base-port {base} #:snapshot-every 200)
 (entity #:name "hub" #:validators 4 #:threshold 3)
 (entity #:name "alice" #:validators 1)
 (entity #:name "bob" #:validators 1)

@@ -53,6 +53,35 @@ fn scripts_and_the_repl_drive_a_live_node() {
         out.lines().any(|l| l.trim() == "40" || l.trim() == "-40"),
         "the account moved 40: {out}"
     );
+    // Events: a subscriber over WebSocket sees the hub commit a payment.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ws_url = hub_url.replace("http://", "ws://");
+    let event = rt.block_on(async {
+        use jsonrpsee::core::client::SubscriptionClientT;
+        let client = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(&ws_url)
+            .await
+            .expect("ws client");
+        let mut sub: jsonrpsee::core::client::Subscription<serde_json::Value> = client
+            .subscribe("xln_subscribe", jsonrpsee::rpc_params![], "xln_unsubscribe")
+            .await
+            .expect("subscribe");
+        let hub = xln::node::client::NodeClient::connect(&hub_url, None).expect("client");
+        tokio::task::spawn_blocking(move || hub.pay("hub", "alice", 1, "2").expect("pay"));
+        loop {
+            let next = tokio::time::timeout(node_support::PATIENCE, sub.next())
+                .await
+                .expect("an event in time");
+            let e = next.expect("open").expect("an event");
+            if e["event"] == "committed" {
+                break e;
+            }
+        }
+    });
+    assert!(event["height"].as_u64().unwrap_or(0) > 0, "{event}");
     let mut repl = xln()
         .args(["repl", "--node", &hub_url])
         .stdin(Stdio::piped())

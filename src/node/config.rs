@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Optional `node` keys: `#:rpc-token "…"` (required when `#:rpc` is not a loopback
-//! address), `#:group-commit N` (records per fsync at most, default 256), and the entity
+//! address), `#:group-commit N` (records per fsync at most, default 256), `#:snapshot-every
+//! N` (records between snapshots, default 20,000), and the entity
 //! timing knobs in milliseconds `#:view-timeout-ms`, `#:resend-ms`, `#:batch-ms`.
 
 use std::net::SocketAddr;
@@ -279,6 +280,8 @@ pub struct NodeConfig {
     pub tick_ms: u64,
     /// Most records per fsync (group commit).
     pub group_commit: usize,
+    /// Records between snapshots of the data directory.
+    pub snapshot_every: u64,
     /// The replicas' timing knobs (in milliseconds: the node's clock unit).
     pub entity_config: EntityConfig,
     /// Every entity this node knows (its own and its peers').
@@ -393,6 +396,7 @@ fn node_form(form: &Form<'_>, base: &Path) -> Result<NodeConfig, ConfigError> {
         "keys",
         "tick-ms",
         "group-commit",
+        "snapshot-every",
         "view-timeout-ms",
         "resend-ms",
         "batch-ms",
@@ -408,6 +412,9 @@ fn node_form(form: &Form<'_>, base: &Path) -> Result<NodeConfig, ConfigError> {
         keys: path("keys")?,
         tick_ms,
         group_commit: usize::try_from(form.number_or("group-commit", 256)?.max(1)).unwrap_or(256),
+        snapshot_every: form
+            .number_or("snapshot-every", super::store::SNAPSHOT_EVERY_RECORDS)?
+            .max(1),
         entity_config: node_entity_config(
             form.number_or("view-timeout-ms", 2_000)?,
             form.number_or("resend-ms", 500)?,

@@ -137,8 +137,11 @@ pub enum CoreEvent {
     Shutdown,
 }
 
+/// Most tx outcomes a node remembers (the oldest are forgotten first).
+pub const OUTCOMES_KEPT: usize = 1 << 20;
+
 /// What a tx became (from the committing replica's report).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// Applied at a height.
     Applied(u64),
@@ -151,14 +154,38 @@ pub enum Outcome {
 /// Reports of replayed and live replicas: outcomes and events.
 #[derive(Default)]
 pub struct Ledger {
-    /// Tx outcomes by hash.
+    /// Tx outcomes by hash (kept in snapshots, rebuilt by replay after them).
     pub outcomes: BTreeMap<[u8; 32], Outcome>,
+    /// The outcomes' hashes, oldest first (to forget beyond [`OUTCOMES_KEPT`]).
+    order: VecDeque<[u8; 32]>,
     /// Txs queued by the last submit.
     queued: Vec<[u8; 32]>,
     /// Events of the current batch.
     events: Vec<serde_json::Value>,
     /// Replicas that committed in the current batch.
     committed: BTreeSet<ReplicaId>,
+}
+
+impl Ledger {
+    /// Records what `tx` became, forgetting the oldest beyond [`OUTCOMES_KEPT`].
+    pub fn record(&mut self, tx: [u8; 32], outcome: Outcome) {
+        if self.outcomes.insert(tx, outcome).is_none() {
+            self.order.push_back(tx);
+            while self.order.len() > OUTCOMES_KEPT {
+                if let Some(old) = self.order.pop_front() {
+                    self.outcomes.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The outcomes, oldest first (for snapshots).
+    pub fn in_order(&self) -> Vec<([u8; 32], Outcome)> {
+        self.order
+            .iter()
+            .filter_map(|h| self.outcomes.get(h).map(|o| (*h, o.clone())))
+            .collect()
+    }
 }
 
 impl Reports for Ledger {
@@ -176,7 +203,7 @@ impl Reports for Ledger {
                         Some(why) => Outcome::Rejected(c.height, why.to_string()),
                         None => Outcome::Applied(c.height),
                     };
-                    self.outcomes.insert(*tx, outcome);
+                    self.record(*tx, outcome);
                 }
                 self.committed.insert(*from);
                 self.events.push(serde_json::json!({
@@ -414,7 +441,7 @@ impl Core {
             let _ = self.events.send(event);
         }
         self.store
-            .maybe_snapshot(&self.replicas)
+            .maybe_snapshot(&self.replicas, &self.ledger)
             .map_err(|e| format!("a snapshot failed: {e}"))?;
         Ok(running)
     }

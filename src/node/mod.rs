@@ -133,6 +133,7 @@ fn start(config_path: &Path) -> Result<(), String> {
     let (mut store, mut replicas, recovery) =
         NodeStore::open(&config.data, config.group_commit, &keys, &mut ledger)
             .map_err(|e| e.to_string())?;
+    store.set_snapshot_every(config.snapshot_every);
     let started = start_missing_replicas(&config, &mut store, &mut replicas, &keys)?;
     let pid_file = config.data.join("node.pid");
     std::fs::write(&pid_file, format!("{}\n", std::process::id()))

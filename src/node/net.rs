@@ -16,6 +16,7 @@
 //! ```
 //!
 //! Optional `network` keys: `#:host` (default 127.0.0.1), `#:tick-ms`, `#:batch-ms`,
+//! `#:snapshot-every` (records between each node's snapshots),
 //! `#:proxy-base-port P` (peer URLs go through `P + i × nodes + j` for the dial from node i
 //! to node j, so a test can cut links with a fault-injecting proxy).
 
@@ -79,6 +80,8 @@ pub struct Network {
     pub tick_ms: u64,
     /// The proposers' batching delay in milliseconds.
     pub batch_ms: u64,
+    /// Records between each node's snapshots, if not the default.
+    pub snapshot_every: Option<u64>,
     /// Peer dials go through a proxy at `proxy_base_port + i × nodes + j`.
     pub proxy_base_port: Option<u16>,
     /// The entities.
@@ -110,6 +113,7 @@ impl Network {
             base_port: 7100,
             tick_ms: 50,
             batch_ms: 0,
+            snapshot_every: None,
             proxy_base_port: None,
             entities: Vec::new(),
             nodes: Vec::new(),
@@ -119,7 +123,10 @@ impl Network {
         for form in forms(&syntax)? {
             match form.head.as_str() {
                 "network" => {
-                    form.only(&["name", "host", "base-port", "tick-ms", "batch-ms", "proxy-base-port"])?;
+                    form.only(&["name", "host", "base-port", "tick-ms", "batch-ms", "snapshot-every", "proxy-base-port"])?;
+                    if let Some(v) = form.get("snapshot-every") {
+                        net.snapshot_every = Some(number(v, "snapshot-every")?);
+                    }
                     net.name = form.text_or("name")?.unwrap_or(net.name);
                     net.host = form.text_or("host")?.unwrap_or(net.host);
                     net.base_port = port(&form, "base-port", 7100)?;
@@ -292,7 +299,7 @@ fn layout(dir: &Path, net: &Network) -> Result<BTreeMap<String, Vec<Address>>, S
 fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) -> String {
     let node = &net.nodes[i];
     let mut s = format!(
-        ";; node {} of network {} (written by xln net up)\n(node #:name \"{}\" #:listen \"{}:{}\" #:rpc \"{}:{}\" #:data \"data\" #:keys \"keys\" #:tick-ms {} #:batch-ms {})\n",
+        ";; node {} of network {} (written by xln net up)\n(node #:name \"{}\" #:listen \"{}:{}\" #:rpc \"{}:{}\" #:data \"data\" #:keys \"keys\" #:tick-ms {} #:batch-ms {}{})\n",
         node.name,
         net.name,
         node.name,
@@ -301,7 +308,9 @@ fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) ->
         net.host,
         net.rpc_port(i),
         node.tick_ms.unwrap_or(net.tick_ms),
-        node.batch_ms.unwrap_or(net.batch_ms)
+        node.batch_ms.unwrap_or(net.batch_ms),
+        net.snapshot_every
+            .map_or(String::new(), |n| format!(" #:snapshot-every {n}"))
     );
     for e in &net.entities {
         let validators: Vec<String> = addrs[&e.name]

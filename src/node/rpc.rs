@@ -401,3 +401,80 @@ pub fn entity_boards(directory: &Directory) -> Vec<(String, crate::entity::Board
         .map(|(n, b)| (n.clone(), b.clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::host::Replicas;
+
+    /// A core stand-in that answers queries over empty state.
+    fn fake_core(rt: &tokio::runtime::Runtime) -> mpsc::Sender<CoreEvent> {
+        let (tx, mut rx) = mpsc::channel::<CoreEvent>(8);
+        rt.spawn(async move {
+            let (replicas, outcomes) = (Replicas::new(), BTreeMap::new());
+            let directory = Directory {
+                entities: BTreeMap::new(),
+                host_of: BTreeMap::new(),
+            };
+            while let Some(event) = rx.recv().await {
+                if let CoreEvent::Query(q, reply) = event {
+                    let view = CoreView {
+                        name: "fake",
+                        replicas: &replicas,
+                        outcomes: &outcomes,
+                        directory: &directory,
+                        records: 7,
+                    };
+                    let _ = reply.send(q(&view));
+                }
+            }
+        });
+        tx
+    }
+
+    fn obj(v: Value) -> jsonrpsee::core::params::ObjectParams {
+        let mut p = jsonrpsee::core::params::ObjectParams::new();
+        if let Value::Object(m) = v {
+            for (k, v) in m {
+                p.insert(&k, v).unwrap();
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn a_token_guards_every_call_and_params_are_checked() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let core = fake_core(&rt);
+        let (events, _) = broadcast::channel(4);
+        let ctx = RpcContext {
+            core,
+            events,
+            token: Some("s3cret".into()),
+            entities: Vec::new(),
+        };
+        let m = module(ctx).unwrap();
+        rt.block_on(async {
+            let denied: Result<Value, _> = m.call("xln_status", obj(json!({}))).await;
+            assert!(denied.unwrap_err().to_string().contains("unauthorized"));
+            let ok: Value = m
+                .call("xln_status", obj(json!({ "token": "s3cret" })))
+                .await
+                .unwrap();
+            assert_eq!(ok["node"], "fake");
+            assert_eq!(ok["records"], 7);
+            let bad: Result<Value, _> = m
+                .call(
+                    "xln_pay",
+                    obj(json!({ "token": "s3cret", "from": "nobody" })),
+                )
+                .await;
+            assert!(bad.unwrap_err().to_string().contains("no entity named"));
+        });
+    }
+}

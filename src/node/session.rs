@@ -483,3 +483,94 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two ends of a Noise session run in memory.
+    fn pair() -> (Session, Session) {
+        let keys = builder().unwrap().generate_keypair().unwrap();
+        let other = builder().unwrap().generate_keypair().unwrap();
+        let mut i = builder()
+            .unwrap()
+            .local_private_key(&keys.private)
+            .unwrap()
+            .build_initiator()
+            .unwrap();
+        let mut r = builder()
+            .unwrap()
+            .local_private_key(&other.private)
+            .unwrap()
+            .build_responder()
+            .unwrap();
+        let (mut buf, mut out) = (
+            vec![0u8; NOISE_MESSAGE_BYTES_MAX],
+            vec![0u8; NOISE_MESSAGE_BYTES_MAX],
+        );
+        let mut turn = true;
+        while !i.is_handshake_finished() || !r.is_handshake_finished() {
+            let (w, rd) = if turn {
+                (&mut i, &mut r)
+            } else {
+                (&mut r, &mut i)
+            };
+            let n = w.write_message(&[], &mut buf).unwrap();
+            rd.read_message(&buf[..n], &mut out).unwrap();
+            turn = !turn;
+        }
+        assert_eq!(i.get_handshake_hash(), r.get_handshake_hash());
+        let session = |hs: snow::HandshakeState| Session {
+            noise: hs.into_transport_mode().unwrap(),
+            peer_validators: Vec::new(),
+            reassembly: Vec::new(),
+            buffer: vec![0u8; NOISE_MESSAGE_BYTES_MAX],
+        };
+        (session(i), session(r))
+    }
+
+    #[test]
+    fn messages_are_chunked_reassembled_and_frames_cannot_be_replayed() {
+        let (mut a, mut b) = pair();
+        let message: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let frames = a.seal(&message).unwrap();
+        assert!(frames.len() > 3 && frames.iter().all(|f| f.len() <= NOISE_MESSAGE_BYTES_MAX));
+        let mut got = None;
+        for f in &frames {
+            if let Received::Message(m) = b.open(f).unwrap() {
+                got = Some(m);
+            }
+        }
+        assert_eq!(got, Some(message));
+        // The same frame again fails to decrypt (its nonce was used).
+        assert!(matches!(b.open(&frames[0]), Err(SessionError::Noise(_))));
+        assert!(matches!(
+            a.seal(&vec![0; PEER_MESSAGE_BYTES_MAX + 1]),
+            Err(SessionError::MessageTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn proofs_bind_the_session_and_the_role() {
+        let key = SecretKey::from_seed(b"session-proof");
+        let h = [5u8; 32];
+        let bytes = proofs(&h, Role::Dialer, &[&key]).unwrap();
+        let me = [key.address()];
+        assert_eq!(
+            check_proofs(&h, Role::Dialer, &bytes, &Expect::Exactly(&me)).unwrap(),
+            me.to_vec()
+        );
+        assert!(
+            check_proofs(&[6u8; 32], Role::Dialer, &bytes, &Expect::Exactly(&me)).is_err(),
+            "another session"
+        );
+        assert!(
+            check_proofs(&h, Role::Listener, &bytes, &Expect::Exactly(&me)).is_err(),
+            "reflected"
+        );
+        assert!(
+            check_proofs(&h, Role::Dialer, &bytes, &Expect::AnyOf(&[])).is_err(),
+            "not a peer"
+        );
+    }
+}

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! A snapshot is `(xln-node-snapshot (format 1) (records N) (state-hash "0x…") (body-hash
-//! "0x…"))` followed by the replicas in serde's S-expression form; the body hash is checked
+//! "0x…"))` followed by the replicas and the tx outcomes known (so a node still answers for
+//! txs committed before it) in serde's S-expression form; the body hash is checked
 //! on read, so an edited or truncated snapshot is refused (and an older one, or the WAL
 //! from the start, is used instead only if nothing was pruned).
 
@@ -18,13 +19,14 @@ use std::path::{Path, PathBuf};
 
 use crate::crypto::keccak256;
 use crate::crypto::readable::{from_hex, to_hex};
+use super::core::{Ledger, Outcome};
 use crate::host::{self, HostError, HostRecord, ReplicaId, Replicas, Reports, Signer};
 use crate::storage::{scan_wal, write_snapshot_atomically, StoreError, SyncPolicy, Wal};
 
 /// The snapshot format this code writes and reads.
 pub const NODE_SNAPSHOT_FORMAT: u64 = 1;
 
-/// A snapshot is taken every this many records.
+/// By default a snapshot is taken every this many records (`#:snapshot-every` sets it).
 pub const SNAPSHOT_EVERY_RECORDS: u64 = 20_000;
 
 /// What recovery found.
@@ -46,6 +48,7 @@ pub struct NodeStore {
     wal: Wal,
     records: u64,
     last_snapshot: u64,
+    snapshot_every: u64,
 }
 
 fn wal_dir(dir: &Path) -> PathBuf {
@@ -60,8 +63,8 @@ fn record_error(seq: u64, reason: String) -> StoreError {
     StoreError::Record { seq, reason }
 }
 
-/// The newest readable snapshot: its records count and replicas.
-fn newest_snapshot(dir: &Path) -> Result<Option<(u64, Replicas)>, StoreError> {
+/// The newest readable snapshot: its records count, replicas and outcomes.
+fn newest_snapshot(dir: &Path) -> Result<Option<(u64, (Replicas, Ledger))>, StoreError> {
     let mut found = crate::storage::snapshots(dir)?;
     found.sort();
     match found.pop() {
@@ -70,7 +73,16 @@ fn newest_snapshot(dir: &Path) -> Result<Option<(u64, Replicas)>, StoreError> {
     }
 }
 
-fn read_snapshot(path: &Path) -> Result<Replicas, StoreError> {
+/// A snapshot's body.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Body {
+    replicas: Vec<(ReplicaId, crate::entity::EntityReplica)>,
+    #[serde(with = "crate::crypto::readable")]
+    outcome_hashes: Vec<[u8; 32]>,
+    outcomes: Vec<Outcome>,
+}
+
+fn read_snapshot(path: &Path) -> Result<(Replicas, Ledger), StoreError> {
     let bad = |line: usize, reason: String| StoreError::Snapshot {
         path: path.to_path_buf(),
         line,
@@ -110,13 +122,16 @@ fn read_snapshot(path: &Path) -> Result<Replicas, StoreError> {
             "the body does not match its hash (edited or truncated)".into(),
         ));
     }
-    let list: Vec<(ReplicaId, crate::entity::EntityReplica)> =
-        serde_lexpr::from_str(body).map_err(|e| bad(2, e.to_string()))?;
+    let body: Body = serde_lexpr::from_str(body).map_err(|e| bad(2, e.to_string()))?;
     let mut replicas = Replicas::new();
-    for (id, r) in list {
+    for (id, r) in body.replicas {
         replicas.insert(id, r);
     }
-    Ok(replicas)
+    let mut ledger = Ledger::default();
+    for (h, o) in body.outcome_hashes.into_iter().zip(body.outcomes) {
+        ledger.record(h, o);
+    }
+    Ok((replicas, ledger))
 }
 
 /// Replays every record of `dir`'s WAL after `after` into `replicas`.
@@ -147,7 +162,7 @@ pub fn recover_read_only(
     dir: &Path,
     signer: &dyn Signer,
 ) -> Result<(Replicas, Recovery), StoreError> {
-    let (snapshot, mut replicas) = newest_snapshot(dir)?.unwrap_or((0, Replicas::new()));
+    let (snapshot, (mut replicas, _)) = newest_snapshot(dir)?.unwrap_or_default();
     let (replayed, report) = replay(dir, snapshot, &mut replicas, signer, &mut host::Discard)?;
     let recovery = Recovery {
         records: report.last_seq.max(snapshot),
@@ -173,7 +188,8 @@ pub fn is_node_store(dir: &Path) -> bool {
 impl NodeStore {
     /// Opens (creating) `dir`, recovering its replicas: newest snapshot, then the WAL after
     /// it (a torn tail is truncated). `reports` receives the replayed replicas' reports
-    /// (committed frames, so a node can answer for txs it committed before a restart).
+    /// on top of the snapshot's outcomes (so a node answers for txs it committed before a
+    /// restart); `ledger` must be empty.
     ///
     /// # Errors
     /// I/O errors, [`StoreError::WalCorrupt`], [`StoreError::Record`] for a record that
@@ -182,7 +198,7 @@ impl NodeStore {
         dir: &Path,
         group_commit: usize,
         signer: &dyn Signer,
-        reports: &mut dyn Reports,
+        ledger: &mut Ledger,
     ) -> Result<(NodeStore, Replicas, Recovery), StoreError> {
         for d in [snapshot_dir(dir), wal_dir(dir)] {
             fs::create_dir_all(&d).map_err(|e| StoreError::Io {
@@ -190,7 +206,9 @@ impl NodeStore {
                 reason: e.to_string(),
             })?;
         }
-        let (snapshot, mut replicas) = newest_snapshot(dir)?.unwrap_or((0, Replicas::new()));
+        let (snapshot, (mut replicas, known)) = newest_snapshot(dir)?.unwrap_or_default();
+        *ledger = known;
+        let reports: &mut dyn Reports = ledger;
         let mut replayed = 0;
         let mut failure = None;
         let (wal, report) = Wal::open(
@@ -223,8 +241,14 @@ impl NodeStore {
             wal,
             records,
             last_snapshot: snapshot,
+            snapshot_every: SNAPSHOT_EVERY_RECORDS,
         };
         Ok((store, replicas, recovery))
+    }
+
+    /// Takes a snapshot every `records` records from now on.
+    pub fn set_snapshot_every(&mut self, records: u64) {
+        self.snapshot_every = records.max(1);
     }
 
     /// Records appended so far.
@@ -246,16 +270,20 @@ impl NodeStore {
     }
 
     /// Writes a snapshot of `replicas` (the state after every appended record) if
-    /// [`SNAPSHOT_EVERY_RECORDS`] records passed since the last one, then starts a new
+    /// the snapshot interval (default [`SNAPSHOT_EVERY_RECORDS`]) passed since the last one, then starts a new
     /// WAL segment and prunes the segments and snapshots it covers.
     ///
     /// # Errors
     /// I/O errors.
-    pub fn maybe_snapshot(&mut self, replicas: &Replicas) -> Result<bool, StoreError> {
-        if self.records < self.last_snapshot + SNAPSHOT_EVERY_RECORDS {
+    pub fn maybe_snapshot(
+        &mut self,
+        replicas: &Replicas,
+        ledger: &Ledger,
+    ) -> Result<bool, StoreError> {
+        if self.records < self.last_snapshot.saturating_add(self.snapshot_every) {
             return Ok(false);
         }
-        self.snapshot(replicas)?;
+        self.snapshot(replicas, ledger)?;
         Ok(true)
     }
 
@@ -263,10 +291,19 @@ impl NodeStore {
     ///
     /// # Errors
     /// I/O errors.
-    pub fn snapshot(&mut self, replicas: &Replicas) -> Result<PathBuf, StoreError> {
+    pub fn snapshot(
+        &mut self,
+        replicas: &Replicas,
+        ledger: &Ledger,
+    ) -> Result<PathBuf, StoreError> {
         self.wal.sync()?;
-        let list: Vec<(&ReplicaId, &crate::entity::EntityReplica)> = replicas.iter().collect();
-        let body = serde_lexpr::to_string(&list)
+        let (outcome_hashes, outcomes) = ledger.in_order().into_iter().unzip();
+        let body = Body {
+            replicas: replicas.iter().map(|(id, r)| (*id, r.clone())).collect(),
+            outcome_hashes,
+            outcomes,
+        };
+        let body = serde_lexpr::to_string(&body)
             .map_err(|e| StoreError::Unavailable(format!("cannot serialize the replicas: {e}")))?;
         let doc = format!(
             "(xln-node-snapshot (format {NODE_SNAPSHOT_FORMAT}) (records {}) (state-hash \"{}\") (body-hash \"{}\"))\n{body}",
