@@ -50,7 +50,7 @@ impl NodeClient {
         })
     }
 
-    /// Calls `method` with the object `params` (plus the token).
+    /// Calls `method` with the object `params` (plus the token, as `"auth"`).
     ///
     /// # Errors
     /// The node's error message, or a transport failure.
@@ -62,7 +62,7 @@ impl NodeClient {
             }
         }
         if let Some(t) = &self.token {
-            p.insert("token", t).map_err(|e| e.to_string())?;
+            p.insert("auth", t).map_err(|e| e.to_string())?;
         }
         self.runtime
             .block_on(self.client.request::<Value, _>(method, p))

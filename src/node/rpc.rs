@@ -1,6 +1,6 @@
 //! The client API: JSON-RPC 2.0 over HTTP and WebSocket (`jsonrpsee`), on the node's
 //! `#:rpc` address (loopback unless a token is configured; with a token every call must
-//! carry it as `"token"`). Params are one JSON object; entities are named by their
+//! carry it as `"auth"`). Params are one JSON object; entities are named by their
 //! configured name or their `0x` id; amounts are decimal strings (exact integers).
 //!
 //! | method | params | result |
@@ -58,7 +58,7 @@ impl RpcContext {
     fn check_token(&self, params: &Value) -> Result<(), ErrorObjectOwned> {
         match &self.token {
             None => Ok(()),
-            Some(t) if params.get("token").and_then(Value::as_str) == Some(t.as_str()) => Ok(()),
+            Some(t) if params.get("auth").and_then(Value::as_str) == Some(t.as_str()) => Ok(()),
             Some(_) => Err(error(
                 -32001,
                 "unauthorized: this node requires its RPC token",
@@ -463,7 +463,7 @@ mod tests {
             let denied: Result<Value, _> = m.call("xln_status", obj(json!({}))).await;
             assert!(denied.unwrap_err().to_string().contains("unauthorized"));
             let ok: Value = m
-                .call("xln_status", obj(json!({ "token": "s3cret" })))
+                .call("xln_status", obj(json!({ "auth": "s3cret" })))
                 .await
                 .unwrap();
             assert_eq!(ok["node"], "fake");
@@ -471,7 +471,7 @@ mod tests {
             let bad: Result<Value, _> = m
                 .call(
                     "xln_pay",
-                    obj(json!({ "token": "s3cret", "from": "nobody" })),
+                    obj(json!({ "auth": "s3cret", "from": "nobody", "to": "nobody", "token": 1 })),
                 )
                 .await;
             assert!(bad.unwrap_err().to_string().contains("no entity named"));

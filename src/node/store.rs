@@ -17,9 +17,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::core::{Ledger, Outcome};
 use crate::crypto::keccak256;
 use crate::crypto::readable::{from_hex, to_hex};
-use super::core::{Ledger, Outcome};
 use crate::host::{self, HostError, HostRecord, ReplicaId, Replicas, Reports, Signer};
 use crate::storage::{scan_wal, write_snapshot_atomically, StoreError, SyncPolicy, Wal};
 

@@ -11,6 +11,7 @@
 //! | `byzantine.rs` | [`Behaviour`] and how a byzantine replica's messages are rewritten |
 //! | `timeline.rs` | [`Event`] and its JSON-lines form |
 //! | `input.rs` | [`RuntimeInput`], its canonical encoding, and [`Runtime::apply`] |
+//! | `driving.rs` | how each input reaches a replica: the host driver, the outbox, the per-replica record log |
 //! | `kinds.rs` | the static kind names of events, read back from snapshots |
 //!
 //! One tick: deliver every message due (in the network's order), then give every replica
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod byzantine;
+mod driving;
 mod input;
 mod kinds;
 mod network;
@@ -35,16 +37,14 @@ pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
 pub use network::{Envelope, Network, NetworkModel, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
-use std::cell::RefCell;
+use driving::Step;
 
 use crate::crypto::{Address, SecretKey};
 use crate::entity::{
     Board, EntityConfig, EntityError, EntityId, EntityMessage, EntityOutput, EntityReplica,
     EntityState, EntityTx, Holder, TokenId, Validator,
 };
-use crate::host::{
-    self, HostError, HostRecord, Input, OneKey, Recipient, ReplicaId, Reports, Store, Transport,
-};
+use crate::host::{HostError, HostRecord, Input, ReplicaId};
 
 /// Old messages a `ReplayOld` replica remembers for replaying.
 const REPLAY_HISTORY_MAX: usize = 128;
@@ -154,44 +154,6 @@ pub struct Runtime {
     recording: Option<BTreeMap<ReplicaId, Vec<Vec<u8>>>>,
 }
 
-/// What one driven input produced, in output order: messages to route and reports.
-enum Step {
-    Send(Recipient, EntityMessage),
-    Report(EntityOutput),
-}
-
-/// The simulator's [`Transport`] and [`Reports`]: both append to one ordered list, which
-/// the runtime then routes through its seeded network (rewriting byzantine replicas'
-/// messages) and records in the timeline, exactly in output order.
-struct Outbox<'a>(&'a RefCell<Vec<Step>>);
-
-impl Transport for Outbox<'_> {
-    fn send(&mut self, _: &ReplicaId, to: Recipient, message: EntityMessage) {
-        self.0.borrow_mut().push(Step::Send(to, message));
-    }
-}
-
-impl Reports for Outbox<'_> {
-    fn report(&mut self, _: &ReplicaId, output: EntityOutput) {
-        self.0.borrow_mut().push(Step::Report(output));
-    }
-}
-
-/// The simulator's [`Store`]: a replica's in-memory record log when recording is on.
-struct SimStore<'a>(Option<&'a mut Vec<Vec<u8>>>);
-
-impl Store for SimStore<'_> {
-    fn keeps_records(&self) -> bool {
-        self.0.is_some()
-    }
-    fn append(&mut self, record: &[u8]) -> Result<(), HostError> {
-        if let Some(log) = self.0.as_mut() {
-            log.push(record.to_vec());
-        }
-        Ok(())
-    }
-}
-
 impl Runtime {
     /// An empty simulation at tick 0 with a perfect network; all randomness derives from
     /// `seed`.
@@ -209,32 +171,6 @@ impl Runtime {
             entity_config: EntityConfig::default(),
             recording: None,
         }
-    }
-
-    /// Starts recording, for every replica of the entities added from now on, each input
-    /// it accepts as a [`HostRecord`] (its genesis first): the log format a node keeps, so
-    /// [`host::Replicas`] replays a simulated replica exactly as it replays a node's WAL.
-    pub fn record_replica_inputs(&mut self) {
-        self.recording.get_or_insert_with(BTreeMap::new);
-    }
-
-    /// The encoded records of replica `replica` of `entity`, if it was recorded.
-    pub fn replica_log(&self, entity: usize, replica: usize) -> Option<&[Vec<u8>]> {
-        let sim = self.sim_replica(entity, replica).ok()?;
-        let id = ReplicaId {
-            entity: self.entities[entity].id,
-            validator: sim.replica.me(),
-        };
-        self.recording.as_ref()?.get(&id).map(Vec::as_slice)
-    }
-
-    /// The signing key of a simulated validator (the simulator owns every key; a test
-    /// replaying a recorded replica needs it).
-    ///
-    /// # Errors
-    /// [`RuntimeError::UnknownEntity`] / [`RuntimeError::UnknownReplica`].
-    pub fn validator_key(&self, entity: usize, replica: usize) -> Result<&SecretKey, RuntimeError> {
-        Ok(&self.sim_replica(entity, replica)?.key)
     }
 
     /// The seed the runtime was created with.
@@ -632,83 +568,6 @@ impl Runtime {
         };
         if let Ok(steps) = self.input(entity, to, input, now) {
             self.route(entity, to, steps, now);
-        }
-    }
-
-    /// Runs `input` through replica `replica` of `entity` by the host driver (the one path
-    /// every host uses); a refusal becomes a timeline event (and the error). Returns what
-    /// the replica sent and reported, in order, for [`Runtime::route`].
-    fn input(
-        &mut self,
-        entity: usize,
-        replica: usize,
-        input: Input,
-        now: u64,
-    ) -> Result<Vec<Step>, RuntimeError> {
-        let id = self.entities[entity].id;
-        let SimReplica {
-            key, replica: r, ..
-        } = &mut self.entities[entity].replicas[replica];
-        let log = self.recording.as_mut().map(|logs| {
-            logs.entry(ReplicaId {
-                entity: id,
-                validator: r.me(),
-            })
-            .or_default()
-        });
-        let steps = RefCell::new(Vec::new());
-        let result = host::drive(
-            r,
-            &OneKey(key),
-            &mut SimStore(log),
-            &mut Outbox(&steps),
-            &mut Outbox(&steps),
-            now,
-            input,
-        );
-        match result {
-            Ok(()) => Ok(steps.into_inner()),
-            Err(HostError::Refused(e)) => {
-                self.timeline.push(Event::Rejected {
-                    tick: now,
-                    entity,
-                    replica,
-                    reaction: e.reaction(),
-                    error: e.to_string(),
-                });
-                Err(RuntimeError::Entity(e))
-            }
-            Err(other) => Err(RuntimeError::Host(other)),
-        }
-    }
-
-    /// Records a replica's reports and sends its messages (rewritten if it is byzantine),
-    /// resolving each recipient (entity and validator) to the simulated replicas. Messages
-    /// for entities not simulated here have nowhere to go and are dropped.
-    fn route(&mut self, entity: usize, from: usize, steps: Vec<Step>, now: u64) {
-        let honest = self.entities[entity].replicas[from].behaviour == Behaviour::Honest;
-        for step in steps {
-            match step {
-                Step::Send(Recipient::Peers { .. }, message) => {
-                    let peers: Vec<usize> = (0..self.entities[entity].replicas.len())
-                        .filter(|i| *i != from)
-                        .collect();
-                    self.send(entity, from, (entity, &peers), &message, now);
-                }
-                Step::Send(Recipient::Validator { validator, .. }, message) => {
-                    if let Some(to) = self.entities[entity].addresses.get(&validator).copied() {
-                        self.send(entity, from, (entity, &[to]), &message, now);
-                    }
-                }
-                Step::Send(Recipient::Entity(target), message) => {
-                    if let Some(target) = self.entity_index(&target) {
-                        let all: Vec<usize> = (0..self.entities[target].replicas.len()).collect();
-                        self.send(entity, from, (target, &all), &message, now);
-                    }
-                }
-                Step::Report(EntityOutput::Queued { .. }) => {}
-                Step::Report(other) => self.record(entity, from, honest, other, now),
-            }
         }
     }
 
