@@ -15,7 +15,7 @@
 //!
 //! **Framing.** A Noise message carries at most 65,535 bytes, so a message is sent as
 //! chunks: each encrypted frame's first plaintext byte says what it is ([`FRAME_MORE`],
-//! [`FRAME_LAST`], [`FRAME_PING`], [`FRAME_AUTH`]); a message is reassembled up to
+//! [`FRAME_LAST`], [`FRAME_PING`]); a message is reassembled up to
 //! [`PEER_MESSAGE_BYTES_MAX`] bytes. Noise's nonces make every frame usable once, in order:
 //! a replayed, reordered or altered frame fails to decrypt and ends the session.
 
@@ -47,8 +47,9 @@ pub const PEER_MESSAGE_BYTES_MAX: usize = WIRE_MESSAGE_BYTES_MAX + 4_096;
 /// finishes is cut off here).
 pub const HANDSHAKE_MS_MAX: u64 = 5_000;
 
-/// Most validator proofs one side may send (a node hosts a few replicas).
-pub const AUTH_PROOFS_MAX: usize = 64;
+/// Most validator proofs one side may send (a node may host many 1-of-1 entities; each
+/// proof costs the other side one signature check per session).
+pub const AUTH_PROOFS_MAX: usize = 4_096;
 
 /// Frame kinds (the first plaintext byte).
 pub const FRAME_MORE: u8 = 1;
@@ -56,8 +57,6 @@ pub const FRAME_MORE: u8 = 1;
 pub const FRAME_LAST: u8 = 2;
 /// A keep-alive.
 pub const FRAME_PING: u8 = 3;
-/// The authentication proofs.
-pub const FRAME_AUTH: u8 = 4;
 
 const TAG_BYTES: usize = 16;
 const CHUNK_BYTES_MAX: usize = NOISE_MESSAGE_BYTES_MAX - TAG_BYTES - 1;
@@ -343,19 +342,22 @@ impl Session {
             Role::Dialer => Role::Listener,
             Role::Listener => Role::Dialer,
         };
+        // The proofs travel as the session's first message (chunked: a node hosting many
+        // validators proves each of them).
         if role == Role::Dialer {
-            session.send_frame(ws, FRAME_AUTH, &my_proofs).await?;
+            session.send_message(ws, &my_proofs).await?;
         }
-        let frame = next_binary(ws).await?;
-        let (kind, body) = session.decrypt(&frame)?;
-        if kind != FRAME_AUTH {
-            return Err(SessionError::Protocol(
-                "expected the authentication frame".into(),
-            ));
-        }
+        let body = match session.receive(ws).await? {
+            Received::Message(m) => m,
+            _ => {
+                return Err(SessionError::Protocol(
+                    "expected the authentication message first".into(),
+                ))
+            }
+        };
         session.peer_validators = check_proofs(&h, their_role, &body, &expect)?;
         if role == Role::Listener {
-            session.send_frame(ws, FRAME_AUTH, &my_proofs).await?;
+            session.send_message(ws, &my_proofs).await?;
         }
         Ok(session)
     }
@@ -391,17 +393,18 @@ impl Session {
         Ok(out)
     }
 
-    async fn send_frame<S>(
+    async fn send_message<S>(
         &mut self,
         ws: &mut WebSocketStream<S>,
-        kind: u8,
-        body: &[u8],
+        message: &[u8],
     ) -> Result<(), SessionError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let frame = self.encrypt(kind, body)?;
-        send_binary(ws, frame).await
+        for frame in self.seal(message)? {
+            send_binary(ws, frame).await?;
+        }
+        Ok(())
     }
 
     /// The encrypted frames that carry `message` (chunked to fit Noise).
