@@ -63,8 +63,11 @@ fn record_error(seq: u64, reason: String) -> StoreError {
     StoreError::Record { seq, reason }
 }
 
-/// The newest readable snapshot: its records count, replicas and outcomes.
-fn newest_snapshot(dir: &Path) -> Result<Option<(u64, (Replicas, Ledger))>, StoreError> {
+/// What a snapshot restores: the records it covers, the replicas and the outcomes.
+type Restored = (u64, (Replicas, Ledger));
+
+/// The newest readable snapshot.
+fn newest_snapshot(dir: &Path) -> Result<Option<Restored>, StoreError> {
     let mut found = crate::storage::snapshots(dir)?;
     found.sort();
     match found.pop() {
