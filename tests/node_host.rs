@@ -1,21 +1,76 @@
 //! The host boundary: a simulated replica's recorded inputs (the per-replica log format a
 //! node keeps in its WAL) replay through `host::Replicas` — the code a node recovers with
 //! and `xln wal verify` runs — to exactly the replica the simulator holds, under a lossy,
-//! duplicating, delaying network, with accounts between boards.
+//! duplicating, delaying network, with accounts between boards, direct payments, a routed
+//! payment through a 3-of-4 hub (HTLC subcontracts run by the sandbox engine, onions,
+//! gossip) and a lock that times out (its payer's timers).
 
 use num_bigint::BigInt;
-use xln::entity::EntityTx;
+use xln::account::AccountTx;
+use xln::entity::payment::PaymentStatus;
+use xln::entity::{EntityId, EntityTx, FeePolicy};
 use xln::host::{HostRecord, OneKey, ReplicaId, Replicas};
 use xln::runtime::Runtime;
+use xln::sandbox::SandboxEngine;
 
 fn replay(rt: &Runtime, entity: usize, replica: usize) -> Replicas {
     let key = rt.validator_key(entity, replica).expect("key");
+    let onion = rt.onion_secret(entity);
+    let id = rt.entity_id(entity).expect("id");
+    let signer = OneKey::with_onion(key, id, &onion);
+    let mut engine = SandboxEngine::new();
     let mut replicas = Replicas::new();
     for bytes in rt.replica_log(entity, replica).expect("recorded") {
         let record = HostRecord::decode(bytes).expect("a record decodes strictly");
-        replicas.apply(&record, &OneKey(key)).expect("replays");
+        replicas
+            .apply(&record, &signer, &mut engine)
+            .expect("replays");
     }
     replicas
+}
+
+fn open(rt: &mut Runtime, a: usize, b: usize) {
+    let peer = rt.entity_id(b).unwrap();
+    let peer_board = rt.genesis_board(b).unwrap().clone();
+    rt.submit(a, EntityTx::OpenAccount { peer, peer_board })
+        .unwrap();
+}
+
+fn credit(rt: &mut Runtime, from: usize, to: EntityId, amount: u64) {
+    let tx = EntityTx::Account {
+        peer: to,
+        tx: AccountTx::SetCreditLimit {
+            token: 1,
+            amount: amount.into(),
+        },
+    };
+    rt.submit(from, tx).unwrap();
+}
+
+/// Routes `amount` from `from` to `to` over `from`'s view, once gossip lets it (bounded).
+fn pay_routed(rt: &mut Runtime, from: usize, to: usize, amount: u64, rerun: &str) -> [u8; 32] {
+    let (from_id, to_id) = (rt.entity_id(from).unwrap(), rt.entity_id(to).unwrap());
+    for _ in 0..40 {
+        let view = rt.replica(from, 0).unwrap().gossip().clone();
+        if let Ok(plan) = view.plan(&from_id, &to_id, &BigInt::from(amount), 1, rt.now()) {
+            return rt
+                .submit(from, EntityTx::PayRouted(Box::new(plan)))
+                .unwrap();
+        }
+        rt.run_ticks(20);
+        rt.run_until_quiet(20_000);
+    }
+    panic!("{rerun}: gossip never let the sender route");
+}
+
+fn status(rt: &Runtime, from: usize, tx: &[u8; 32]) -> Option<PaymentStatus> {
+    let state = rt.replica(from, 0).unwrap().state();
+    state
+        .payments
+        .sent
+        .values()
+        .find(|p| p.tx == *tx)
+        .map(|p| p.status.clone())
 }
 
 #[test]
@@ -28,51 +83,66 @@ fn recorded_replicas_replay_to_the_simulated_ones() {
             .add_entity(4, 3, vec![("treasury".into(), 1, BigInt::from(100))])
             .expect("hub");
         let user = rt.add_entity(1, 1, Vec::new()).expect("user");
+        let carol = rt.add_entity(1, 1, Vec::new()).expect("carol");
         rt.set_network((1, 10), (1, 20), 3, seed);
-        let (hub_id, user_id) = (rt.entity_id(hub).unwrap(), rt.entity_id(user).unwrap());
-        let hub_board = rt.genesis_board(hub).unwrap().clone();
-        let user_board = rt.genesis_board(user).unwrap().clone();
-        rt.submit(
-            hub,
-            EntityTx::OpenAccount {
-                peer: user_id,
-                peer_board: user_board,
-            },
-        )
-        .unwrap();
-        rt.submit(
-            user,
-            EntityTx::OpenAccount {
-                peer: hub_id,
-                peer_board: hub_board,
-            },
-        )
-        .unwrap();
+        let (hub_id, user_id, carol_id) = (
+            rt.entity_id(hub).unwrap(),
+            rt.entity_id(user).unwrap(),
+            rt.entity_id(carol).unwrap(),
+        );
+        open(&mut rt, hub, user);
+        open(&mut rt, user, hub);
+        open(&mut rt, hub, carol);
         assert!(rt.run_until_quiet(5_000), "{rerun}");
-        rt.submit(
-            user,
-            EntityTx::SetCreditLimit {
-                peer: hub_id,
-                token: 1,
-                amount: 500.into(),
-            },
-        )
-        .unwrap();
+        credit(&mut rt, user, hub_id, 500);
+        credit(&mut rt, hub, user_id, 500);
+        credit(&mut rt, carol, hub_id, 500);
+        credit(&mut rt, hub, carol_id, 500);
+        let policy = FeePolicy {
+            base: BigInt::from(2),
+            ppm: 1_000,
+            ..FeePolicy::default()
+        };
+        rt.submit(hub, EntityTx::SetFeePolicy(policy)).unwrap();
         assert!(rt.run_until_quiet(5_000), "{rerun}");
         for amount in 1..=5u64 {
-            rt.submit(
-                hub,
-                EntityTx::AccountPayment {
-                    peer: user_id,
+            let pay = EntityTx::Account {
+                peer: user_id,
+                tx: AccountTx::Pay {
                     token: 1,
                     amount: amount.into(),
                 },
-            )
-            .unwrap();
+            };
+            rt.submit(hub, pay).unwrap();
             rt.run_ticks(3);
         }
         assert!(rt.run_until_quiet(10_000), "{rerun}");
-        for (entity, n) in [(hub, 4), (user, 1)] {
+        // Routed: user -> hub -> carol, every hop acting on its own.
+        let routed = pay_routed(&mut rt, user, carol, 40, &rerun);
+        assert!(rt.run_until_quiet(20_000), "{rerun}");
+        assert_eq!(
+            status(&rt, user, &routed),
+            Some(PaymentStatus::Settled),
+            "{rerun}: the routed payment settles"
+        );
+        // A lock the hub never answers while it is silent times out by its payer's clock.
+        for r in 0..4 {
+            rt.set_behaviour(hub, r, xln::runtime::Behaviour::Silent)
+                .unwrap();
+        }
+        let stuck = pay_routed(&mut rt, user, carol, 7, &rerun);
+        rt.run_ticks(3_000);
+        for r in 0..4 {
+            rt.set_behaviour(hub, r, xln::runtime::Behaviour::Honest)
+                .unwrap();
+        }
+        assert!(rt.run_until_quiet(20_000), "{rerun}");
+        assert!(
+            matches!(status(&rt, user, &stuck), Some(PaymentStatus::Failed(_)) | None),
+            "{rerun}: the stuck payment fails back: {:?}",
+            status(&rt, user, &stuck)
+        );
+        for (entity, n) in [(hub, 4), (user, 1), (carol, 1)] {
             for i in 0..n {
                 let live = rt.replica(entity, i).unwrap();
                 let replayed = replay(&rt, entity, i);
@@ -80,6 +150,11 @@ fn recorded_replicas_replay_to_the_simulated_ones() {
                     entity: live.entity_id(),
                     validator: live.me(),
                 };
+                assert_eq!(
+                    replayed.get(&id).map(|r| r.state_hash()),
+                    Some(live.state_hash()),
+                    "{rerun}: state hash of replica {i} of entity {entity}"
+                );
                 assert_eq!(
                     replayed.get(&id),
                     Some(live),
@@ -98,11 +173,12 @@ fn recorded_replicas_replay_to_the_simulated_ones() {
             .state()
             .account_delta(&user_id, 1);
         assert_eq!(seen_by_user, seen_by_hub, "{rerun}: both sides agree");
+        let fee = 2 + 1; // base 2 + ceil(40 × 1000 / 1e6)
         let delta = seen_by_user.expect("open");
         assert_eq!(
             delta.magnitude(),
-            &15u32.into(),
-            "{rerun}: 1 + 2 + 3 + 4 + 5 paid"
+            &(40 + fee - 15u32).into(),
+            "{rerun}: 1 + 2 + 3 + 4 + 5 paid to the user, 40 + fee routed by it"
         );
     }
 }

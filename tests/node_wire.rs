@@ -15,9 +15,11 @@ use xln::crypto::{Address, Canonical, RlpItem, Signature};
 use xln::entity::wire::{
     decode_exact, decode_message, WireError, WIRE_MESSAGE_BYTES_MAX, WIRE_NESTING_MAX,
 };
+use xln::entity::gossip::{Advertised, EntityProfile, ProfilePart, SignedProfile};
 use xln::entity::{
-    AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx, Hanko, Holder,
-    Proposal, ProposalAction, SignedTx, ValidCert, Validator, ViewChange, Vote, VoteKind,
+    AccountOpen, AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx,
+    FeePolicy, Hanko, Holder, PaymentHop, Proposal, ProposalAction, RoutedPayment, SignedTx,
+    ValidCert, Validator, ViewChange, Vote, VoteKind,
 };
 
 fn key() -> SecretKey {
@@ -64,9 +66,12 @@ fn account_txs() -> Vec<AccountTx> {
             collateral_change: (-3).into(),
             ondelta_change: BigInt::from(u64::MAX) * 3,
         },
+        AccountTx::InstallCode {
+            code: b"(subcontract htlc ...)".to_vec(),
+        },
         AccountTx::OpenSubcontract {
             id: 4,
-            kind: "htlc".into(),
+            code: [0xab; 32],
             holds: vec![(1, 5.into())],
             params: data(),
         },
@@ -114,7 +119,36 @@ fn account_messages() -> Vec<AccountMessage> {
                 signature: signature(),
             },
         },
+        AccountMessage {
+            from: Address([2; 20]),
+            to: Address([1; 20]),
+            counter: 7,
+            body: AccountMessageBody::Decline {
+                height: 4,
+                frame_hash: [4; 32],
+                reason: "the lock timed out by my clock".into(),
+                signature: UNSEALED,
+            },
+        },
     ]
+}
+
+fn profile() -> EntityProfile {
+    EntityProfile {
+        entity: board().entity_id(),
+        board: board(),
+        height: 9,
+        fee_base: 3.into(),
+        fee_ppm: 250,
+        timeout_delta: 100,
+        onion_key: vec![2; 33],
+        accounts: vec![Advertised {
+            peer: [4; 32],
+            token: 1,
+            out: 700.into(),
+            inn: (-1).into(),
+        }],
+    }
 }
 
 /// One sample of every [`EntityTx`] kind.
@@ -135,21 +169,18 @@ fn entity_txs() -> Vec<EntityTx> {
             message: Box::new(account_messages()[0].clone()),
             hanko,
         },
-        EntityTx::AccountPayment {
+        EntityTx::Account {
             peer: [4; 32],
-            token: 1,
-            amount: 12.into(),
+            tx: AccountTx::Pay {
+                token: 1,
+                amount: 12.into(),
+            },
         },
         EntityTx::Payment {
             from: "treasury".into(),
             to: Holder::Address(Address([3; 20])),
             token: 1,
             amount: 1.into(),
-        },
-        EntityTx::SetCreditLimit {
-            peer: [4; 32],
-            token: 1,
-            amount: 500.into(),
         },
         EntityTx::Propose {
             id: 1,
@@ -159,6 +190,34 @@ fn entity_txs() -> Vec<EntityTx> {
         EntityTx::ChainEvent {
             bytes: vec![0, 255],
         },
+        EntityTx::SetFeePolicy(FeePolicy {
+            base: 1.into(),
+            ppm: u32::MAX,
+            timeout_delta: 5_000,
+        }),
+        EntityTx::PayRouted(Box::new(RoutedPayment {
+            token: 1,
+            total: 40.into(),
+            parts: vec![
+                vec![
+                    PaymentHop {
+                        entity: [4; 32],
+                        onion_key: vec![2; 33],
+                        amount: 43.into(),
+                        timeout: 60_100,
+                    },
+                    PaymentHop {
+                        entity: [5; 32],
+                        onion_key: vec![3; 33],
+                        amount: 40.into(),
+                        timeout: 60_000,
+                    },
+                ],
+                vec![],
+            ],
+        })),
+        EntityTx::Timers,
+        EntityTx::PublishProfile,
     ]
 }
 
@@ -225,6 +284,23 @@ fn messages() -> Vec<EntityMessage> {
             height: 3,
         },
         EntityMessage::AccountPart(Box::new(part)),
+        EntityMessage::AccountOpen(Box::new(AccountOpen {
+            from: [1; 32],
+            to: [2; 32],
+            board: board(),
+            reply: true,
+            signer: key().address(),
+            signature: signature(),
+        })),
+        EntityMessage::ProfilePart(Box::new(ProfilePart {
+            profile: profile(),
+            signer: key().address(),
+            signature: signature(),
+        })),
+        EntityMessage::Profile(Box::new(SignedProfile {
+            profile: profile(),
+            hanko: Hanko([(key().address(), signature())].into_iter().collect()),
+        })),
     ]
 }
 
@@ -371,7 +447,7 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
     /// Garbage and mutated messages never panic, and whatever decodes is canonical.
     #[test]
-    fn garbage_never_panics(which in 0usize..8, flips in proptest::collection::vec((0usize..4096, 0u8..=255), 1..6), junk in proptest::collection::vec(0u8..=255, 0..64)) {
+    fn garbage_never_panics(which in 0usize..11, flips in proptest::collection::vec((0usize..4096, 0u8..=255), 1..6), junk in proptest::collection::vec(0u8..=255, 0..64)) {
         let mut bytes = messages()[which].canonical_bytes();
         for (at, x) in flips {
             let n = bytes.len();

@@ -172,7 +172,7 @@ fn status(interp: &mut Interp, _: &[Value], _: Span) -> R {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(super::account::map_of(vec![
+    Ok(super::accounts::map_of(vec![
         ("node", Value::string(s["node"].as_str().unwrap_or(""))),
         ("records", number(&s["records"])),
         (
@@ -268,7 +268,7 @@ fn entity_account(interp: &mut Interp, a: &[Value], _: Span) -> R {
     let params = json!({ "entity": name(a, 0, who)?, "peer": name(a, 1, who)?, "token": index_arg(a, 2, who)? });
     let v = call(interp, who, "xln_account", params)?;
     let side = v["side"].as_str().unwrap_or("left");
-    Ok(super::account::map_of(vec![
+    Ok(super::accounts::map_of(vec![
         ("side", Value::sym(side)),
         ("height", number(&v["height"])),
         ("delta", number(&v["delta"])),

@@ -1,6 +1,7 @@
 //! The wire codec: strict decoders for every message a peer can send — [`EntityMessage`]
 //! and everything inside it (proposals, votes, view changes, commit notices, sync requests,
-//! account parts with their account messages, frames and txs, signed entity txs, boards) —
+//! account parts with their account messages, frames and txs, account-open notes, signed
+//! profiles and their parts, signed entity txs with routed payments, boards) —
 //! the inverse of their [`Canonical`] encodings. Peers (the node's sockets) carry exactly
 //! the canonical bytes the simulator delivers; [`decode_message`] turns them back.
 //!
@@ -21,9 +22,11 @@ use std::collections::BTreeMap;
 
 use num_bigint::{BigInt, BigUint, Sign};
 
+use super::gossip::{Advertised, EntityProfile, ProfilePart, SignedProfile};
 use super::{
-    AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx, Hanko, Holder,
-    Proposal, ProposalAction, SignedTx, ValidCert, Validator, ViewChange, Vote, VoteKind,
+    AccountOpen, AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx,
+    FeePolicy, Hanko, Holder, PaymentHop, Proposal, ProposalAction, RoutedPayment, SignedTx,
+    ValidCert, Validator, ViewChange, Vote, VoteKind,
 };
 use crate::account::{AccountFrame, AccountMessage, AccountMessageBody, AccountTx, Data, Delta};
 use crate::crypto::{decode_int, decode_u64, Address, Canonical, CryptoError, RlpItem, Signature};
@@ -206,6 +209,14 @@ pub fn read_u64(item: &RlpItem, what: &'static str) -> Result<u64, WireError> {
 /// [`WireError::Malformed`].
 pub fn read_usize(item: &RlpItem, what: &'static str) -> Result<usize, WireError> {
     usize::try_from(read_u64(item, what)?).map_err(|_| malformed(what, "too large"))
+}
+
+/// A `u64` that fits 32 bits (fee ppm).
+///
+/// # Errors
+/// [`WireError::Malformed`].
+pub fn read_u32(item: &RlpItem, what: &'static str) -> Result<u32, WireError> {
+    u32::try_from(read_u64(item, what)?).map_err(|_| malformed(what, "beyond 32 bits"))
 }
 
 /// A byte string.
@@ -443,12 +454,11 @@ impl WireDecode for EntityTx {
                     hanko: decode(&f[2])?,
                 }
             }
-            b"xln/entity-tx/account-payment/v1" => {
-                let f = n(3)?;
-                EntityTx::AccountPayment {
+            b"xln/entity-tx/account/v1" => {
+                let f = n(2)?;
+                EntityTx::Account {
                     peer: read_hash(&f[0], "peer")?,
-                    token: read_u64(&f[1], "token")?,
-                    amount: read_bigint(&f[2], "amount")?,
+                    tx: decode(&f[1])?,
                 }
             }
             b"xln/entity-tx/payment/v1" => {
@@ -458,14 +468,6 @@ impl WireDecode for EntityTx {
                     to: decode(&f[1])?,
                     token: read_u64(&f[2], "token")?,
                     amount: read_bigint(&f[3], "amount")?,
-                }
-            }
-            b"xln/entity-tx/set-credit-limit/v1" => {
-                let f = n(3)?;
-                EntityTx::SetCreditLimit {
-                    peer: read_hash(&f[0], "peer")?,
-                    token: read_u64(&f[1], "token")?,
-                    amount: read_bigint(&f[2], "amount")?,
                 }
             }
             b"xln/entity-tx/propose/v1" => {
@@ -485,6 +487,16 @@ impl WireDecode for EntityTx {
             b"xln/entity-tx/chain-event/v1" => EntityTx::ChainEvent {
                 bytes: read_bytes(&n(1)?[0], "chain event payload")?.to_vec(),
             },
+            b"xln/entity-tx/set-fee-policy/v1" => EntityTx::SetFeePolicy(decode(&n(1)?[0])?),
+            b"xln/entity-tx/pay-routed/v1" => EntityTx::PayRouted(Box::new(decode(&n(1)?[0])?)),
+            b"xln/entity-tx/timers/v1" => {
+                n(0)?;
+                EntityTx::Timers
+            }
+            b"xln/entity-tx/publish-profile/v1" => {
+                n(0)?;
+                EntityTx::PublishProfile
+            }
             other => return Err(unknown_tag(Self::WHAT, other)),
         })
     }
@@ -629,7 +641,123 @@ impl WireDecode for EntityMessage {
             b"xln/entity-message/account-part/v1" => {
                 EntityMessage::AccountPart(Box::new(decode(one()?)?))
             }
+            b"xln/entity-message/account-open/v1" => {
+                EntityMessage::AccountOpen(Box::new(decode(one()?)?))
+            }
+            b"xln/entity-message/profile-part/v1" => {
+                EntityMessage::ProfilePart(Box::new(decode(one()?)?))
+            }
+            b"xln/entity-message/profile/v1" => EntityMessage::Profile(Box::new(decode(one()?)?)),
             other => return Err(unknown_tag(Self::WHAT, other)),
+        })
+    }
+}
+
+impl WireDecode for AccountOpen {
+    const WHAT: &'static str = "account open note";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/account-open/v1", 6, Self::WHAT)?;
+        Ok(AccountOpen {
+            from: read_hash(&f[0], "account open sender")?,
+            to: read_hash(&f[1], "account open receiver")?,
+            board: decode(&f[2])?,
+            reply: read_bool(&f[3], "account open reply")?,
+            signer: read_address(&f[4], "account open signer")?,
+            signature: read_signature(&f[5], "account open signature")?,
+        })
+    }
+}
+
+// ----- routed payments and gossip ------------------------------------------------------
+
+impl WireDecode for FeePolicy {
+    const WHAT: &'static str = "fee policy";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/fee-policy/v1", 3, Self::WHAT)?;
+        Ok(FeePolicy {
+            base: read_bigint(&f[0], "base fee")?,
+            ppm: read_u32(&f[1], "fee ppm")?,
+            timeout_delta: read_u64(&f[2], "timeout delta")?,
+        })
+    }
+}
+
+impl WireDecode for PaymentHop {
+    const WHAT: &'static str = "payment hop";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/payment-hop/v1", 4, Self::WHAT)?;
+        Ok(PaymentHop {
+            entity: read_hash(&f[0], "hop entity")?,
+            onion_key: read_bytes(&f[1], "hop onion key")?.to_vec(),
+            amount: read_bigint(&f[2], "hop amount")?,
+            timeout: read_u64(&f[3], "hop timeout")?,
+        })
+    }
+}
+
+impl WireDecode for RoutedPayment {
+    const WHAT: &'static str = "routed payment";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/routed-payment/v1", 3, Self::WHAT)?;
+        Ok(RoutedPayment {
+            token: read_u64(&f[0], "token")?,
+            total: read_bigint(&f[1], "payment total")?,
+            parts: read_vec(&f[2], "payment parts", |part| {
+                read_vec(part, "payment part", decode)
+            })?,
+        })
+    }
+}
+
+impl WireDecode for Advertised {
+    const WHAT: &'static str = "advertised account";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/advertised/v1", 4, Self::WHAT)?;
+        Ok(Advertised {
+            peer: read_hash(&f[0], "advertised peer")?,
+            token: read_u64(&f[1], "token")?,
+            out: read_bigint(&f[2], "advertised out capacity")?,
+            inn: read_bigint(&f[3], "advertised in capacity")?,
+        })
+    }
+}
+
+impl WireDecode for EntityProfile {
+    const WHAT: &'static str = "entity profile";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/entity-profile/v1", 8, Self::WHAT)?;
+        Ok(EntityProfile {
+            entity: read_hash(&f[0], "profile entity")?,
+            board: decode(&f[1])?,
+            height: read_u64(&f[2], "profile height")?,
+            fee_base: read_bigint(&f[3], "profile base fee")?,
+            fee_ppm: read_u32(&f[4], "profile fee ppm")?,
+            timeout_delta: read_u64(&f[5], "profile timeout delta")?,
+            onion_key: read_bytes(&f[6], "profile onion key")?.to_vec(),
+            accounts: read_vec(&f[7], "profile accounts", decode)?,
+        })
+    }
+}
+
+impl WireDecode for SignedProfile {
+    const WHAT: &'static str = "signed profile";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/signed-profile/v1", 2, Self::WHAT)?;
+        Ok(SignedProfile {
+            profile: decode(&f[0])?,
+            hanko: decode(&f[1])?,
+        })
+    }
+}
+
+impl WireDecode for ProfilePart {
+    const WHAT: &'static str = "profile part";
+    fn from_item(item: &RlpItem) -> Result<Self, WireError> {
+        let f = expect_tagged(item, b"xln/profile-part/v1", 3, Self::WHAT)?;
+        Ok(ProfilePart {
+            profile: decode(&f[0])?,
+            signer: read_address(&f[1], "profile part signer")?,
+            signature: read_signature(&f[2], "profile part signature")?,
         })
     }
 }
@@ -688,11 +816,14 @@ impl WireDecode for AccountTx {
                     ondelta_change: read_bigint(&f[2], "ondelta change")?,
                 }
             }
-            b"xln/account-tx/open-subcontract/v1" => {
+            b"xln/account-tx/install-code/v1" => AccountTx::InstallCode {
+                code: read_bytes(&n(1)?[0], "subcontract code")?.to_vec(),
+            },
+            b"xln/account-tx/open-subcontract/v2" => {
                 let f = n(4)?;
                 AccountTx::OpenSubcontract {
                     id: read_u64(&f[0], "subcontract id")?,
-                    kind: read_text(&f[1], "subcontract kind")?,
+                    code: read_hash(&f[1], "subcontract code hash")?,
                     holds: read_vec(&f[2], "subcontract holds", |h| match h.as_list() {
                         Some([t, a]) => Ok((read_u64(t, "token")?, read_bigint(a, "held")?)),
                         _ => Err(malformed("subcontract holds", "a hold is [token, amount]")),
@@ -745,7 +876,7 @@ impl WireDecode for AccountFrame {
     }
 }
 
-/// `[from, to, counter, kind, body fields...]`: kind 0 is a proposal, 1 an ack.
+/// `[from, to, counter, kind, body fields...]`: kind 0 is a proposal, 1 an ack, 2 a decline.
 impl WireDecode for AccountMessage {
     const WHAT: &'static str = "account message";
     fn from_item(item: &RlpItem) -> Result<Self, WireError> {
@@ -774,6 +905,15 @@ impl WireDecode for AccountMessage {
                     height: read_u64(&b[0], "ack height")?,
                     frame_hash: read_hash(&b[1], "ack frame hash")?,
                     signature: read_signature(&b[2], "ack signature")?,
+                }
+            }
+            2 => {
+                let b = field_count(rest, 4, Self::WHAT)?;
+                AccountMessageBody::Decline {
+                    height: read_u64(&b[0], "decline height")?,
+                    frame_hash: read_hash(&b[1], "decline frame hash")?,
+                    reason: read_text(&b[2], "decline reason")?,
+                    signature: read_signature(&b[3], "decline signature")?,
                 }
             }
             k => return Err(malformed(Self::WHAT, format!("unknown kind {k}"))),

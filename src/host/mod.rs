@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `mod.rs` | [`ReplicaId`], [`Recipient`], the traits, [`HostError`] |
 //! | `record.rs` | [`Input`] and [`HostRecord`]: the logged per-replica input, its canonical encoding and strict decoder |
-//! | `driver.rs` | [`drive`]: THE one path `input -> replica.handle -> store.append -> transport.send` |
+//! | `driver.rs` | [`drive`]: THE one path `input -> replica.handle (with the subcontract engine) -> store.append -> transport.send` |
 //! | `replay.rs` | [`Replicas`]: rebuilding replicas from a record log (node recovery, `xln wal verify`, the simulator's cross-check) |
 //!
 //! # One log format for both hosts
@@ -47,6 +47,7 @@ pub use driver::drive;
 pub use record::{HostRecord, Input, RECORD_TAG_PREFIX};
 pub use replay::{ReplayError, Replicas};
 
+use crate::crypto::onion::OnionSecret;
 use crate::crypto::{Address, SecretKey};
 use crate::entity::{EntityError, EntityId, EntityMessage, EntityOutput};
 
@@ -106,11 +107,20 @@ pub trait Store {
     fn append(&mut self, record: &[u8]) -> Result<(), HostError>;
 }
 
-/// Holds validator keys. Why a trait: the simulator derives its keys from a seed, the node
-/// reads them from owner-only files; the machines never see where a key comes from.
+/// Holds validator keys (and the onion secrets of the entities hosted here). Why a trait:
+/// the simulator derives its keys from a seed, the node reads them from owner-only files;
+/// the machines never see where a key comes from.
 pub trait Signer {
     /// The key of `validator`, if this host holds it.
     fn key(&self, validator: &Address) -> Option<&SecretKey>;
+
+    /// The onion secret `entity`'s validators share (routed payments' onion layers are
+    /// encrypted to it), if this host holds it. A replica's genesis names the secret's
+    /// public key; the host must hold the matching secret to start the replica.
+    fn onion_secret(&self, entity: &EntityId) -> Option<&OnionSecret> {
+        let _ = entity;
+        None
+    }
 }
 
 /// Receives what a replica reports that is not a message: queued and committed txs,
@@ -141,12 +151,27 @@ impl Reports for Discard {
     fn report(&mut self, _: &ReplicaId, _: EntityOutput) {}
 }
 
-/// A [`Signer`] holding one key.
-pub struct OneKey<'a>(pub &'a SecretKey);
+/// A [`Signer`] holding one key, and optionally one entity's onion secret.
+pub struct OneKey<'a>(pub &'a SecretKey, pub Option<(EntityId, &'a OnionSecret)>);
+
+impl<'a> OneKey<'a> {
+    /// Just the validator key.
+    pub fn new(key: &'a SecretKey) -> Self {
+        OneKey(key, None)
+    }
+
+    /// The validator key and `entity`'s onion secret.
+    pub fn with_onion(key: &'a SecretKey, entity: EntityId, onion: &'a OnionSecret) -> Self {
+        OneKey(key, Some((entity, onion)))
+    }
+}
 
 impl Signer for OneKey<'_> {
     fn key(&self, validator: &Address) -> Option<&SecretKey> {
         (self.0.address() == *validator).then_some(self.0)
+    }
+    fn onion_secret(&self, entity: &EntityId) -> Option<&OnionSecret> {
+        self.1.filter(|(e, _)| e == entity).map(|(_, s)| s)
     }
 }
 

@@ -3,7 +3,7 @@
 //! is the project's tagged RLP, versioned by tag:
 //!
 //! ```text
-//! tagged("xln/host-record/genesis/v1", [validator, board, reserves, config])
+//! tagged("xln/host-record/genesis/v2", [validator, board, reserves, config, onion key])
 //! tagged("xln/host-record/tick/v1",    [entity, validator, now])
 //! tagged("xln/host-record/message/v1", [entity, validator, now, sender, message bytes])
 //! tagged("xln/host-record/submit/v1",  [entity, validator, now, tx])
@@ -11,8 +11,11 @@
 //!
 //! A message is kept as its canonical bytes (what travelled), decoded strictly by the wire
 //! codec on replay; `config` is the ten [`EntityConfig`] numbers in declaration order, as in
-//! the simulator's input log; a submitted tx is unsigned (the replica signs it with its next
-//! nonce, and RFC 6979 makes the signature the same on replay).
+//! the simulator's input log; the onion key is the *public* key of the secret the entity's
+//! validators share for routed payments (empty: none) — the secret itself stays with the
+//! host's [`Signer`](super::Signer), and replay checks it matches; a submitted tx is
+//! unsigned (the replica signs it with its next nonce, and RFC 6979 makes the signature the
+//! same on replay).
 
 use num_bigint::BigInt;
 
@@ -80,6 +83,9 @@ pub enum HostRecord {
         reserves: Vec<(Holder, TokenId, BigInt)>,
         /// The replica's timing and size configuration.
         config: EntityConfig,
+        /// The compressed public key of the entity's onion secret (empty: the entity takes
+        /// no routed payments). The secret comes from the host's signer.
+        onion_key: Vec<u8>,
     },
     /// `replica` accepted `input` at time `now`.
     Input {
@@ -146,13 +152,15 @@ impl Canonical for HostRecord {
                 board,
                 reserves,
                 config,
+                onion_key,
             } => tagged(
-                b"xln/host-record/genesis/v1",
+                b"xln/host-record/genesis/v2",
                 vec![
                     validator.canonical_rlp(),
                     board.canonical_rlp(),
                     reserves.canonical_rlp(),
                     RlpItem::List(config_items(config)),
+                    onion_key.canonical_rlp(),
                 ],
             ),
             HostRecord::Input {
@@ -201,8 +209,8 @@ impl WireDecode for HostRecord {
             ))
         };
         let (replica, now, input) = match tag {
-            b"xln/host-record/genesis/v1" => {
-                let f = field_count(f, 4, Self::WHAT)?;
+            b"xln/host-record/genesis/v2" => {
+                let f = field_count(f, 5, Self::WHAT)?;
                 let config = f[3].as_list().filter(|c| c.len() == 10).ok_or_else(|| {
                     WireError::Malformed {
                         what: Self::WHAT,
@@ -218,6 +226,7 @@ impl WireDecode for HostRecord {
                     board: Board::from_item(&f[1])?,
                     reserves: read_reserves(&f[2]).map_err(bad)?,
                     config: read_config(config).map_err(bad)?,
+                    onion_key: read_bytes(&f[4], "genesis onion key")?.to_vec(),
                 });
             }
             b"xln/host-record/tick/v1" => {
@@ -267,6 +276,7 @@ mod tests {
                 board: board.clone(),
                 reserves: vec![("alice".into(), 1, BigInt::from(10))],
                 config: EntityConfig::default(),
+                onion_key: vec![2; 33],
             },
             HostRecord::Input {
                 replica,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{drive, Discard, HostError, HostRecord, ReplicaId, Reports, Signer};
+use crate::account::SubcontractEngine;
 use crate::crypto::{tagged, Canonical};
 use crate::entity::{EntityError, EntityReplica, EntityState};
 
@@ -26,6 +27,16 @@ pub enum ReplayError {
     /// A genesis whose board or reserves are invalid.
     #[error("an invalid genesis: {0}")]
     Genesis(EntityError),
+    /// A genesis naming an onion key whose secret the host does not hold (or holds another).
+    #[error("the genesis of entity {entity} names onion key {key}, but the host holds {held}")]
+    OnionSecret {
+        /// The entity (hex).
+        entity: String,
+        /// The key the genesis names (hex).
+        key: String,
+        /// What the host holds: another key's hex, or "no onion secret".
+        held: String,
+    },
     /// A logged (so once accepted) input that the replica refuses now: the log and the code
     /// disagree, which is a determinism bug or a wrong key.
     #[error("a {kind} input accepted when logged is refused on replay: {error}")]
@@ -49,13 +60,19 @@ impl Replicas {
         Self::default()
     }
 
-    /// Applies one record: a genesis starts a replica; an input runs through [`drive`]
-    /// with `signer`'s key, sending nothing.
+    /// Applies one record: a genesis starts a replica (with `signer`'s onion secret for
+    /// the entity when the genesis names one); an input runs through [`drive`] with
+    /// `signer`'s key and the subcontract `engine`, sending nothing.
     ///
     /// # Errors
     /// [`ReplayError`].
-    pub fn apply(&mut self, record: &HostRecord, signer: &dyn Signer) -> Result<(), ReplayError> {
-        self.apply_reporting(record, signer, &mut Discard)
+    pub fn apply(
+        &mut self,
+        record: &HostRecord,
+        signer: &dyn Signer,
+        engine: &mut dyn SubcontractEngine,
+    ) -> Result<(), ReplayError> {
+        self.apply_reporting(record, signer, engine, &mut Discard)
     }
 
     /// As [`Replicas::apply`], giving the replica's reports (commits, dropped txs) to
@@ -67,6 +84,7 @@ impl Replicas {
         &mut self,
         record: &HostRecord,
         signer: &dyn Signer,
+        engine: &mut dyn SubcontractEngine,
         reports: &mut dyn Reports,
     ) -> Result<(), ReplayError> {
         match record {
@@ -75,9 +93,28 @@ impl Replicas {
                 board,
                 reserves,
                 config,
+                onion_key,
             } => {
-                let genesis = EntityState::genesis(board.clone(), reserves.clone())
+                let mut genesis = EntityState::genesis(board.clone(), reserves.clone())
                     .map_err(ReplayError::Genesis)?;
+                if !onion_key.is_empty() {
+                    let hex = crate::crypto::readable::to_hex;
+                    let held = signer.onion_secret(&genesis.entity_id);
+                    match held {
+                        Some(secret) if secret.public_key().as_slice() == onion_key.as_slice() => {
+                            genesis = genesis.with_onion(secret.clone());
+                        }
+                        _ => {
+                            return Err(ReplayError::OnionSecret {
+                                entity: hex(&genesis.entity_id),
+                                key: hex(onion_key),
+                                held: held.map_or("no onion secret".into(), |s| {
+                                    hex(&s.public_key())
+                                }),
+                            })
+                        }
+                    }
+                }
                 let id = ReplicaId {
                     entity: genesis.entity_id,
                     validator: *validator,
@@ -108,6 +145,7 @@ impl Replicas {
                     &mut Discard,
                     &mut Discard,
                     reports,
+                    engine,
                     *now,
                     input.clone(),
                 )

@@ -24,6 +24,7 @@ use crate::entity::wire::{
 };
 use crate::entity::{EntityId, EntityMessage, EntityOutput, EntityTx};
 use crate::host::{self, HostError, Input, Recipient, ReplicaId, Replicas, Reports, Transport};
+use crate::sandbox::SandboxEngine;
 
 /// Most inputs taken into one batch (one fsync).
 pub const BATCH_INPUTS_MAX: usize = 1_024;
@@ -31,6 +32,11 @@ pub const BATCH_INPUTS_MAX: usize = 1_024;
 /// Most bytes queued for one peer; beyond it messages are dropped (the replicas re-send
 /// what matters on their timers) and [`PendingBytesExceeded`] is logged.
 pub const PEER_PENDING_BYTES_MAX: usize = 32 << 20;
+
+/// How long after the payer's clock the receiver's lock of a routed payment times out, in
+/// milliseconds (the node's clock unit; each forwarder adds its own timeout delta). Wide
+/// enough for a loaded machine to carry a payment over every hop's fsync and socket.
+pub const ROUTE_FINAL_MARGIN_MS: u64 = 60_000;
 
 /// Most locally delivered messages one input may cause (a bound on a logic loop).
 const LOCAL_DELIVERIES_MAX: usize = 100_000;
@@ -131,6 +137,20 @@ pub enum CoreEvent {
         /// The tx hash, once durable, or why not.
         reply: oneshot::Sender<Result<[u8; 32], String>>,
     },
+    /// A client asks this node's replica of `entity` to pay `amount` of `token` to `to`
+    /// over a route planned on the replica's own gossip view, at the node's clock.
+    PayRouted {
+        /// The paying entity (hosted here).
+        entity: EntityId,
+        /// The receiver.
+        to: EntityId,
+        /// The token.
+        token: crate::entity::TokenId,
+        /// What the receiver gets.
+        amount: num_bigint::BigInt,
+        /// The payment's tx hash, once durable, or why not (no route, ...).
+        reply: oneshot::Sender<Result<[u8; 32], String>>,
+    },
     /// A read-only question, answered after the batch is durable.
     Query(Query, oneshot::Sender<serde_json::Value>),
     /// Stop after this batch.
@@ -193,14 +213,14 @@ impl Reports for Ledger {
         match output {
             EntityOutput::Queued { tx_hash, .. } => self.queued.push(tx_hash),
             EntityOutput::Committed(c) => {
-                let rejected: BTreeMap<[u8; 32], &str> = c
+                let rejected: BTreeMap<[u8; 32], String> = c
                     .rejected_txs
                     .iter()
-                    .map(|r| (r.tx_hash, r.reason.as_str()))
+                    .map(|r| (r.tx_hash, r.rejection.to_string()))
                     .collect();
                 for tx in &c.tx_hashes {
                     let outcome = match rejected.get(tx) {
-                        Some(why) => Outcome::Rejected(c.height, why.to_string()),
+                        Some(why) => Outcome::Rejected(c.height, why.clone()),
                         None => Outcome::Applied(c.height),
                     };
                     self.record(*tx, outcome);
@@ -333,6 +353,8 @@ pub struct Core {
     pub ledger: Ledger,
     /// Event subscribers.
     pub events: broadcast::Sender<serde_json::Value>,
+    /// Runs subcontract code for every replica here (one interpreter, reset per call).
+    engine: SandboxEngine,
     local: BTreeSet<ReplicaId>,
     last_ticked: BTreeMap<ReplicaId, u64>,
     last_now: u64,
@@ -369,6 +391,7 @@ impl Core {
     ) -> Self {
         let local = replicas.ids().into_iter().collect();
         Core {
+            engine: SandboxEngine::new(),
             local,
             last_ticked: BTreeMap::new(),
             name,
@@ -426,6 +449,22 @@ impl Core {
                     let result = self.submit(entity, tx, &mut outgoing)?;
                     replies.push(Reply::Submit(reply, result));
                 }
+                CoreEvent::PayRouted {
+                    entity,
+                    to,
+                    token,
+                    amount,
+                    reply,
+                } => {
+                    let result = match self.plan(entity, to, token, &amount) {
+                        Ok(plan) => {
+                            let tx = EntityTx::PayRouted(Box::new(plan));
+                            self.submit(entity, tx, &mut outgoing)?
+                        }
+                        Err(why) => Err(why),
+                    };
+                    replies.push(Reply::Submit(reply, result));
+                }
                 CoreEvent::Query(q, reply) => replies.push(Reply::Query(q, reply)),
                 CoreEvent::Shutdown => running = false,
             }
@@ -446,10 +485,14 @@ impl Core {
         Ok(running)
     }
 
-    /// Ticks every replica with work under way, and idle ones once per sync interval: an
-    /// idle replica's tick does nothing but its periodic sync request (see the entity
-    /// rules), so skipping the others changes no state — and keeps the WAL from filling
-    /// with empty ticks. Which ticks happen is the host's choice; each one is logged.
+    /// Ticks every replica a tick has work for ([`EntityReplica::wake_at`]: work under way,
+    /// a lock of its own whose timeout has passed by the node's clock, a profile to check),
+    /// and the others once per sync interval: an idle replica's tick does nothing else but
+    /// its periodic sync request (see the entity rules), so skipping it changes no state —
+    /// and keeps the WAL from filling with empty ticks. Which ticks happen is the host's
+    /// choice; each one is logged.
+    ///
+    /// [`EntityReplica::wake_at`]: crate::entity::EntityReplica::wake_at
     fn tick(&mut self, outgoing: &mut Vec<(usize, Vec<u8>)>) -> Result<(), String> {
         let now = self.now();
         for id in self.replicas.ids() {
@@ -458,7 +501,8 @@ impl Core {
             };
             let idle_period = r.config().sync_interval.max(1);
             let last = self.last_ticked.get(&id).copied();
-            let due = !r.is_idle() || last.is_none_or(|t| now >= t.saturating_add(idle_period));
+            let woken = r.wake_at().is_some_and(|t| now >= t);
+            let due = woken || last.is_none_or(|t| now >= t.saturating_add(idle_period));
             if due {
                 self.last_ticked.insert(id, now);
                 let _ = self.run_input(id, Input::Tick, outgoing)?;
@@ -581,6 +625,7 @@ impl Core {
             &mut self.store,
             &mut router,
             &mut self.ledger,
+            &mut self.engine,
             now,
             input,
         );
@@ -643,6 +688,36 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// A route from `entity` (hosted here) to `to` over the hosted replica's gossip view,
+    /// timed by the node's clock.
+    fn plan(
+        &mut self,
+        entity: EntityId,
+        to: EntityId,
+        token: crate::entity::TokenId,
+        amount: &num_bigint::BigInt,
+    ) -> Result<crate::entity::RoutedPayment, String> {
+        let now = self.now();
+        let replica = self
+            .replicas
+            .iter()
+            .find(|(id, _)| id.entity == entity)
+            .map(|(_, r)| r)
+            .ok_or_else(|| {
+                format!(
+                    "this node hosts no replica of entity {}",
+                    self.directory.name(&entity)
+                )
+            })?;
+        replica
+            .gossip()
+            .plans_with_margin(&entity, &to, amount, token, (now, ROUTE_FINAL_MARGIN_MS), 1)
+            .map_err(|r| r.to_string())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no route".to_string())
     }
 
     fn submit(

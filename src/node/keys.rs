@@ -2,6 +2,11 @@
 //! key as `0x`-hex on one line, readable by the owner only (mode 0600). A node refuses to
 //! start with a key file (or key directory) that others may read: a leaked validator key
 //! signs for the entity. Fresh keys come from the operating system's randomness.
+//!
+//! Beside them, `KEYS/<entity id hex>.onion` holds the onion secret an entity's validators
+//! share (routed payments' onion layers are encrypted to it), in the same format and under
+//! the same permission rule; `xln net up` writes the same secret to every node hosting a
+//! validator of the entity. A node without it runs the entity without routed payments.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -9,7 +14,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::crypto::onion::OnionSecret;
 use crate::crypto::{Address, SecretKey};
+use crate::entity::EntityId;
 use crate::host::Signer;
 
 /// Why keys cannot be used.
@@ -107,6 +114,82 @@ pub fn write_key(dir: &Path, key: &SecretKey) -> Result<PathBuf, KeyError> {
     Ok(path)
 }
 
+/// The file of `entity`'s onion secret in `dir`.
+pub fn onion_path(dir: &Path, entity: &EntityId) -> PathBuf {
+    dir.join(format!(
+        "{}.onion",
+        crate::crypto::readable::to_hex(entity).trim_start_matches("0x")
+    ))
+}
+
+/// A fresh onion secret from the operating system's randomness.
+///
+/// # Errors
+/// [`KeyError::Io`] if `/dev/urandom` cannot be read.
+pub fn fresh_onion() -> Result<OnionSecret, KeyError> {
+    let path = Path::new("/dev/urandom");
+    let mut seed = [0u8; 32];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .map_err(|e| io(path, e))?;
+    Ok(OnionSecret::from_seed(&seed))
+}
+
+/// Writes `entity`'s onion secret to `dir` (mode 0600, the directory 0700); an existing
+/// file is left as it is if it holds the same secret.
+///
+/// # Errors
+/// [`KeyError::Io`]; [`KeyError::Bad`] if the file holds another secret.
+pub fn write_onion(dir: &Path, entity: &EntityId, secret: &OnionSecret) -> Result<PathBuf, KeyError> {
+    fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))?;
+    let path = onion_path(dir, entity);
+    if path.exists() {
+        return match read_onion(dir, entity)? {
+            Some(held) if held.0 == secret.0 => Ok(path),
+            _ => Err(KeyError::Bad {
+                path,
+                reason: "holds another onion secret; not overwritten".into(),
+            }),
+        };
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    let text = format!("{}\n", crate::crypto::readable::to_hex(&secret.0));
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io(&path, e))?;
+    Ok(path)
+}
+
+/// Reads `entity`'s onion secret from `dir`, if the file exists, refusing files others can
+/// read.
+///
+/// # Errors
+/// [`KeyError::TooOpen`], [`KeyError::Bad`], [`KeyError::Io`].
+pub fn read_onion(dir: &Path, entity: &EntityId) -> Result<Option<OnionSecret>, KeyError> {
+    let path = onion_path(dir, entity);
+    if !path.exists() {
+        return Ok(None);
+    }
+    check_private(dir)?;
+    check_private(&path)?;
+    let text = fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    let bytes = crate::crypto::readable::from_hex(text.trim()).map_err(|e| KeyError::Bad {
+        path: path.clone(),
+        reason: format!("not a 0x-hex onion secret: {e}"),
+    })?;
+    let secret = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| KeyError::Bad {
+        path: path.clone(),
+        reason: "an onion secret is 32 bytes".into(),
+    })?;
+    Ok(Some(OnionSecret(secret)))
+}
+
 /// Reads `validator`'s key from `dir`, refusing files others can read.
 ///
 /// # Errors
@@ -132,10 +215,11 @@ pub fn read_key(dir: &Path, validator: &Address) -> Result<SecretKey, KeyError> 
     Ok(key)
 }
 
-/// The validator keys a node holds, by address.
+/// The validator keys a node holds, by address, and the onion secrets of its entities.
 #[derive(Default)]
 pub struct KeyRing {
     keys: BTreeMap<Address, SecretKey>,
+    onions: BTreeMap<EntityId, OnionSecret>,
 }
 
 impl KeyRing {
@@ -151,7 +235,28 @@ impl KeyRing {
         for v in validators {
             keys.insert(v, read_key(dir, &v)?);
         }
-        Ok(KeyRing { keys })
+        Ok(KeyRing {
+            keys,
+            onions: BTreeMap::new(),
+        })
+    }
+
+    /// Also reads the onion secrets of `entities` that `dir` holds (a missing file means
+    /// the entity runs without routed payments).
+    ///
+    /// # Errors
+    /// The first [`KeyError`] of a file that exists.
+    pub fn with_onions(
+        mut self,
+        dir: &Path,
+        entities: impl IntoIterator<Item = EntityId>,
+    ) -> Result<Self, KeyError> {
+        for e in entities {
+            if let Some(secret) = read_onion(dir, &e)? {
+                self.onions.insert(e, secret);
+            }
+        }
+        Ok(self)
     }
 
     /// Reads every key file in `dir` (for replaying a node's log).
@@ -161,6 +266,7 @@ impl KeyRing {
     pub fn read_dir(dir: &Path) -> Result<Self, KeyError> {
         check_private(dir)?;
         let mut validators = Vec::new();
+        let mut entities = Vec::new();
         for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
             let path = entry.map_err(|e| io(dir, e))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -170,8 +276,15 @@ impl KeyRing {
             {
                 validators.push(a);
             }
+            if let Some(e) = name
+                .strip_suffix(".onion")
+                .and_then(|e| crate::crypto::readable::from_hex(&format!("0x{e}")).ok())
+                .and_then(|e| <[u8; 32]>::try_from(e.as_slice()).ok())
+            {
+                entities.push(e);
+            }
         }
-        Self::read(dir, validators)
+        Self::read(dir, validators)?.with_onions(dir, entities)
     }
 
     /// The addresses held.
@@ -188,6 +301,9 @@ impl KeyRing {
 impl Signer for KeyRing {
     fn key(&self, validator: &Address) -> Option<&SecretKey> {
         self.keys.get(validator)
+    }
+    fn onion_secret(&self, entity: &EntityId) -> Option<&OnionSecret> {
+        self.onions.get(entity)
     }
 }
 
@@ -222,6 +338,18 @@ mod tests {
         assert!(matches!(
             read_key(&dir, &other.address()),
             Err(KeyError::Bad { .. })
+        ));
+        let entity = [7u8; 32];
+        let onion = fresh_onion().unwrap();
+        assert_eq!(read_onion(&dir, &entity).unwrap(), None);
+        write_onion(&dir, &entity, &onion).unwrap();
+        write_onion(&dir, &entity, &onion).expect("the same secret again is fine");
+        assert!(write_onion(&dir, &entity, &fresh_onion().unwrap()).is_err());
+        assert_eq!(read_onion(&dir, &entity).unwrap().map(|o| o.0), Some(onion.0));
+        fs::set_permissions(onion_path(&dir, &entity), fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(
+            read_onion(&dir, &entity),
+            Err(KeyError::TooOpen { .. })
         ));
         let _ = fs::remove_dir_all(&dir);
     }

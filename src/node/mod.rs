@@ -44,7 +44,8 @@ use self::config::NodeConfig;
 use self::core::{Core, CoreEvent, Directory, Ledger, PeerQueue};
 use self::keys::KeyRing;
 use self::store::NodeStore;
-use crate::host::{HostRecord, ReplicaId, Store};
+use crate::host::{HostRecord, ReplicaId, Signer, Store};
+use crate::sandbox::SandboxEngine;
 
 /// Inputs waiting for the core at most (peers then wait: backpressure on their sockets).
 pub const CORE_QUEUE_MAX: usize = 65_536;
@@ -81,14 +82,19 @@ fn start_missing_replicas(
         if replicas.get(&id).is_some() {
             continue;
         }
+        let onion_key = keys
+            .onion_secret(&id.entity)
+            .map(|s| s.public_key().to_vec())
+            .unwrap_or_default();
         let record = HostRecord::Genesis {
             validator: *validator,
             board: spec.board.clone(),
             reserves: spec.reserves.clone(),
             config: config.entity_config.clone(),
+            onion_key,
         };
         replicas
-            .apply(&record, keys)
+            .apply(&record, keys, &mut SandboxEngine::new())
             .map_err(|e| format!("entity {name:?}: {e}"))?;
         store.append(&record.encode()).map_err(|e| e.to_string())?;
         started += 1;
@@ -128,7 +134,13 @@ fn start(config_path: &Path) -> Result<(), String> {
     let config = NodeConfig::read(config_path).map_err(|e| e.to_string())?;
     let name = config.name.clone();
     let validators: Vec<_> = config.replicas.iter().map(|(_, v)| *v).collect();
-    let keys = KeyRing::read(&config.keys, validators).map_err(|e| e.to_string())?;
+    let hosted = config
+        .replicas
+        .iter()
+        .filter_map(|(name, _)| config.entity(name).map(config::EntitySpec::id));
+    let keys = KeyRing::read(&config.keys, validators)
+        .and_then(|k| k.with_onions(&config.keys, hosted))
+        .map_err(|e| e.to_string())?;
     let mut ledger = Ledger::default();
     let (mut store, mut replicas, recovery) =
         NodeStore::open(&config.data, config.group_commit, &keys, &mut ledger)

@@ -3,7 +3,8 @@
 //! directory under DIR (default `xln-net`), starts one `xln node` process per node, waits
 //! until each answers, opens the accounts the file asks for, and prints where each node
 //! listens. Running `up` again on the same DIR restarts the same network with its data
-//! (keys are made once, in `DIR/layout.xln`'s order). `down` stops every node of DIR.
+//! (keys are made once, in `DIR/layout.xln`'s order; each entity's onion secret for routed
+//! payments is made with them and written to every node hosting one of its validators). `down` stops every node of DIR.
 //!
 //! ```scheme
 //! (network #:name "demo" #:base-port 7100)        ; node i: peers on base+2i, RPC on base+2i+1
@@ -31,7 +32,7 @@ use serde_json::json;
 
 use super::client::NodeClient;
 use super::config::{forms, list, number, read_forms, reserves, text, ConfigError, Form};
-use super::keys::{fresh_key, write_key};
+use super::keys::{fresh_key, fresh_onion, write_key, write_onion};
 use crate::crypto::Address;
 use crate::entity::{Holder, TokenId};
 
@@ -283,6 +284,23 @@ fn layout(dir: &Path, net: &Network) -> Result<BTreeMap<String, Vec<Address>>, S
             write_key(&dir.join(&net.nodes[node].name).join("keys"), &key)
                 .map_err(|e| e.to_string())?;
             addrs.push(key.address());
+        }
+        // The onion secret the entity's validators share: the same file on every node that
+        // hosts one of them (the board is the one node files describe: equal shares).
+        let board = crate::entity::Board::new(
+            addrs.iter().map(|a| crate::entity::Validator::new(*a, 1)).collect(),
+            e.threshold,
+        )
+        .map_err(|err| format!("entity {:?}: {err}", e.name))?;
+        let onion = fresh_onion().map_err(|e| e.to_string())?;
+        for i in 0..e.validators {
+            let node = node_of(&e.name, i).ok_or("unhosted validator")?;
+            write_onion(
+                &dir.join(&net.nodes[node].name).join("keys"),
+                &board.entity_id(),
+                &onion,
+            )
+            .map_err(|e| e.to_string())?;
         }
         let _ = write!(text, "\n (\"{}\"", e.name);
         for a in &addrs {

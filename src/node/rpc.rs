@@ -7,7 +7,9 @@
 //! |---|---|---|
 //! | `xln_status` | — | node name, WAL records, node state hash, each replica's entity, validator, height, state hash, idle |
 //! | `xln_submit` | `entity`, `tx` (`{"kind": …}`, kinds below) | `tx_hash` (once the submission is durable) |
-//! | `xln_pay` | `from`, `to`, `token`, `amount` | `tx_hash` of the `account-payment` |
+//! | `xln_pay` | `from`, `to`, `token`, `amount` | `tx_hash` of the `account-payment` (a direct payment over their account) |
+//! | `xln_payRouted` | `from`, `to`, `token`, `amount` | `tx_hash` of the routed payment the node planned over its replica's gossip view (the receiver's lock times out [`ROUTE_FINAL_MARGIN_MS`](super::core::ROUTE_FINAL_MARGIN_MS) after now) |
+//! | `xln_paymentStatus` | `entity` (the sender), `tx_hash` | `pending`, `settled` or `failed` (+ `kind`, `reason`), and the payment's parts |
 //! | `xln_txOutcome` | `tx_hash` | `pending`, `applied`, `rejected` or `dropped` (+ `height`, `reason`) |
 //! | `xln_entity` | `entity` | height, state hash, board, reserves, account peers, account txs refused after queueing |
 //! | `xln_account` | `entity`, `peer`, `token` | side, height, delta, credit limits, in-flight, queued, sent, received, state hash |
@@ -15,11 +17,8 @@
 //!
 //! Tx kinds: `message {text}`, `payment {from, to, token, amount}` (reserves),
 //! `open-account {peer}`, `account-payment {peer, token, amount}`, `set-credit {peer,
-//! token, amount}`, `propose {id, text}`, `vote {id, yes}`.
-//!
-//! Extension point: routes (`xln_routes {from, to, amount, token}`) belong here once
-//! routing runs on entities (gossiped profiles in entity state); a query closure over
-//! [`CoreView`] like `xln_account` answers it.
+//! token, amount}`, `set-fee-policy {base, ppm, timeout_delta}` (timeout delta in the
+//! node's clock unit, milliseconds), `propose {id, text}`, `vote {id, yes}`.
 
 use jsonrpsee::server::{RpcModule, Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
@@ -29,7 +28,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::core::{CoreEvent, CoreView, Directory, Outcome};
 use crate::crypto::readable::{from_hex, to_hex};
-use crate::entity::{EntityId, EntityTx, Holder, ProposalAction};
+use crate::account::AccountTx;
+use crate::entity::{EntityId, EntityTx, FeePolicy, Holder, PaymentStatus, ProposalAction};
 
 /// The context every method sees.
 pub struct RpcContext {
@@ -123,16 +123,26 @@ impl RpcContext {
                 let peer = peer()?;
                 EntityTx::OpenAccount { peer, peer_board: self.board(&peer)? }
             }
-            "account-payment" => EntityTx::AccountPayment {
+            "account-payment" => EntityTx::Account {
                 peer: peer()?,
-                token: number(tx, "token")?,
-                amount: amount(tx, "amount")?,
+                tx: AccountTx::Pay {
+                    token: number(tx, "token")?,
+                    amount: amount(tx, "amount")?,
+                },
             },
-            "set-credit" => EntityTx::SetCreditLimit {
+            "set-credit" => EntityTx::Account {
                 peer: peer()?,
-                token: number(tx, "token")?,
-                amount: amount(tx, "amount")?,
+                tx: AccountTx::SetCreditLimit {
+                    token: number(tx, "token")?,
+                    amount: amount(tx, "amount")?,
+                },
             },
+            "set-fee-policy" => EntityTx::SetFeePolicy(FeePolicy {
+                base: amount(tx, "base")?,
+                ppm: u32::try_from(number(tx, "ppm")?)
+                    .map_err(|_| bad("\"ppm\" is at most 2^32 - 1"))?,
+                timeout_delta: number(tx, "timeout_delta")?,
+            }),
             "propose" => EntityTx::Propose {
                 id: number(tx, "id")?,
                 action: ProposalAction::Text(text(tx, "text")?),
@@ -142,7 +152,7 @@ impl RpcContext {
                 yes: tx.get("yes").and_then(Value::as_bool).ok_or_else(|| bad("vote needs \"yes\": true|false"))?,
             },
             other => return Err(bad(format!(
-                "unknown tx kind {other:?}; kinds: message, payment, open-account, account-payment, set-credit, propose, vote"
+                "unknown tx kind {other:?}; kinds: message, payment, open-account, account-payment, set-credit, set-fee-policy, propose, vote"
             ))),
         })
     }
@@ -237,8 +247,9 @@ fn entity_view(view: &CoreView<'_>, entity: &EntityId) -> Value {
         .log
         .iter()
         .filter_map(|e| match e {
-            crate::entity::LogEntry::AccountTxRejected { peer, tx, reason } => Some(json!({
-                "peer": view.directory.name(peer), "tx": tx.kind(), "reason": reason,
+            crate::entity::LogEntry::AccountTxRejected { peer, tx, rejection } => Some(json!({
+                "peer": view.directory.name(peer), "tx": tx.kind(),
+                "kind": rejection.kind.name(), "reason": rejection.reason,
             })),
             _ => None,
         })
@@ -253,6 +264,35 @@ fn entity_view(view: &CoreView<'_>, entity: &EntityId) -> Value {
         "threshold": s.board.threshold,
         "reserves": reserves,
         "accounts": accounts,
+        "fees_earned": s.payments.fees_earned.iter()
+            .map(|(t, a)| json!({ "token": t, "amount": a.to_string() }))
+            .collect::<Vec<_>>(),
+        "known_profiles": r.gossip().profiles().count(),
+    })
+}
+
+/// The routed payment `entity` sent with tx `tx`, per its committed state.
+fn payment_view(view: &CoreView<'_>, entity: &EntityId, tx: &[u8; 32]) -> Value {
+    let Some(r) = replica_of(view, entity) else {
+        return json!({ "error": "this node hosts no replica of that entity" });
+    };
+    let Some(p) = r.state().payments.sent.values().find(|p| p.tx == *tx) else {
+        return json!({ "status": "pending", "committed": false });
+    };
+    let (status, kind, reason) = match &p.status {
+        PaymentStatus::Pending => ("pending", None, None),
+        PaymentStatus::Settled => ("settled", None, None),
+        PaymentStatus::Failed(r) => ("failed", Some(r.kind.name()), Some(r.reason.clone())),
+    };
+    json!({
+        "status": status,
+        "committed": true,
+        "kind": kind,
+        "reason": reason,
+        "receiver": view.directory.name(&p.receiver),
+        "total": p.total.to_string(),
+        "token": p.token,
+        "parts": p.parts.len(),
     })
 }
 
@@ -314,12 +354,45 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>, String> {
     m.register_async_method("xln_pay", |p, ctx, _| async move {
         let p: Value = p.parse().map_err(|_| bad("params must be an object"))?;
         ctx.check_token(&p)?;
-        let tx = EntityTx::AccountPayment {
+        let tx = EntityTx::Account {
             peer: ctx.entity(&p, "to")?,
-            token: number(&p, "token")?,
-            amount: amount(&p, "amount")?,
+            tx: AccountTx::Pay {
+                token: number(&p, "token")?,
+                amount: amount(&p, "amount")?,
+            },
         };
         ctx.submit(ctx.entity(&p, "from")?, tx).await
+    })
+    .map_err(e)?;
+    m.register_async_method("xln_payRouted", |p, ctx, _| async move {
+        let p: Value = p.parse().map_err(|_| bad("params must be an object"))?;
+        ctx.check_token(&p)?;
+        let (reply, rx) = oneshot::channel();
+        let event = CoreEvent::PayRouted {
+            entity: ctx.entity(&p, "from")?,
+            to: ctx.entity(&p, "to")?,
+            token: number(&p, "token")?,
+            amount: amount(&p, "amount")?,
+            reply,
+        };
+        ctx.core
+            .send(event)
+            .await
+            .map_err(|_| error(-32000, "the node is stopping"))?;
+        match rx.await {
+            Ok(Ok(hash)) => Ok(json!({ "tx_hash": to_hex(&hash) })),
+            Ok(Err(why)) => Err(error(-32011, why)),
+            Err(_) => Err(error(-32000, "the node is stopping")),
+        }
+    })
+    .map_err(e)?;
+    m.register_async_method("xln_paymentStatus", |p, ctx, _| async move {
+        let p: Value = p.parse().map_err(|_| bad("params must be an object"))?;
+        ctx.check_token(&p)?;
+        let id = ctx.entity(&p, "entity")?;
+        let hash = hash_param(&p, "tx_hash")?;
+        ctx.ask(Box::new(move |v| payment_view(v, &id, &hash)))
+            .await
     })
     .map_err(e)?;
     m.register_async_method("xln_txOutcome", |p, ctx, _| async move {

@@ -22,6 +22,7 @@ use crate::crypto::keccak256;
 use crate::crypto::readable::{from_hex, to_hex};
 use crate::host::{self, HostError, HostRecord, ReplicaId, Replicas, Reports, Signer};
 use crate::storage::{scan_wal, write_snapshot_atomically, StoreError, SyncPolicy, Wal};
+use crate::sandbox::SandboxEngine;
 
 /// The snapshot format this code writes and reads.
 pub const NODE_SNAPSHOT_FORMAT: u64 = 1;
@@ -146,10 +147,12 @@ fn replay(
     reports: &mut dyn Reports,
 ) -> Result<(u64, crate::storage::WalReport), StoreError> {
     let mut replayed = 0;
+    // A fresh engine gives the same results as the live one (no call leaves state in it).
+    let mut engine = SandboxEngine::new();
     let report = scan_wal(&wal_dir(dir), after, &mut |seq, payload| {
         let record = HostRecord::decode(payload).map_err(|e| record_error(seq, e.to_string()))?;
         replicas
-            .apply_reporting(&record, signer, reports)
+            .apply_reporting(&record, signer, &mut engine, reports)
             .map_err(|e| record_error(seq, e.to_string()))?;
         replayed += 1;
         Ok(())
@@ -214,6 +217,7 @@ impl NodeStore {
         let reports: &mut dyn Reports = ledger;
         let mut replayed = 0;
         let mut failure = None;
+        let mut engine = SandboxEngine::new();
         let (wal, report) = Wal::open(
             &wal_dir(dir),
             snapshot + 1,
@@ -222,7 +226,7 @@ impl NodeStore {
             &mut |seq, payload| {
                 let record =
                     HostRecord::decode(payload).map_err(|e| record_error(seq, e.to_string()))?;
-                if let Err(e) = replicas.apply_reporting(&record, signer, reports) {
+                if let Err(e) = replicas.apply_reporting(&record, signer, &mut engine, reports) {
                     failure.get_or_insert(record_error(seq, e.to_string()));
                 }
                 replayed += 1;

@@ -1,5 +1,6 @@
 //! How the simulator hosts its replicas: every input goes through the host driver
-//! ([`host::drive`]) with the simulator's [`Transport`] and [`Reports`] (one ordered outbox,
+//! ([`host::drive`]) with the simulator's subcontract engine (tampering for a replica whose
+//! behaviour is to run altered code), its [`Transport`] and [`Reports`] (one ordered outbox,
 //! routed through the seeded network in output order) and its [`Store`] (the optional
 //! per-replica record log, [`Runtime::record_replica_inputs`]).
 
@@ -90,8 +91,13 @@ impl Runtime {
     ) -> Result<Vec<Step>, RuntimeError> {
         let id = self.entities[entity].id;
         let SimReplica {
-            key, replica: r, ..
+            key,
+            replica: r,
+            behaviour,
+            ..
         } = &mut self.entities[entity].replicas[replica];
+        let engine = &mut self.engine;
+        engine.set_tampering(*behaviour == Behaviour::AlteredSubcontract);
         let log = self.recording.as_mut().map(|logs| {
             logs.entry(ReplicaId {
                 entity: id,
@@ -102,13 +108,15 @@ impl Runtime {
         let steps = RefCell::new(Vec::new());
         let result = host::drive(
             r,
-            &OneKey(key),
+            &OneKey::new(key),
             &mut SimStore(log),
             &mut Outbox(&steps),
             &mut Outbox(&steps),
+            engine,
             now,
             input,
         );
+        engine.set_tampering(false);
         match result {
             Ok(()) => Ok(steps.into_inner()),
             Err(HostError::Refused(e)) => {

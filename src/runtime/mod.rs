@@ -315,7 +315,8 @@ impl Runtime {
             .collect();
         let board = Board::new(validators, threshold)?;
         let onion = self.onion_secret(self.entities.len());
-        let genesis = EntityState::genesis(board.clone(), reserves.clone())?.with_onion(onion.clone());
+        let onion_key = onion.public_key().to_vec();
+        let genesis = EntityState::genesis(board.clone(), reserves.clone())?.with_onion(onion);
         if let Some(recording) = self.recording.as_mut() {
             for address in &addresses {
                 let record = HostRecord::Genesis {
@@ -323,7 +324,7 @@ impl Runtime {
                     board: board.clone(),
                     reserves: reserves.clone(),
                     config: config.clone(),
-                    onion: Some(onion.clone()),
+                    onion_key: onion_key.clone(),
                 };
                 let id = ReplicaId {
                     entity: genesis.entity_id,

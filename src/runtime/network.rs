@@ -285,6 +285,7 @@ mod tests {
         Envelope {
             entity,
             from,
+            sender: unknown_sender(),
             to,
             message: EntityMessage::SyncRequest {
                 from: Default::default(),
