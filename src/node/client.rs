@@ -98,6 +98,36 @@ impl NodeClient {
         tx_hash(&r)
     }
 
+    /// Pays over a route the node plans from `from`'s gossip view (`xln_payRouted`);
+    /// returns the payment's tx hash (follow it with [`NodeClient::payment_status`]).
+    ///
+    /// # Errors
+    /// As [`NodeClient::call`]; no route yet is an error too.
+    pub fn pay_routed(
+        &self,
+        from: &str,
+        to: &str,
+        token: u64,
+        amount: &str,
+    ) -> Result<String, String> {
+        let r = self.call(
+            "xln_payRouted",
+            json!({ "from": from, "to": to, "token": token, "amount": amount }),
+        )?;
+        tx_hash(&r)
+    }
+
+    /// `xln_paymentStatus` of the payment `entity` sent with `tx_hash`.
+    ///
+    /// # Errors
+    /// As [`NodeClient::call`].
+    pub fn payment_status(&self, entity: &str, tx_hash: &str) -> Result<Value, String> {
+        self.call(
+            "xln_paymentStatus",
+            json!({ "entity": entity, "tx_hash": tx_hash }),
+        )
+    }
+
     /// `xln_account`.
     ///
     /// # Errors
