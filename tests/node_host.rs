@@ -48,14 +48,23 @@ fn credit(rt: &mut Runtime, from: usize, to: EntityId, amount: u64) {
 }
 
 /// Routes `amount` from `from` to `to` over `from`'s view, once gossip lets it (bounded).
-fn pay_routed(rt: &mut Runtime, from: usize, to: usize, amount: u64, rerun: &str) -> [u8; 32] {
+/// Returns the tx hash and the first lock's timeout.
+fn pay_routed(
+    rt: &mut Runtime,
+    from: usize,
+    to: usize,
+    amount: u64,
+    rerun: &str,
+) -> ([u8; 32], u64) {
     let (from_id, to_id) = (rt.entity_id(from).unwrap(), rt.entity_id(to).unwrap());
     for _ in 0..40 {
         let view = rt.replica(from, 0).unwrap().gossip().clone();
         if let Ok(plan) = view.plan(&from_id, &to_id, &BigInt::from(amount), 1, rt.now()) {
-            return rt
+            let timeout = plan.parts[0][0].timeout;
+            let tx = rt
                 .submit(from, EntityTx::PayRouted(Box::new(plan)))
                 .unwrap();
+            return (tx, timeout);
         }
         rt.run_ticks(20);
         rt.run_until_quiet(20_000);
@@ -118,30 +127,42 @@ fn recorded_replicas_replay_to_the_simulated_ones() {
         }
         assert!(rt.run_until_quiet(10_000), "{rerun}");
         // Routed: user -> hub -> carol, every hop acting on its own.
-        let routed = pay_routed(&mut rt, user, carol, 40, &rerun);
+        let (routed, _) = pay_routed(&mut rt, user, carol, 40, &rerun);
         assert!(rt.run_until_quiet(20_000), "{rerun}");
         assert_eq!(
             status(&rt, user, &routed),
             Some(PaymentStatus::Settled),
             "{rerun}: the routed payment settles"
         );
-        // A lock the hub never answers while it is silent times out by its payer's clock.
-        for r in 0..4 {
-            rt.set_behaviour(hub, r, xln::runtime::Behaviour::Silent)
-                .unwrap();
+        // The receiver goes silent: the user's lock toward the hub commits, the hub's lock
+        // toward carol waits. The idle user must still be woken at its lock's timeout (a
+        // node ticks idle replicas only by `wake_at`), and then takes the lock back.
+        rt.set_behaviour(carol, 0, xln::runtime::Behaviour::Silent)
+            .unwrap();
+        let (stuck, timeout) = pay_routed(&mut rt, user, carol, 7, &rerun);
+        let mut woken_at = None;
+        for _ in 0..timeout {
+            rt.run_ticks(1);
+            let r = rt.replica(user, 0).unwrap();
+            if r.is_idle() && rt.now() < timeout {
+                woken_at = Some(r.wake_at());
+            }
         }
-        let stuck = pay_routed(&mut rt, user, carol, 7, &rerun);
-        rt.run_ticks(3_000);
-        for r in 0..4 {
-            rt.set_behaviour(hub, r, xln::runtime::Behaviour::Honest)
-                .unwrap();
-        }
-        assert!(rt.run_until_quiet(20_000), "{rerun}");
-        assert!(
-            matches!(status(&rt, user, &stuck), Some(PaymentStatus::Failed(_)) | None),
-            "{rerun}: the stuck payment fails back: {:?}",
+        assert_eq!(
+            woken_at,
+            Some(Some(timeout)),
+            "{rerun}: the idle payer wants a tick at its lock's timeout"
+        );
+        rt.run_ticks(200);
+        assert_eq!(
+            status(&rt, user, &stuck).map(|s| matches!(s, PaymentStatus::Failed(_))),
+            Some(true),
+            "{rerun}: the payer timed its lock out by its clock: {:?}",
             status(&rt, user, &stuck)
         );
+        rt.set_behaviour(carol, 0, xln::runtime::Behaviour::Honest)
+            .unwrap();
+        assert!(rt.run_until_quiet(20_000), "{rerun}");
         for (entity, n) in [(hub, 4), (user, 1), (carol, 1)] {
             for i in 0..n {
                 let live = rt.replica(entity, i).unwrap();
