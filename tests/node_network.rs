@@ -5,8 +5,8 @@
 //! applied exactly once (both sides' deltas equal the sums), the hub kept committing while a
 //! quorum was up, all replicas of the hub agree, and each node's state hash equals what
 //! replaying its WAL gives (`xln wal verify`). Snapshots are taken every 200 records, so
-//! restarts recover from a snapshot plus the WAL after it. Routed (HTLC) payments through the hub join
-//! this test as more `pay` calls once entities forward them.
+//! restarts recover from a snapshot plus the WAL after it. Routed (HTLC) payments across node
+//! processes are `tests/node_routed.rs`.
 
 mod node_support;
 

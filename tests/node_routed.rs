@@ -85,8 +85,16 @@ fn a_payment_routed_through_a_hub_node_settles_on_every_hop() {
     let (hub_alice, h_hash) = balance(&net, "hub", "hub", "alice");
     let (hub_bob, hb_hash) = balance(&net, "hub", "hub", "bob");
     let (bob_side, b_hash) = balance(&net, "bob", "bob", "hub");
-    assert_eq!(alice_side - before[0], -(40 + fee), "alice paid 40 + the fee");
-    assert_eq!(hub_alice - before[1], 40 + fee, "the hub was paid 40 + fee upstream");
+    assert_eq!(
+        alice_side - before[0],
+        -(40 + fee),
+        "alice paid 40 + the fee"
+    );
+    assert_eq!(
+        hub_alice - before[1],
+        40 + fee,
+        "the hub was paid 40 + fee upstream"
+    );
     assert_eq!(hub_bob - before[2], -40, "the hub paid 40 downstream");
     assert_eq!(bob_side - before[3], 40, "bob received 40");
     assert_eq!(a_hash, h_hash, "both sides of alice–hub agree");
@@ -102,12 +110,19 @@ fn a_payment_routed_through_a_hub_node_settles_on_every_hop() {
     );
     for (node, entity, peer) in [("alice", "alice", "hub"), ("hub", "hub", "bob")] {
         let view = net.client(node).account(entity, peer, 1).expect("account");
-        assert_eq!(view["in_flight"], json!(false), "{entity}–{peer}: nothing in flight");
+        assert_eq!(
+            view["in_flight"],
+            json!(false),
+            "{entity}–{peer}: nothing in flight"
+        );
     }
     let reported: Vec<(String, String)> = ["alice", "hub", "bob"]
         .iter()
         .map(|n| {
-            let s = net.status(n)["state_hash"].as_str().unwrap_or("").to_string();
+            let s = net.status(n)["state_hash"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             (n.to_string(), s)
         })
         .collect();

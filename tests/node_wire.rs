@@ -12,14 +12,14 @@ use xln::account::UNSEALED;
 use xln::account::{AccountFrame, AccountMessage, AccountMessageBody, AccountTx, Data, Delta};
 use xln::crypto::SecretKey;
 use xln::crypto::{Address, Canonical, RlpItem, Signature};
+use xln::entity::gossip::{Advertised, EntityProfile, ProfilePart, SignedProfile};
 use xln::entity::wire::{
     decode_exact, decode_message, WireError, WIRE_MESSAGE_BYTES_MAX, WIRE_NESTING_MAX,
 };
-use xln::entity::gossip::{Advertised, EntityProfile, ProfilePart, SignedProfile};
 use xln::entity::{
-    AccountOpen, AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx,
-    FeePolicy, Hanko, Holder, PaymentHop, Proposal, ProposalAction, RoutedPayment, SignedTx,
-    ValidCert, Validator, ViewChange, Vote, VoteKind,
+    AccountOpen, AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx, FeePolicy,
+    Hanko, Holder, PaymentHop, Proposal, ProposalAction, RoutedPayment, SignedTx, ValidCert,
+    Validator, ViewChange, Vote, VoteKind,
 };
 
 fn key() -> SecretKey {

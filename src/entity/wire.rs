@@ -24,9 +24,9 @@ use num_bigint::{BigInt, BigUint, Sign};
 
 use super::gossip::{Advertised, EntityProfile, ProfilePart, SignedProfile};
 use super::{
-    AccountOpen, AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx,
-    FeePolicy, Hanko, Holder, PaymentHop, Proposal, ProposalAction, RoutedPayment, SignedTx,
-    ValidCert, Validator, ViewChange, Vote, VoteKind,
+    AccountOpen, AccountPart, Board, CommitNotice, EntityFrame, EntityMessage, EntityTx, FeePolicy,
+    Hanko, Holder, PaymentHop, Proposal, ProposalAction, RoutedPayment, SignedTx, ValidCert,
+    Validator, ViewChange, Vote, VoteKind,
 };
 use crate::account::{AccountFrame, AccountMessage, AccountMessageBody, AccountTx, Data, Delta};
 use crate::crypto::{decode_int, decode_u64, Address, Canonical, CryptoError, RlpItem, Signature};

@@ -108,9 +108,8 @@ impl Replicas {
                             return Err(ReplayError::OnionSecret {
                                 entity: hex(&genesis.entity_id),
                                 key: hex(onion_key),
-                                held: held.map_or("no onion secret".into(), |s| {
-                                    hex(&s.public_key())
-                                }),
+                                held: held
+                                    .map_or("no onion secret".into(), |s| hex(&s.public_key())),
                             })
                         }
                     }

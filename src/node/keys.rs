@@ -140,7 +140,11 @@ pub fn fresh_onion() -> Result<OnionSecret, KeyError> {
 ///
 /// # Errors
 /// [`KeyError::Io`]; [`KeyError::Bad`] if the file holds another secret.
-pub fn write_onion(dir: &Path, entity: &EntityId, secret: &OnionSecret) -> Result<PathBuf, KeyError> {
+pub fn write_onion(
+    dir: &Path,
+    entity: &EntityId,
+    secret: &OnionSecret,
+) -> Result<PathBuf, KeyError> {
     fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))?;
     let path = onion_path(dir, entity);
@@ -345,7 +349,10 @@ mod tests {
         write_onion(&dir, &entity, &onion).unwrap();
         write_onion(&dir, &entity, &onion).expect("the same secret again is fine");
         assert!(write_onion(&dir, &entity, &fresh_onion().unwrap()).is_err());
-        assert_eq!(read_onion(&dir, &entity).unwrap().map(|o| o.0), Some(onion.0));
+        assert_eq!(
+            read_onion(&dir, &entity).unwrap().map(|o| o.0),
+            Some(onion.0)
+        );
         fs::set_permissions(onion_path(&dir, &entity), fs::Permissions::from_mode(0o640)).unwrap();
         assert!(matches!(
             read_onion(&dir, &entity),

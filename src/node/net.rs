@@ -288,7 +288,10 @@ fn layout(dir: &Path, net: &Network) -> Result<BTreeMap<String, Vec<Address>>, S
         // The onion secret the entity's validators share: the same file on every node that
         // hosts one of them (the board is the one node files describe: equal shares).
         let board = crate::entity::Board::new(
-            addrs.iter().map(|a| crate::entity::Validator::new(*a, 1)).collect(),
+            addrs
+                .iter()
+                .map(|a| crate::entity::Validator::new(*a, 1))
+                .collect(),
             e.threshold,
         )
         .map_err(|err| format!("entity {:?}: {err}", e.name))?;

@@ -27,8 +27,8 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::core::{CoreEvent, CoreView, Directory, Outcome};
-use crate::crypto::readable::{from_hex, to_hex};
 use crate::account::AccountTx;
+use crate::crypto::readable::{from_hex, to_hex};
 use crate::entity::{EntityId, EntityTx, FeePolicy, Holder, PaymentStatus, ProposalAction};
 
 /// The context every method sees.
@@ -247,7 +247,11 @@ fn entity_view(view: &CoreView<'_>, entity: &EntityId) -> Value {
         .log
         .iter()
         .filter_map(|e| match e {
-            crate::entity::LogEntry::AccountTxRejected { peer, tx, rejection } => Some(json!({
+            crate::entity::LogEntry::AccountTxRejected {
+                peer,
+                tx,
+                rejection,
+            } => Some(json!({
                 "peer": view.directory.name(peer), "tx": tx.kind(),
                 "kind": rejection.kind.name(), "reason": rejection.reason,
             })),

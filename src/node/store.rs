@@ -21,8 +21,8 @@ use super::core::{Ledger, Outcome};
 use crate::crypto::keccak256;
 use crate::crypto::readable::{from_hex, to_hex};
 use crate::host::{self, HostError, HostRecord, ReplicaId, Replicas, Reports, Signer};
-use crate::storage::{scan_wal, write_snapshot_atomically, StoreError, SyncPolicy, Wal};
 use crate::sandbox::SandboxEngine;
+use crate::storage::{scan_wal, write_snapshot_atomically, StoreError, SyncPolicy, Wal};
 
 /// The snapshot format this code writes and reads.
 pub const NODE_SNAPSHOT_FORMAT: u64 = 1;
