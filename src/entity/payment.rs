@@ -1344,12 +1344,15 @@ impl EntityState {
     }
 }
 
+/// One onion layer: the hop's onion key and its encoded instruction.
+type OnionLayer = ([u8; 33], Vec<u8>);
+
 /// The onion layers of one route: each hop's onion key and its instruction.
 fn onion_layers(
     hops: &[PaymentHop],
     total: &BigInt,
     preimage: &[u8; 32],
-) -> Result<Vec<([u8; 33], Vec<u8>)>, Rejection> {
+) -> Result<Vec<OnionLayer>, Rejection> {
     hops.iter()
         .enumerate()
         .map(|(i, hop)| {
