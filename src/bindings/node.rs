@@ -218,6 +218,11 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
             json!({ "kind": kind, "peer": name(args, 0, who)?, "token": index_arg(args, 1, who)?,
                     "amount": amount(args, 2, who)? })
         }
+        "set-fee-policy" => {
+            need(3)?;
+            json!({ "kind": "set-fee-policy", "base": amount(args, 0, who)?,
+                    "ppm": index_arg(args, 1, who)?, "timeout_delta": index_arg(args, 2, who)? })
+        }
         "propose" => {
             need(2)?;
             json!({ "kind": "propose", "id": index_arg(args, 0, who)?, "text": str_arg(args, 1, who)?.to_string() })
@@ -228,7 +233,7 @@ fn submit(interp: &mut Interp, a: &[Value], _: Span) -> R {
         }
         other => return Err(
             value_error(who, format!("unknown entity transaction `{other}`")).with_hint(
-                "kinds: message, payment, open-account, account-payment, set-credit, propose, vote",
+                "kinds: message, payment, open-account, account-payment, set-credit, set-fee-policy (base ppm timeout-delta-ms), propose, vote",
             ),
         ),
     };
