@@ -6,7 +6,8 @@
 //! `storage` (write-ahead log, snapshots, recovery, time travel), `chain` (the
 //! jurisdiction: embedded revm or a JSON-RPC node), `error` (host errors and the single
 //! reporting path), `bench` (median timing), `account`, `entity`, `runtime`, `routing`,
-//! `netting` (the protocol machines) and `arch` (the architecture as data).
+//! `netting` (the protocol machines), `arch` (the architecture as data), `host` (the
+//! boundary between machines and their hosts) and `node` (the process host).
 
 pub mod account;
 pub mod arch;
@@ -17,8 +18,10 @@ pub mod cli;
 pub mod crypto;
 pub mod entity;
 pub mod error;
+pub mod host;
 pub mod lang;
 pub mod netting;
+pub mod node;
 pub mod repl;
 pub mod routing;
 pub mod runtime;

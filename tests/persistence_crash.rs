@@ -109,8 +109,20 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
+/// On a thread with the CLI's large stack, as `xln run` runs: the test replays and
+/// recovers runtimes in process, and their inputs run subcontracts in the sandbox's
+/// interpreter (the default 2 MiB test thread is too small for it in a debug build).
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(crash_test)
+        .expect("test thread")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+fn crash_test() {
     let seed = env_u64("XLN_CRASH_SEED", 7);
     let kills = env_u64("XLN_CRASH_KILLS", 50);
     let rerun = format!("rerun with XLN_CRASH_SEED={seed} XLN_CRASH_KILLS={kills} cargo test --test persistence_crash");

@@ -80,7 +80,7 @@ pub struct Architecture {
 
 /// The layers: every folder of `src/` (a test keeps this in step with `src/lib.rs`) and the
 /// two of DESIGN.md's diagram still to come.
-const LAYERS: [(&str, Status, &str); 14] = [
+const LAYERS: [(&str, Status, &str); 16] = [
     (
         "lang",
         Status::Built,
@@ -135,10 +135,20 @@ const LAYERS: [(&str, Status, &str); 14] = [
         Status::Built,
         "the subcontract engine: xln code by hash, run deterministically in a fresh interpreter",
     ),
+    (
+        "host",
+        Status::Built,
+        "the host boundary: Transport, Store, Signer, the per-replica input log, the one driver",
+    ),
+    (
+        "node",
+        Status::Built,
+        "the process host: config, key files, Noise-over-WebSocket peers, WAL, JSON-RPC",
+    ),
 ];
 
 /// Who feeds whom (DESIGN.md's diagram, plus the calls the code makes).
-const FEEDS: [(&str, &str); 27] = [
+const FEEDS: [(&str, &str); 32] = [
     ("repl", "lang"),
     ("cli", "lang"),
     ("lang", "bindings"),
@@ -166,6 +176,11 @@ const FEEDS: [(&str, &str); 27] = [
     ("sandbox", "lang"),
     ("sandbox", "account"),
     ("entity", "routing"),
+    ("runtime", "host"),
+    ("node", "host"),
+    ("host", "entity"),
+    ("cli", "node"),
+    ("bindings", "node"),
 ];
 
 /// The architecture as it is in this build.

@@ -7,6 +7,7 @@ pub mod arch;
 pub mod chain;
 pub mod crypto;
 pub mod netting;
+pub mod node;
 pub mod routing;
 pub mod runtime;
 pub mod storage;
@@ -24,5 +25,6 @@ pub fn tables() -> Vec<(&'static str, &'static [Primitive])> {
         ("Architecture", arch::PRIMITIVES),
         ("Jurisdiction (chain)", chain::PRIMITIVES),
         ("Persistence and time travel", storage::PRIMITIVES),
+        ("Live nodes", node::PRIMITIVES),
     ]
 }

@@ -1,12 +1,16 @@
-//! The `xln` command line: argument parsing, the subcommands (repl, run, check, eval,
-//! bench, doc), exit codes (0 ok, 1 script error, 2 usage error), and running everything on
-//! a thread whose stack is sized for the configured recursion limit.
+//! The `xln` command line: the subcommands (repl, run, check, eval, bench, doc, arch,
+//! snapshot, wal, node, net; the grammar is `args.rs`, clap's derive API), exit codes (0 ok,
+//! 1 script error, 2 usage error), and running everything on a thread whose stack is sized
+//! for the configured recursion limit.
 
 pub mod arch;
+pub mod args;
 pub mod bench;
 pub mod store;
 
 use std::io::IsTerminal;
+
+use clap::Parser as _;
 use std::path::Path;
 
 use crate::error::{Failure, HostCode, HostError};
@@ -18,7 +22,7 @@ xln — the XLN payment network language
 
 USAGE:
     xln [OPTIONS]                  start the REPL
-    xln repl                       start the REPL
+    xln repl [--node URL]          start the REPL (--node: drive a live node, see node-* builtins)
     xln run FILE [ARGS...]         run a script (ARGS via (command-line-arguments));
                                    --timeline OUT.jsonl writes the simulation timeline;
                                    --chain URL makes (connect-chain!) use that node
@@ -26,10 +30,16 @@ USAGE:
                                    where a previous run over DIR stopped
                                    (--snapshot-every N: a snapshot every N inputs [1000])
     xln snapshot dump|load|diff    readable runtime snapshots (`xln snapshot` for usage)
-    xln wal inspect|verify|prune DIR  the write-ahead log of a store
+    xln wal inspect|verify|prune DIR  the write-ahead log of a store (verify also takes a node's
+                                   data directory: each replica's state hash, as the node reports)
+    xln node CONFIG                run a node: its replicas, key files, data directory and peers
+    xln net up NETWORK.xln [--dir DIR]  start a local network of node processes (default DIR xln-net)
+    xln net down [DIR]             stop them
     xln check FILE...              read and expand files, report every error, run nothing
     xln eval 'EXPR...'             evaluate expressions and print the last value
     xln bench [lang|crypto|all]    run built-in benchmarks and print medians
+    xln bench net [--accounts N] [--clients K] [--payments P]
+                                   payments through a hub node over real sockets, vs the signature floor
     xln doc [NAME]                 show documentation of a builtin or special form
     xln arch [--dot [FILE]] [--svg FILE] [--script S]
                                    the architecture as a tree, or Graphviz DOT/SVG of the
@@ -61,73 +71,73 @@ pub struct Options {
     pub store: Option<std::path::PathBuf>,
     /// `run --snapshot-every N`: inputs between snapshots of the store.
     pub snapshot_every: Option<u64>,
+    /// `repl --node URL`: the live node the REPL's node builtins drive.
+    pub node: Option<String>,
 }
 
 /// Entry point used by `main`: returns the process exit code.
 pub fn run(args: Vec<String>) -> i32 {
+    let color = color_wanted();
+    let argv = std::iter::once("xln".to_string()).chain(args::hoist_run_options(args));
+    let cli = match args::Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(&e, color),
+    };
     let mut options = Options {
         limits: Limits::default(),
-        color: color_wanted(),
+        color: color && !cli.no_color,
         timeline: None,
         chain: None,
         store: None,
         snapshot_every: None,
+        node: None,
     };
-    let mut rest = Vec::new();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        if !rest.is_empty() {
-            rest.push(arg);
-            continue;
-        }
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return 0;
-            }
-            "-V" | "--version" => {
-                println!("xln {}", env!("CARGO_PKG_VERSION"));
-                return 0;
-            }
-            "--no-color" => options.color = false,
-            "--max-depth" | "--step-budget" | "--max-alloc" | "--max-memory" => {
-                let value = it.next().and_then(|v| v.parse::<u64>().ok());
-                match (arg.as_str(), value) {
-                    ("--max-depth", Some(n)) if n > 0 && n <= 10_000_000 => {
-                        options.limits.max_depth = n as usize
-                    }
-                    ("--step-budget", Some(n)) => options.limits.step_budget = Some(n),
-                    ("--max-alloc", Some(n)) if n > 0 && n < 1 << 40 => {
-                        options.limits.max_alloc_bytes = n << 20
-                    }
-                    ("--max-memory", Some(n)) if n > 0 && n < 1 << 40 => {
-                        options.limits.max_memory_bytes = n << 20
-                    }
-                    _ => {
-                        return usage_error(
-                            &format!("{arg} needs a positive integer"),
-                            options.color,
-                        )
-                    }
-                }
-            }
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return usage_error(&format!("unknown option `{flag}`"), options.color)
-            }
-            _ => rest.push(arg),
-        }
+    if let Some(n) = cli.max_depth {
+        options.limits.max_depth = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    options.limits.step_budget = cli.step_budget.or(options.limits.step_budget);
+    if let Some(mib) = cli.max_alloc {
+        options.limits.max_alloc_bytes = mib << 20;
+    }
+    if let Some(mib) = cli.max_memory {
+        options.limits.max_memory_bytes = mib << 20;
     }
     let stack = crate::lang::eval::stack_bytes_for(&options.limits);
     options.limits.stack_bytes = stack - (4 << 20);
+    let command = cli.command;
     let worker = std::thread::Builder::new()
         .name("xln".into())
         .stack_size(stack)
-        .spawn(move || dispatch(rest, options));
+        .spawn(move || dispatch(command, options));
     match worker.map(|h| h.join()) {
         Ok(Ok(code)) => code,
         _ => {
             eprintln!("xln: internal error: the interpreter thread stopped unexpectedly");
             1
+        }
+    }
+}
+
+/// Help and version exit 0; every other parse error is a usage error (exit 2).
+fn clap_error(e: &clap::Error, color: bool) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp => {
+            let _ = e.print();
+            0
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{}", e.render());
+            2
+        }
+        ErrorKind::DisplayVersion => {
+            println!("xln {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            usage_error(first.trim_start_matches("error: "), color)
         }
     }
 }
@@ -142,87 +152,88 @@ fn usage_error(message: &str, color: bool) -> i32 {
     2
 }
 
-fn dispatch(args: Vec<String>, options: Options) -> i32 {
-    let Some((command, rest)) = args.split_first() else {
+fn dispatch(command: Option<args::Command>, options: Options) -> i32 {
+    use args::Command as C;
+    let Some(command) = command else {
         return crate::repl::start(options);
     };
-    match command.as_str() {
-        "repl" => crate::repl::start(options),
-        "run" => {
-            let (timeline, rest) = match take_option(rest, "--timeline") {
-                Ok(split) => split,
-                Err(message) => return usage_error(&message, options.color),
-            };
-            let (chain, rest) = match take_option(&rest, "--chain") {
-                Ok(split) => split,
-                Err(message) => return usage_error(&message, options.color),
-            };
-            let (store, rest) = match take_option(&rest, "--store") {
-                Ok(split) => split,
-                Err(message) => return usage_error(&message, options.color),
-            };
-            let (every, rest) = match take_option(&rest, "--snapshot-every") {
-                Ok((Some(n), rest)) => match n.parse::<u64>() {
-                    Ok(n) if n > 0 => (Some(n), rest),
-                    _ => {
-                        return usage_error(
-                            "--snapshot-every needs a positive integer",
-                            options.color,
-                        )
-                    }
-                },
-                Ok((None, rest)) => (None, rest),
-                Err(message) => return usage_error(&message, options.color),
-            };
-            match rest.split_first() {
-                Some((file, script_args)) => {
-                    let options = Options {
-                        timeline: timeline.map(Into::into),
-                        chain,
-                        store: store.map(Into::into),
-                        snapshot_every: every,
-                        ..options
-                    };
-                    run_file(Path::new(file), script_args.to_vec(), &options)
-                }
-                None => usage_error("`xln run` needs a FILE", options.color),
+    let color = options.color;
+    match command {
+        C::Repl { node } => crate::repl::start(Options { node, ..options }),
+        C::Run(mut r) => {
+            // A lone `--` ends the run options; it is not one of the script's arguments.
+            if let Some(i) = r.rest.iter().position(|a| a == "--") {
+                r.rest.remove(i);
             }
+            run_command(r, options)
         }
-        "check" if !rest.is_empty() => check_files(rest, &options),
-        "check" => usage_error("`xln check` needs at least one FILE", options.color),
-        "eval" if !rest.is_empty() => eval_text(&rest.join(" "), &options),
-        "eval" => usage_error("`xln eval` needs an expression", options.color),
-        "bench" => bench::run(rest.first().map(String::as_str).unwrap_or("all")),
-        "doc" => doc(rest.first().map(String::as_str)),
-        "arch" => arch::run(rest, &options),
-        "snapshot" => store::snapshot_command(rest, options.color),
-        "wal" => store::wal_command(rest, options.color),
-        other if other.ends_with(".xln") => run_file(Path::new(other), rest.to_vec(), &options),
-        other => usage_error(&format!("unknown command `{other}`"), options.color),
+        C::Check { files } => check_files(&files, &options),
+        C::Eval { exprs } => eval_text(&exprs.join(" "), &options),
+        C::Bench { args } => match args.split_first() {
+            Some((group, rest)) if group == "net" => {
+                let argv = std::iter::once("xln bench net".to_string()).chain(rest.iter().cloned());
+                match args::NetBench::try_parse_from(argv) {
+                    Ok(b) => crate::node::bench::command(&b),
+                    Err(e) => clap_error(&e, color),
+                }
+            }
+            _ => bench::run(args.first().map(String::as_str).unwrap_or("all")),
+        },
+        C::Doc { name } => doc(name.as_deref()),
+        C::Arch { args } => arch::run(&args, &options),
+        C::Snapshot { args } => store::snapshot_command(&args, color),
+        C::Wal { args } => store::wal_command(&args, color),
+        C::Node { config } => crate::node::run(&config),
+        C::Net { action } => net_command(action),
+        C::External(words) => match words.split_first() {
+            Some((file, rest)) if file.ends_with(".xln") => {
+                run_file(Path::new(file), rest.to_vec(), &options)
+            }
+            Some((other, _)) => usage_error(&format!("unknown command `{other}`"), color),
+            None => crate::repl::start(options),
+        },
     }
 }
 
-/// Removes `--name VALUE` from the arguments (anywhere before a lone `--`).
-fn take_option(args: &[String], name: &str) -> Result<(Option<String>, Vec<String>), String> {
-    let mut value = None;
-    let mut rest = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--" {
-            rest.extend(it.cloned());
-            break;
+/// `xln run FILE [ARGS...]` with its options.
+fn run_command(r: args::RunArgs, options: Options) -> i32 {
+    match r.rest.split_first() {
+        Some((file, script_args)) => {
+            let options = Options {
+                timeline: r.timeline,
+                chain: r.chain,
+                store: r.store,
+                snapshot_every: r.snapshot_every,
+                ..options
+            };
+            run_file(Path::new(file), script_args.to_vec(), &options)
         }
-        if a == name {
-            value = Some(
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))?,
-            );
-        } else {
-            rest.push(a.clone());
+        None => usage_error("`xln run` needs a FILE", options.color),
+    }
+}
+
+/// `xln net up NETWORK.xln [--dir DIR]` and `xln net down [DIR]`.
+fn net_command(action: args::NetAction) -> i32 {
+    let result = match action {
+        args::NetAction::Up { network, dir } => crate::node::net::up(&network, &dir),
+        args::NetAction::Down { dir, dir_option } => {
+            let dir = dir.or(dir_option).unwrap_or_else(|| "xln-net".into());
+            crate::node::net::down(&dir)
+        }
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            0
+        }
+        Err(message) => {
+            eprintln!("xln net: {message}");
+            1
         }
     }
-    Ok((value, rest))
 }
 
 /// Prints a failure through the one reporting path and returns its exit code.

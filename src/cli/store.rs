@@ -20,7 +20,8 @@ pub const SNAPSHOT_USAGE: &str = "\
 
 pub const WAL_USAGE: &str = "\
     xln wal inspect DIR [FROM [TO]] list segments and records (inputs FROM..=TO)
-    xln wal verify DIR             recover read-only; print inputs and the state hash
+    xln wal verify DIR [--keys K]  recover read-only; print inputs and the state hash (a node's
+                                   data directory: each replica's hash; keys from K or DIR/../keys)
     xln wal prune DIR              delete WAL segments and snapshots behind the newest snapshot";
 
 fn storage_failure(e: StoreError, color: bool) -> i32 {
@@ -183,6 +184,17 @@ pub fn wal_command(args: &[String], color: bool) -> i32 {
             };
             inspect(Path::new(dir), from, to).unwrap_or_else(|e| storage_failure(e, color))
         }
+        [cmd, dir, rest @ ..]
+            if cmd == "verify" && crate::node::store::is_node_store(Path::new(dir)) =>
+        {
+            let keys = match rest {
+                [] => None,
+                [flag, keys] if flag == "--keys" => Some(PathBuf::from(keys)),
+                _ => return usage("`xln wal verify DIR [--keys KEYS]`"),
+            };
+            verify_node(Path::new(dir), keys)
+                .unwrap_or_else(|e| report(HostError::new(HostCode::Storage, e).into(), color))
+        }
         [cmd, dir] if cmd == "verify" => match Store::recover_read_only(Path::new(dir)) {
             Ok(r) => {
                 print_recovery(Path::new(dir), &r);
@@ -206,6 +218,37 @@ pub fn wal_command(args: &[String], color: bool) -> i32 {
         },
         _ => usage("`xln wal` needs inspect, verify or prune and a store DIR"),
     }
+}
+
+/// `xln wal verify` on a node's data directory: replays its host records (with the node's
+/// validator keys, from `--keys` or `DIR/../keys`) and prints each replica's height and
+/// state hash and the node's state hash — what the live node reports.
+fn verify_node(dir: &Path, keys: Option<PathBuf>) -> Result<i32, String> {
+    let keys = keys.unwrap_or_else(|| dir.join("..").join("keys"));
+    let ring = crate::node::keys::KeyRing::read_dir(&keys).map_err(|e| e.to_string())?;
+    let (replicas, r) =
+        crate::node::store::recover_read_only(dir, &ring).map_err(|e| e.to_string())?;
+    println!("{}: ok (a node's data directory)", dir.display());
+    println!("records {}", r.records);
+    println!(
+        "snapshot {} (replayed {} WAL records)",
+        r.snapshot, r.replayed
+    );
+    for (id, replica) in replicas.iter() {
+        println!(
+            "replica entity {} validator {} height {} state-hash {}",
+            crate::crypto::readable::to_hex(&id.entity),
+            id.validator,
+            replica.height(),
+            hex32(&replica.state_hash())
+        );
+    }
+    println!("state-hash {}", hex32(&replicas.state_hash()));
+    match r.torn_bytes {
+        Some(b) => println!("torn-tail {b} bytes: recovery will truncate it"),
+        None => println!("torn-tail none"),
+    }
+    Ok(0)
 }
 
 fn print_recovery(dir: &Path, r: &Recovered) {

@@ -787,6 +787,17 @@ impl EntityReplica {
         }
     }
 
+    /// When a tick would ask for [`EntityTx::Timers`]: the earliest timeout of a lock of
+    /// ours, but not before the last ask's resend interval has passed.
+    pub(super) fn timers_wake_at(&self) -> Option<u64> {
+        let timeout = self.state.next_lock_timeout()?;
+        let again = self
+            .links
+            .timers_asked_at
+            .map_or(0, |t| t.saturating_add(self.config.resend_interval));
+        Some(timeout.max(again))
+    }
+
     /// When this validator's clock says a lock of ours has timed out, it asks its board to
     /// take it back ([`EntityTx::Timers`]); at most once per resend interval, and not while
     /// such a tx waits in its mempool.

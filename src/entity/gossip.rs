@@ -330,6 +330,24 @@ impl GossipView {
         now: u64,
         n: usize,
     ) -> Result<Vec<RoutedPayment>, Rejection> {
+        self.plans_with_margin(from, to, amount, token, (now, FINAL_TIMEOUT_MARGIN), n)
+    }
+
+    /// As [`GossipView::plans`], the receiver's lock timing out `final_margin` after `now`
+    /// (a host whose clock counts milliseconds, as a node's does, needs a wider margin than
+    /// the simulator's [`FINAL_TIMEOUT_MARGIN`] ticks).
+    ///
+    /// # Errors
+    /// As [`GossipView::plan`].
+    pub fn plans_with_margin(
+        &self,
+        from: &EntityId,
+        to: &EntityId,
+        amount: &BigInt,
+        token: TokenId,
+        (now, final_margin): (u64, u64),
+        n: usize,
+    ) -> Result<Vec<RoutedPayment>, Rejection> {
         let no_route = |r: String| Rejection::new(RejectionKind::Route, r);
         let graph = ChannelGraph::from_gossip(&self.routing_state(), token);
         let node = |id: &EntityId| {
@@ -370,7 +388,7 @@ impl GossipView {
             plans.push(RoutedPayment {
                 token,
                 total: amount.clone(),
-                parts: vec![hops_for(&path, amount, now)],
+                parts: vec![hops_within(&path, amount, now, final_margin)],
                 attempts_max: 1,
                 parts_max: 1,
             });
@@ -383,9 +401,19 @@ impl GossipView {
 /// last): the receiver gets `amount` with a lock timing out `FINAL_TIMEOUT_MARGIN` after
 /// `now`; each earlier lock adds the fee and timeout delta of the entity that forwards it.
 pub fn hops_for(path: &[&EntityProfile], amount: &BigInt, now: u64) -> Vec<PaymentHop> {
+    hops_within(path, amount, now, FINAL_TIMEOUT_MARGIN)
+}
+
+/// As [`hops_for`], with the receiver's lock timing out `final_margin` after `now`.
+pub fn hops_within(
+    path: &[&EntityProfile],
+    amount: &BigInt,
+    now: u64,
+    final_margin: u64,
+) -> Vec<PaymentHop> {
     let mut hops = Vec::with_capacity(path.len());
     let mut amount = amount.clone();
-    let mut timeout = now.saturating_add(FINAL_TIMEOUT_MARGIN);
+    let mut timeout = now.saturating_add(final_margin);
     for (i, p) in path.iter().enumerate().rev() {
         hops.push(PaymentHop {
             entity: p.entity,
@@ -493,6 +521,18 @@ impl EntityReplica {
                 message: EntityMessage::ProfilePart(Box::new(part.clone())),
             });
         }
+    }
+
+    /// When a tick would compare the committed profile with the published one (a height
+    /// not checked yet, with someone to tell), not before [`GOSSIP_INTERVAL`] after the
+    /// last publication.
+    pub(super) fn gossip_wake_at(&self) -> Option<u64> {
+        let unchecked = self.gossip.checked_height != self.state.height;
+        (unchecked && !self.state.accounts.is_empty() && self.state.height > 0).then(|| {
+            self.gossip
+                .published_at
+                .map_or(0, |t| t.saturating_add(GOSSIP_INTERVAL))
+        })
     }
 
     /// Submits [`EntityTx::PublishProfile`] when the profile of the committed state differs

@@ -16,6 +16,7 @@
 //! | `round.rs` | per-height consensus bookkeeping: stored proposals, vote tallies, lock, valid frame |
 //! | `replica.rs` | [`EntityReplica`]: checks every input and stores what it accepts; accessors |
 //! | `rules.rs` | the consensus rules below, applied to what the replica stored; timers |
+//! | `wire.rs` | strict decoders of every message a peer can send (the inverse of the canonical encodings) |
 //!
 //! # Consensus (Tendermint with view changes)
 //!
@@ -88,6 +89,7 @@ mod rules;
 mod state;
 mod tx;
 pub mod wallet;
+pub mod wire;
 
 pub use accounts::{
     entity_address, AccountOpen, AccountPart, EntityAccount, Hanko, ACCOUNTS_MAX, HANKO_PARTS_MAX,

@@ -1357,6 +1357,29 @@ impl EntityState {
         self.flush_accounts(engine);
     }
 
+    /// The earliest timeout among the locks this entity sent that were not timed out yet:
+    /// when a host's clock passes it, its validators must be ticked (they then submit
+    /// [`super::EntityTx::Timers`]). None: no lock of ours waits for a timeout.
+    pub fn next_lock_timeout(&self) -> Option<u64> {
+        let htlc = htlc_code_hash();
+        self.accounts
+            .values()
+            .flat_map(|account| {
+                account
+                    .machine
+                    .state
+                    .subcontracts
+                    .iter()
+                    .filter(move |(id, sc)| {
+                        sc.owner == account.machine.side
+                            && sc.code == htlc
+                            && !account.timeouts_asked.contains(*id)
+                    })
+                    .filter_map(|(_, sc)| read_lock(&sc.params).map(|(_, t, _)| t))
+            })
+            .min()
+    }
+
     /// Whether some lock this entity sent has timed out by `now` and was not timed out yet
     /// (validators submit [`super::EntityTx::Timers`] then).
     pub fn timers_due(&self, now: u64) -> bool {

@@ -281,6 +281,22 @@ impl EntityReplica {
         self.mempool.is_empty() && !self.round.is_active() && !self.accounts_busy()
     }
 
+    /// The earliest clock at which a [`EntityInput::Tick`] has work for this replica
+    /// beyond its periodic sync request: now (0) while it is not idle; else the timeout of a
+    /// lock it must take back, or the time to check whether its profile needs publishing.
+    /// None: until an input arrives, ticks do nothing but sync. A host that does not tick
+    /// every replica every time (the node skips idle ones) must tick by this, or HTLC
+    /// timeouts would wait for the next sync interval.
+    pub fn wake_at(&self) -> Option<u64> {
+        if !self.is_idle() {
+            return Some(0);
+        }
+        [self.timers_wake_at(), self.gossip_wake_at()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// The commit notice of `height`, if this replica still keeps it.
     pub fn commit_notice(&self, height: u64) -> Option<&CommitNotice> {
         self.recent_commits

@@ -46,6 +46,12 @@ impl Session {
     pub fn new(options: &Options) -> Session {
         let mut interp = Interp::new(options.limits.clone(), Output::stdout());
         interp.module = interp.modules.new_module("repl", None);
+        if let Some(url) = &options.node {
+            match crate::bindings::node::connect(&mut interp, url, None) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("xln: --node {url}: {e}"),
+            }
+        }
         Session {
             interp,
             color: options.color,

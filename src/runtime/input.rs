@@ -8,16 +8,14 @@
 
 use std::fmt;
 
-use num_bigint::{BigInt, BigUint, Sign};
+use num_bigint::BigInt;
 
 use super::{Behaviour, Runtime, RuntimeError};
-use crate::account::{AccountTx, Data};
-use crate::crypto::{decode_u64, tagged, Address, Canonical, RlpItem};
-use crate::entity::payment::{PAYMENT_PARTS_MAX, ROUTE_HOPS_MAX};
-use crate::entity::{
-    Board, EntityConfig, EntityTx, FeePolicy, Holder, PaymentHop, ProposalAction, RoutedPayment,
-    TokenId, Validator,
+use crate::crypto::{tagged, Canonical, RlpItem};
+use crate::entity::wire::{
+    field_count, read_bigint, read_list, read_text, read_u64, tagged_parts, WireDecode, WireError,
 };
+use crate::entity::{EntityConfig, EntityTx, Holder, TokenId};
 
 /// Largest encoded input accepted by [`RuntimeInput::decode`] (a bound on hostile input;
 /// the largest real input, a tx with a maximal payload, is far smaller).
@@ -208,7 +206,7 @@ fn pair(p: (u64, u64)) -> RlpItem {
     RlpItem::List(vec![u(p.0), u(p.1)])
 }
 
-fn config_items(c: &EntityConfig) -> Vec<RlpItem> {
+pub(crate) fn config_items(c: &EntityConfig) -> Vec<RlpItem> {
     [
         c.view_timeout_base,
         c.view_timeout_step,
@@ -289,344 +287,34 @@ impl Canonical for RuntimeInput {
     }
 }
 
-/// A tagged struct's fields, checked for the expected count.
-fn fields<'a>(item: &'a RlpItem, what: &str, n: usize) -> Result<&'a [RlpItem], InputDecodeError> {
-    let list = item
-        .list()
-        .map_err(|_| bad(format!("{what}: expected a list")))?;
-    let fields = list.get(1..).unwrap_or(&[]);
-    if list.is_empty() || fields.len() != n {
-        return Err(bad(format!("{what}: expected {n} fields")));
-    }
-    Ok(fields)
-}
+// Decoding reuses the wire codec's strict readers (one decoder per structure, shared with
+// what peers send); only the runtime's own shapes are read here.
 
-fn tag_of(item: &RlpItem) -> Result<&[u8], InputDecodeError> {
-    item.list()
-        .ok()
-        .and_then(|l| l.first())
-        .and_then(RlpItem::as_bytes)
-        .ok_or_else(|| bad("expected a tagged structure"))
-}
-
-fn read_u64(item: &RlpItem, what: &str) -> Result<u64, InputDecodeError> {
-    decode_u64(item).map_err(|e| bad(format!("{what}: {e}")))
-}
-
-fn read_text(item: &RlpItem, what: &str) -> Result<String, InputDecodeError> {
-    let b = item
-        .bytes()
-        .map_err(|_| bad(format!("{what}: expected text")))?;
-    String::from_utf8(b.to_vec()).map_err(|_| bad(format!("{what}: not UTF-8")))
-}
-
-fn read_bytes(item: &RlpItem, what: &str) -> Result<Vec<u8>, InputDecodeError> {
-    Ok(item
-        .bytes()
-        .map_err(|_| bad(format!("{what}: expected bytes")))?
-        .to_vec())
-}
-
-fn read_id(item: &RlpItem, what: &str) -> Result<[u8; 32], InputDecodeError> {
-    <[u8; 32]>::try_from(read_bytes(item, what)?.as_slice())
-        .map_err(|_| bad(format!("{what}: expected 32 bytes")))
-}
-
-fn read_address(item: &RlpItem, what: &str) -> Result<Address, InputDecodeError> {
-    Address::from_slice(&read_bytes(item, what)?).map_err(|e| bad(format!("{what}: {e}")))
-}
-
-fn read_bool(item: &RlpItem, what: &str) -> Result<bool, InputDecodeError> {
-    match read_u64(item, what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(bad(format!("{what}: expected 0 or 1"))),
+impl From<WireError> for InputDecodeError {
+    fn from(e: WireError) -> Self {
+        InputDecodeError(e.to_string())
     }
 }
 
-fn read_pair(item: &RlpItem, what: &str) -> Result<(u64, u64), InputDecodeError> {
+/// A submitted tx: any entity tx except an account input, which replicas make themselves
+/// from sealed peer messages (a caller cannot submit one, so it is never a runtime input).
+pub(crate) fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
+    match EntityTx::from_item(item)? {
+        EntityTx::AccountInput { .. } => Err(bad(
+            "account inputs are made by replicas from sealed peer messages, not submitted",
+        )),
+        tx => Ok(tx),
+    }
+}
+
+fn read_pair(item: &RlpItem, what: &'static str) -> Result<(u64, u64), InputDecodeError> {
     match item.list() {
         Ok([a, b]) => Ok((read_u64(a, what)?, read_u64(b, what)?)),
         _ => Err(bad(format!("{what}: expected a pair"))),
     }
 }
 
-fn read_bigint(item: &RlpItem, what: &str) -> Result<BigInt, InputDecodeError> {
-    match item.list() {
-        Ok([sign, magnitude]) => {
-            let negative = read_bool(sign, what)?;
-            let m = crate::crypto::decode_int(magnitude, 64)
-                .map_err(|e| bad(format!("{what}: {e}")))?;
-            let sign = if negative { Sign::Minus } else { Sign::Plus };
-            Ok(BigInt::from_biguint(sign, BigUint::from_bytes_be(m)))
-        }
-        _ => Err(bad(format!("{what}: expected [sign, magnitude]"))),
-    }
-}
-
-fn read_list<'a>(item: &'a RlpItem, what: &str) -> Result<&'a [RlpItem], InputDecodeError> {
-    item.list()
-        .map_err(|_| bad(format!("{what}: expected a list")))
-}
-
-fn read_holder(item: &RlpItem) -> Result<Holder, InputDecodeError> {
-    match tag_of(item)? {
-        b"xln/holder/name/v1" => Ok(Holder::Name(read_text(
-            &fields(item, "holder", 1)?[0],
-            "holder",
-        )?)),
-        b"xln/holder/address/v1" => Ok(Holder::Address(read_address(
-            &fields(item, "holder", 1)?[0],
-            "holder",
-        )?)),
-        _ => Err(bad("unknown holder tag")),
-    }
-}
-
-fn read_board(item: &RlpItem) -> Result<Board, InputDecodeError> {
-    if tag_of(item)? != b"xln/board/v1" {
-        return Err(bad("expected a board"));
-    }
-    let f = fields(item, "board", 2)?;
-    let validators = read_list(&f[0], "board validators")?
-        .iter()
-        .map(|v| {
-            if tag_of(v)? != b"xln/validator/v1" {
-                return Err(bad("expected a validator"));
-            }
-            let f = fields(v, "validator", 2)?;
-            Ok(Validator {
-                address: read_address(&f[0], "validator")?,
-                shares: read_u64(&f[1], "validator shares")?,
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Board {
-        validators,
-        threshold: read_u64(&f[1], "board threshold")?,
-    })
-}
-
-fn read_action(item: &RlpItem) -> Result<ProposalAction, InputDecodeError> {
-    let f = fields(item, "proposal action", 1)?;
-    match tag_of(item)? {
-        b"xln/proposal-action/board/v1" => Ok(ProposalAction::BoardChange(read_board(&f[0])?)),
-        b"xln/proposal-action/text/v1" => Ok(ProposalAction::Text(read_text(&f[0], "text")?)),
-        _ => Err(bad("unknown proposal action tag")),
-    }
-}
-
-fn read_tx(item: &RlpItem) -> Result<EntityTx, InputDecodeError> {
-    let tag = tag_of(item)?;
-    let kind = String::from_utf8_lossy(tag).to_string();
-    let n = match tag {
-        b"xln/entity-tx/payment/v1" => 4,
-        b"xln/entity-tx/open-account/v1" | b"xln/entity-tx/account/v1" => 2,
-        b"xln/entity-tx/propose/v1" | b"xln/entity-tx/vote/v1" => 2,
-        b"xln/entity-tx/timers/v1" | b"xln/entity-tx/publish-profile/v1" => 0,
-        b"xln/entity-tx/retry-payment/v1" => 3,
-        _ => 1,
-    };
-    let f = fields(item, &kind, n)?;
-    Ok(match tag {
-        b"xln/entity-tx/message/v1" => EntityTx::Message {
-            text: read_text(&f[0], "message")?,
-        },
-        b"xln/entity-tx/open-account/v1" => EntityTx::OpenAccount {
-            peer: read_id(&f[0], "peer")?,
-            peer_board: read_board(&f[1])?,
-        },
-        b"xln/entity-tx/account/v1" => EntityTx::Account {
-            peer: read_id(&f[0], "peer")?,
-            tx: read_account_tx(&f[1])?,
-        },
-        // Replicas make account inputs themselves from sealed peer messages; a caller
-        // cannot submit one, so it is never a runtime input.
-        b"xln/entity-tx/account-input/v1" => {
-            return Err(bad(
-                "account inputs are made by replicas from sealed peer messages, not submitted",
-            ))
-        }
-        b"xln/entity-tx/chain-event/v1" => EntityTx::ChainEvent {
-            bytes: read_bytes(&f[0], "payload")?,
-        },
-        b"xln/entity-tx/payment/v1" => EntityTx::Payment {
-            from: read_holder(&f[0])?,
-            to: read_holder(&f[1])?,
-            token: read_u64(&f[2], "token")?,
-            amount: read_bigint(&f[3], "amount")?,
-        },
-        b"xln/entity-tx/propose/v1" => EntityTx::Propose {
-            id: read_u64(&f[0], "proposal id")?,
-            action: read_action(&f[1])?,
-        },
-        b"xln/entity-tx/vote/v1" => EntityTx::Vote {
-            id: read_u64(&f[0], "proposal id")?,
-            yes: read_bool(&f[1], "vote")?,
-        },
-        b"xln/entity-tx/set-fee-policy/v1" => EntityTx::SetFeePolicy(read_fee_policy(&f[0])?),
-        b"xln/entity-tx/pay-routed/v1" => EntityTx::PayRouted(Box::new(read_routed(&f[0])?)),
-        b"xln/entity-tx/retry-payment/v1" => EntityTx::RetryPayment {
-            hashlock: read_id(&f[0], "hashlock")?,
-            parts: read_parts(&f[1])?,
-            reason: read_text(&f[2], "reason")?,
-        },
-        b"xln/entity-tx/timers/v1" => EntityTx::Timers,
-        b"xln/entity-tx/publish-profile/v1" => EntityTx::PublishProfile,
-        _ => return Err(bad(format!("unknown entity tx tag {kind:?}"))),
-    })
-}
-
-fn read_fee_policy(item: &RlpItem) -> Result<FeePolicy, InputDecodeError> {
-    if tag_of(item)? != b"xln/fee-policy/v1" {
-        return Err(bad("expected a fee policy"));
-    }
-    let f = fields(item, "fee policy", 3)?;
-    Ok(FeePolicy {
-        base: read_bigint(&f[0], "base fee")?,
-        ppm: u32::try_from(read_u64(&f[1], "fee ppm")?)
-            .map_err(|_| bad("fee ppm beyond 32 bits"))?,
-        timeout_delta: read_u64(&f[2], "timeout delta")?,
-    })
-}
-
-fn read_routed(item: &RlpItem) -> Result<RoutedPayment, InputDecodeError> {
-    if tag_of(item)? != b"xln/routed-payment/v2" {
-        return Err(bad("expected a routed payment"));
-    }
-    let f = fields(item, "routed payment", 5)?;
-    let small = |item: &RlpItem, what: &str| -> Result<u32, InputDecodeError> {
-        u32::try_from(read_u64(item, what)?).map_err(|_| bad(format!("{what} beyond 32 bits")))
-    };
-    Ok(RoutedPayment {
-        token: read_u64(&f[0], "token")?,
-        total: read_bigint(&f[1], "total")?,
-        parts: read_parts(&f[2])?,
-        attempts_max: small(&f[3], "attempts")?,
-        parts_max: small(&f[4], "parts per attempt")?,
-    })
-}
-
-/// A payment's routes (each a list of hops), at most one beyond the bounds each (so the
-/// stateless check names the bound).
-fn read_parts(item: &RlpItem) -> Result<Vec<Vec<PaymentHop>>, InputDecodeError> {
-    read_list(item, "payment parts")?
-        .iter()
-        .take(PAYMENT_PARTS_MAX + 1)
-        .map(|part| {
-            read_list(part, "payment part")?
-                .iter()
-                .take(ROUTE_HOPS_MAX + 1)
-                .map(read_hop)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect()
-}
-
-fn read_hop(item: &RlpItem) -> Result<PaymentHop, InputDecodeError> {
-    if tag_of(item)? != b"xln/payment-hop/v1" {
-        return Err(bad("expected a payment hop"));
-    }
-    let f = fields(item, "payment hop", 4)?;
-    Ok(PaymentHop {
-        entity: read_id(&f[0], "hop entity")?,
-        onion_key: read_bytes(&f[1], "onion key")?,
-        amount: read_bigint(&f[2], "hop amount")?,
-        timeout: read_u64(&f[3], "hop timeout")?,
-    })
-}
-
-/// An account tx, strictly (every kind a validator may submit).
-pub(crate) fn read_account_tx(item: &RlpItem) -> Result<AccountTx, InputDecodeError> {
-    let tag = tag_of(item)?;
-    let kind = String::from_utf8_lossy(tag).to_string();
-    let token_amount = |f: &[RlpItem]| -> Result<(TokenId, BigInt), InputDecodeError> {
-        Ok((read_u64(&f[0], "token")?, read_bigint(&f[1], "amount")?))
-    };
-    Ok(match tag {
-        b"xln/account-tx/pay/v1" => {
-            let (token, amount) = token_amount(fields(item, &kind, 2)?)?;
-            AccountTx::Pay { token, amount }
-        }
-        b"xln/account-tx/set-credit-limit/v1" => {
-            let (token, amount) = token_amount(fields(item, &kind, 2)?)?;
-            AccountTx::SetCreditLimit { token, amount }
-        }
-        b"xln/account-tx/chain-delta/v1" => {
-            let f = fields(item, &kind, 3)?;
-            AccountTx::ChainDelta {
-                token: read_u64(&f[0], "token")?,
-                collateral_change: read_bigint(&f[1], "collateral change")?,
-                ondelta_change: read_bigint(&f[2], "ondelta change")?,
-            }
-        }
-        b"xln/account-tx/install-code/v1" => AccountTx::InstallCode {
-            code: read_bytes(&fields(item, &kind, 1)?[0], "code")?,
-        },
-        b"xln/account-tx/open-subcontract/v2" => {
-            let f = fields(item, &kind, 4)?;
-            let holds = read_list(&f[2], "holds")?
-                .iter()
-                .take(crate::account::SUBCONTRACT_HOLDS_MAX + 1)
-                .map(|h| match h.list() {
-                    Ok([t, a]) => Ok((read_u64(t, "token")?, read_bigint(a, "held amount")?)),
-                    _ => Err(bad("a hold is [token, amount]")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            AccountTx::OpenSubcontract {
-                id: read_u64(&f[0], "subcontract id")?,
-                code: read_id(&f[1], "code hash")?,
-                holds,
-                params: read_data(&f[3], 0)?,
-            }
-        }
-        b"xln/account-tx/call-subcontract/v1" => {
-            let f = fields(item, &kind, 3)?;
-            AccountTx::CallSubcontract {
-                id: read_u64(&f[0], "subcontract id")?,
-                method: read_text(&f[1], "method")?,
-                args: read_data(&f[2], 0)?,
-            }
-        }
-        _ => return Err(bad(format!("unknown account tx tag {kind:?}"))),
-    })
-}
-
-/// Subcontract data, strictly, nested at most [`crate::account::DATA_DEPTH_MAX`] deep.
-pub(crate) fn read_data(item: &RlpItem, depth: usize) -> Result<Data, InputDecodeError> {
-    if depth > crate::account::DATA_DEPTH_MAX {
-        return Err(bad("subcontract data nested too deep"));
-    }
-    let tag = tag_of(item)?;
-    let f = fields(item, "data", 1)?;
-    Ok(match tag {
-        b"xln/data/int/v1" => Data::Int(read_bigint(&f[0], "data int")?),
-        b"xln/data/bytes/v1" => Data::Bytes(read_bytes(&f[0], "data bytes")?),
-        b"xln/data/text/v1" => Data::Text(read_text(&f[0], "data text")?),
-        b"xln/data/bool/v1" => Data::Bool(read_bool(&f[0], "data bool")?),
-        b"xln/data/list/v1" => Data::List(
-            read_list(&f[0], "data list")?
-                .iter()
-                .map(|x| read_data(x, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
-        b"xln/data/map/v1" => {
-            let mut map = std::collections::BTreeMap::new();
-            for entry in read_list(&f[0], "data map")? {
-                match entry.list() {
-                    Ok([k, v]) => {
-                        map.insert(read_text(k, "data key")?, read_data(v, depth + 1)?);
-                    }
-                    _ => return Err(bad("a data map entry is [key, value]")),
-                }
-            }
-            Data::Map(map)
-        }
-        _ => return Err(bad("unknown data tag")),
-    })
-}
-
-fn read_config(f: &[RlpItem]) -> Result<EntityConfig, InputDecodeError> {
+pub(crate) fn read_config(f: &[RlpItem]) -> Result<EntityConfig, InputDecodeError> {
     let v = f
         .iter()
         .map(|x| read_u64(x, "entity config"))
@@ -655,18 +343,29 @@ fn read_behaviour(item: &RlpItem) -> Result<Behaviour, InputDecodeError> {
         .ok_or_else(|| bad(format!("unknown behaviour {name:?}")))
 }
 
-fn read_reserves(item: &RlpItem) -> Result<Vec<(Holder, TokenId, BigInt)>, InputDecodeError> {
+pub(crate) fn read_reserves(
+    item: &RlpItem,
+) -> Result<Vec<(Holder, TokenId, BigInt)>, InputDecodeError> {
     read_list(item, "reserves")?
         .iter()
         .map(|r| match r.list() {
             Ok([h, t, a]) => Ok((
-                read_holder(h)?,
+                Holder::from_item(h)?,
                 read_u64(t, "token")?,
                 read_bigint(a, "reserve")?,
             )),
             _ => Err(bad("reserve: expected [holder, token, amount]")),
         })
         .collect()
+}
+
+fn fields<'a>(
+    item: &'a RlpItem,
+    what: &'static str,
+    n: usize,
+) -> Result<&'a [RlpItem], InputDecodeError> {
+    let (_, f) = tagged_parts(item, what)?;
+    Ok(field_count(f, n, what)?)
 }
 
 impl RuntimeInput {
@@ -696,9 +395,9 @@ impl RuntimeInput {
     }
 
     fn from_item(item: &RlpItem) -> Result<Self, InputDecodeError> {
-        let tag = tag_of(item)?;
+        let (tag, _) = tagged_parts(item, "runtime input")?;
         let kind = String::from_utf8_lossy(tag).to_string();
-        let n = |n: usize| fields(item, &kind, n);
+        let n = |n: usize| fields(item, "runtime input", n);
         Ok(match tag {
             b"xln/runtime-input/reset/v1" => RuntimeInput::Reset {
                 seed: read_u64(&n(1)?[0], "seed")?,
@@ -832,6 +531,8 @@ impl fmt::Display for RuntimeInput {
 mod tests {
     use super::*;
     use crate::account::{AccountTx, Data};
+    use crate::crypto::Address;
+    use crate::entity::{Board, FeePolicy, PaymentHop, ProposalAction, RoutedPayment, Validator};
 
     fn samples() -> Vec<RuntimeInput> {
         let pay = EntityTx::Payment {

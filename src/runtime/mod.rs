@@ -11,6 +11,7 @@
 //! | `byzantine.rs` | [`Behaviour`] and how a byzantine replica's messages are rewritten |
 //! | `timeline.rs` | [`Event`] and its JSON-lines form |
 //! | `input.rs` | [`RuntimeInput`], its canonical encoding, and [`Runtime::apply`] |
+//! | `driving.rs` | how each input reaches a replica: the host driver, the outbox, the per-replica record log |
 //! | `kinds.rs` | the static kind names of events, read back from snapshots |
 //!
 //! One tick: deliver every message due (in the network's order), then give every replica
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod byzantine;
+mod driving;
 mod input;
 mod kinds;
 mod network;
@@ -30,16 +32,20 @@ use std::collections::{BTreeMap, VecDeque};
 use num_bigint::BigInt;
 
 pub use byzantine::Behaviour;
+pub(crate) use input::{config_items, read_config, read_reserves};
 pub use input::{InputDecodeError, RuntimeInput, RuntimeOutput, INPUT_BYTES_MAX};
 pub use network::{Envelope, Network, NetworkModel, Node, Partition, SendFate, SplitMix64};
 pub use timeline::{push_json_string, Event};
 
+use driving::Step;
+
 use crate::crypto::{Address, SecretKey};
 use crate::entity::payment::onion_secret_from;
 use crate::entity::{
-    Board, EntityConfig, EntityError, EntityId, EntityInput, EntityMessage, EntityOutput,
-    EntityReplica, EntityState, EntityTx, Holder, Rejection, TokenId, Validator,
+    Board, EntityConfig, EntityError, EntityId, EntityMessage, EntityOutput, EntityReplica,
+    EntityState, EntityTx, Holder, Rejection, TokenId, Validator,
 };
+use crate::host::{HostError, HostRecord, Input, ReplicaId};
 use crate::sandbox::SandboxEngine;
 
 /// Old messages a `ReplayOld` replica remembers for replaying.
@@ -65,6 +71,9 @@ pub enum RuntimeError {
     /// The entity layer refused (a bad board, reserve or tx).
     #[error(transparent)]
     Entity(#[from] EntityError),
+    /// The host boundary failed otherwise (a missing key; the simulator's store never fails).
+    #[error(transparent)]
+    Host(HostError),
 }
 
 crate::plain_readable!(TxOutcome);
@@ -145,6 +154,10 @@ pub struct Runtime {
     /// a restored runtime gets a fresh one, which gives the same results).
     #[serde(skip)]
     engine: SandboxEngine,
+    /// Per-replica logs of accepted inputs in the host record format, when recording is on
+    /// (not part of snapshots: a debugging and cross-checking aid).
+    #[serde(skip)]
+    recording: Option<BTreeMap<ReplicaId, Vec<Vec<u8>>>>,
 }
 
 impl Runtime {
@@ -163,6 +176,7 @@ impl Runtime {
             next_submitter: 0,
             entity_config: EntityConfig::default(),
             engine: SandboxEngine::new(),
+            recording: None,
         }
     }
 
@@ -301,7 +315,24 @@ impl Runtime {
             .collect();
         let board = Board::new(validators, threshold)?;
         let onion = self.onion_secret(self.entities.len());
-        let genesis = EntityState::genesis(board, reserves)?.with_onion(onion);
+        let onion_key = onion.public_key().to_vec();
+        let genesis = EntityState::genesis(board.clone(), reserves.clone())?.with_onion(onion);
+        if let Some(recording) = self.recording.as_mut() {
+            for address in &addresses {
+                let record = HostRecord::Genesis {
+                    validator: *address,
+                    board: board.clone(),
+                    reserves: reserves.clone(),
+                    config: config.clone(),
+                    onion_key: onion_key.clone(),
+                };
+                let id = ReplicaId {
+                    entity: genesis.entity_id,
+                    validator: *address,
+                };
+                recording.insert(id, vec![record.encode()]);
+            }
+        }
         let replicas = keys
             .into_iter()
             .zip(&addresses)
@@ -482,12 +513,12 @@ impl Runtime {
     ) -> Result<[u8; 32], RuntimeError> {
         self.sim_replica(entity, replica)?;
         let now = self.tick;
-        let outputs = self.input(entity, replica, EntityInput::SubmitTx(tx), now)?;
-        let queued = outputs.iter().find_map(|o| match o {
-            EntityOutput::Queued { tx_hash, nonce } => Some((*tx_hash, *nonce)),
+        let steps = self.input(entity, replica, Input::Submit(tx), now)?;
+        let queued = steps.iter().find_map(|o| match o {
+            Step::Report(EntityOutput::Queued { tx_hash, nonce }) => Some((*tx_hash, *nonce)),
             _ => None,
         });
-        self.route(entity, replica, outputs, now);
+        self.route(entity, replica, steps, now);
         let (tx_hash, nonce) = queued.ok_or(RuntimeError::Entity(EntityError::InvalidTx {
             reason: "the replica did not queue the tx".into(),
         }))?;
@@ -579,8 +610,8 @@ impl Runtime {
         }
         for entity in 0..self.entities.len() {
             for replica in 0..self.entities[entity].replicas.len() {
-                if let Ok(outputs) = self.input(entity, replica, EntityInput::Tick, now) {
-                    self.route(entity, replica, outputs, now);
+                if let Ok(steps) = self.input(entity, replica, Input::Tick, now) {
+                    self.route(entity, replica, steps, now);
                 }
                 self.replay(entity, replica, now);
             }
@@ -591,6 +622,7 @@ impl Runtime {
         let Envelope {
             entity,
             from,
+            sender,
             to,
             message,
         } = envelope;
@@ -607,65 +639,12 @@ impl Runtime {
         if sim.behaviour == Behaviour::ReplayOld {
             remember(&mut sim.history, message.clone());
         }
-        if let Ok(outputs) = self.input(entity, to, EntityInput::Message(message), now) {
-            self.route(entity, to, outputs, now);
-        }
-    }
-
-    /// Hands `input` to a replica; a refusal becomes a timeline event (and the error).
-    fn input(
-        &mut self,
-        entity: usize,
-        replica: usize,
-        input: EntityInput,
-        now: u64,
-    ) -> Result<Vec<EntityOutput>, RuntimeError> {
-        let sim = &mut self.entities[entity].replicas[replica];
-        let engine = &mut self.engine;
-        engine.set_tampering(sim.behaviour == Behaviour::AlteredSubcontract);
-        let handled = sim.replica.handle(&sim.key, input, now, engine);
-        engine.set_tampering(false);
-        handled.map_err(|e| {
-            self.timeline.push(Event::Rejected {
-                tick: now,
-                entity,
-                replica,
-                reaction: e.reaction(),
-                error: e.to_string(),
-            });
-            RuntimeError::Entity(e)
-        })
-    }
-
-    /// Records a replica's reports and sends its messages (rewritten if it is byzantine).
-    fn route(&mut self, entity: usize, from: usize, outputs: Vec<EntityOutput>, now: u64) {
-        let honest = self.entities[entity].replicas[from].behaviour == Behaviour::Honest;
-        for output in outputs {
-            match output {
-                EntityOutput::Broadcast(message) => {
-                    let peers: Vec<usize> = (0..self.entities[entity].replicas.len())
-                        .filter(|i| *i != from)
-                        .collect();
-                    self.send(entity, from, (entity, &peers), &message, now);
-                }
-                EntityOutput::Send { to, message } => {
-                    if let Some(to) = self.entities[entity].addresses.get(&to).copied() {
-                        self.send(entity, from, (entity, &[to]), &message, now);
-                    }
-                }
-                EntityOutput::ToEntity {
-                    entity: target,
-                    message,
-                } => {
-                    // Another entity's replicas: unknown ids (not simulated here) are dropped.
-                    if let Some(target) = self.entity_index(&target) {
-                        let all: Vec<usize> = (0..self.entities[target].replicas.len()).collect();
-                        self.send(entity, from, (target, &all), &message, now);
-                    }
-                }
-                EntityOutput::Queued { .. } => {}
-                other => self.record(entity, from, honest, other, now),
-            }
+        let input = Input::Message {
+            from: sender,
+            message,
+        };
+        if let Ok(steps) = self.input(entity, to, input, now) {
+            self.route(entity, to, steps, now);
         }
     }
 
@@ -753,6 +732,7 @@ impl Runtime {
             remember(&mut sim.history, message.clone());
         }
         let sim = &self.entities[entity].replicas[from];
+        let sender = sim.replica.me();
         let mut copies = Vec::new();
         for (rank, to) in peers.iter().enumerate() {
             for m in byzantine::rewrite(sim.behaviour, &sim.key, &sim.replica, message, rank) {
@@ -764,6 +744,7 @@ impl Runtime {
             let envelope = Envelope {
                 entity: target,
                 from,
+                sender,
                 to,
                 message,
             };

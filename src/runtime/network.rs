@@ -102,12 +102,20 @@ impl Partition {
 pub struct Envelope {
     /// The entity (runtime index).
     pub entity: usize,
-    /// The sending replica (index in the entity).
+    /// The sending replica (index in its own entity, which for an account part is not
+    /// `entity`).
     pub from: usize,
+    /// The sending replica's validator address (what a node's session authenticates).
+    #[serde(default = "unknown_sender")]
+    pub sender: crate::crypto::Address,
     /// The receiving replica.
     pub to: usize,
     /// The message.
     pub message: EntityMessage,
+}
+
+fn unknown_sender() -> crate::crypto::Address {
+    crate::crypto::Address([0; 20])
 }
 
 /// What happened to one send.
@@ -251,6 +259,7 @@ mod tests {
                 let env = Envelope {
                     entity: 0,
                     from: 0,
+                    sender: unknown_sender(),
                     to: i % 3,
                     message: EntityMessage::SyncRequest {
                         from: Default::default(),
@@ -276,6 +285,7 @@ mod tests {
         Envelope {
             entity,
             from,
+            sender: unknown_sender(),
             to,
             message: EntityMessage::SyncRequest {
                 from: Default::default(),
