@@ -230,7 +230,7 @@ impl Harness {
                 AccountMessageBody::Propose { frame, .. } => {
                     (frame.clone(), self.parties[1 - to].machine.side)
                 }
-                AccountMessageBody::Decline { .. } => return,
+                AccountMessageBody::Decline { .. } => return true, // a decline commits nothing
                 AccountMessageBody::Ack { .. } => (
                     before_pending.expect("an ack commits this side's pending frame"),
                     self.parties[to].machine.side,
