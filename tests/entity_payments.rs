@@ -19,8 +19,11 @@
 //! `XLN_PAY_SEED=<seed> cargo test --test entity_payments -- --nocapture`;
 //! `XLN_PAY_SEEDS=<n>` changes the sweep (default 200).
 
+#[path = "support/payment_sweep.rs"]
+mod sweep;
+
 use num_bigint::BigInt;
-use num_integer::Integer;
+use sweep::{fee, hex, trace};
 use xln::account::{AccountTx, Side};
 use xln::entity::payment::PaymentStatus;
 use xln::entity::{EntityId, EntityTx, FeePolicy};
@@ -123,11 +126,6 @@ impl Plan {
             self.seed
         )
     }
-}
-
-/// The fee formula, computed here independently of the entity layer.
-fn fee(amount: &BigInt, (base, ppm): (u64, u32)) -> BigInt {
-    BigInt::from(base) + (amount * BigInt::from(ppm)).div_ceil(&BigInt::from(1_000_000))
 }
 
 fn threshold(n: usize) -> u64 {
@@ -501,50 +499,6 @@ fn check(
     Ok(Outcome { settled, failed })
 }
 
-/// With `XLN_PAY_TRACE` set: every honest replica's height, log, and per account its
-/// committed height, counters, frame in flight and unconfirmed messages (what a stuck or
-/// wrongly booked seed needs looking at first).
-fn trace(rt: &Runtime, entities: &[usize]) {
-    use xln::account::AccountMessageBody as Body;
-    if std::env::var_os("XLN_PAY_TRACE").is_none() {
-        return;
-    }
-    for (i, e) in entities.iter().enumerate() {
-        for r in rt.honest(*e) {
-            let rep = rt.replica(*e, r).expect("replica");
-            println!(
-                "entity {i} replica {r}: height {} mempool {} idle {}",
-                rep.height(),
-                rep.mempool_len(),
-                rep.is_idle()
-            );
-            for entry in &rep.state().log {
-                println!("   log {entry:?}");
-            }
-            for (peer, a) in &rep.state().accounts {
-                let outbox: Vec<String> = a
-                    .outbox()
-                    .map(|m| match &m.body {
-                        Body::Propose { frame, .. } => {
-                            format!("{}:propose {}", m.counter, frame.height)
-                        }
-                        Body::Ack { height, .. } => format!("{}:ack {height}", m.counter),
-                        Body::Decline { height, .. } => format!("{}:decline {height}", m.counter),
-                    })
-                    .collect();
-                println!(
-                    "   account {}: height {} sent {} received {} in flight {:?} unconfirmed {outbox:?}",
-                    &hex(peer)[..8],
-                    a.machine.state.height,
-                    a.machine.sent,
-                    a.machine.received,
-                    a.machine.pending.as_ref().map(|f| f.height)
-                );
-            }
-        }
-    }
-}
-
 /// Outages at least this long outlast every lock's timeout (see `Plan::new`).
 const LONG_OUTAGE: u64 = 800;
 
@@ -562,66 +516,17 @@ fn settle_from(expected: &mut [BigInt], plan: &Plan, from: usize, amount: &BigIn
     expected[from] -= carried;
 }
 
-fn hex(h: &[u8; 32]) -> String {
-    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn routed_payments_settle_or_refund_on_every_hop_under_faults() {
-    let seeds: Vec<u64> = match std::env::var("XLN_PAY_SEED") {
-        Ok(s) => vec![s.parse().expect("XLN_PAY_SEED is a number")],
-        Err(_) => {
-            // A debug build runs a short sweep (each seed evaluates the HTLC code on every
-            // replica, ~40× slower unoptimised); CI also runs the release sweep of 500.
-            let default = if cfg!(debug_assertions) { 40 } else { 500 };
-            let n = std::env::var("XLN_PAY_SEEDS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(default);
-            (0..n).collect()
-        }
-    };
-    // Seeds are independent runs: spread them over the cores (results are per seed, so the
-    // order they finish in changes nothing).
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<(usize, usize, Vec<String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let (mut settled, mut failed, mut failures) = (0, 0, Vec::new());
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(seed) = seeds.get(i) else { break };
-                        let plan = Plan::draw(*seed);
-                        match run(&plan) {
-                            Ok(o) => {
-                                settled += o.settled;
-                                failed += o.failed;
-                            }
-                            Err(e) => failures.push(format!("{e}\n  {}", plan.describe())),
-                        }
-                    }
-                    (settled, failed, failures)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a sweep worker panicked"))
-            .collect()
+    // A debug build runs a short sweep (each seed evaluates the HTLC code on every
+    // replica, ~40× slower unoptimised); CI also runs the release sweep of 500.
+    let seeds = sweep::seeds("XLN_PAY", if cfg!(debug_assertions) { 40 } else { 500 });
+    let (settled, failed, failures) = sweep::sweep(&seeds, |seed| {
+        let plan = Plan::draw(seed);
+        run(&plan)
+            .map(|o| (o.settled, o.failed))
+            .map_err(|e| format!("{e}\n  {}", plan.describe()))
     });
-    let (mut settled, mut failed) = (0, 0);
-    let mut failures = Vec::new();
-    for (s, f, mut e) in results {
-        settled += s;
-        failed += f;
-        failures.append(&mut e);
-    }
-    failures.sort();
     println!(
         "{} seeds: {settled} payments settled on every hop, {failed} failed (refunded on every \
          hop, or lost by the intermediary that was offline past its timeout)",

@@ -72,6 +72,12 @@ pub struct EntityAccount {
     /// The entity height at which this side was opened.
     #[serde(default)]
     pub opened_at: u64,
+    /// Locks of ours whose timeout had long passed when this side first could act on it
+    /// (it was away): lock id -> the tick it noticed. Asked for once the resync window
+    /// ([`super::payment::absence_windows`]) has passed, so the peer's in-time reveal can
+    /// still arrive.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub late_timeouts: BTreeMap<u64, u64>,
 }
 
 impl PartialEq for EntityAccount {
@@ -83,25 +89,35 @@ impl PartialEq for EntityAccount {
 impl Eq for EntityAccount {}
 
 /// Canonical encoding: `tagged("xln/entity-account/v2", [peer_board, machine,
-/// unconfirmed, updated_at, next_subcontract, opened_at, timeouts_asked])`.
+/// unconfirmed, updated_at, next_subcontract, opened_at, timeouts_asked, late_timeouts?])`
+/// (`late_timeouts` as `[[id, noticed], ...]`, present only when not empty).
 impl Canonical for EntityAccount {
     fn canonical_rlp(&self) -> RlpItem {
-        tagged(
-            b"xln/entity-account/v2",
-            vec![
-                self.peer_board.canonical_rlp(),
-                self.machine.canonical_rlp(),
-                self.unconfirmed.canonical_rlp(),
-                self.updated_at.canonical_rlp(),
-                self.next_subcontract.canonical_rlp(),
-                self.opened_at.canonical_rlp(),
-                self.timeouts_asked
+        let mut fields = vec![
+            self.peer_board.canonical_rlp(),
+            self.machine.canonical_rlp(),
+            self.unconfirmed.canonical_rlp(),
+            self.updated_at.canonical_rlp(),
+            self.next_subcontract.canonical_rlp(),
+            self.opened_at.canonical_rlp(),
+            self.timeouts_asked
+                .iter()
+                .copied()
+                .collect::<Vec<u64>>()
+                .canonical_rlp(),
+        ];
+        // Appended only when there is one, so a state without late timeouts hashes as
+        // before this field existed (committed hashes and snapshots stay valid).
+        if !self.late_timeouts.is_empty() {
+            fields.push(
+                self.late_timeouts
                     .iter()
-                    .copied()
-                    .collect::<Vec<u64>>()
+                    .map(|(id, at)| vec![*id, *at])
+                    .collect::<Vec<Vec<u64>>>()
                     .canonical_rlp(),
-            ],
-        )
+            );
+        }
+        tagged(b"xln/entity-account/v2", fields)
     }
 }
 
@@ -373,6 +389,7 @@ impl EntityState {
                 updated_at: 0,
                 next_subcontract: 1,
                 timeouts_asked: BTreeSet::new(),
+                late_timeouts: BTreeMap::new(),
                 opened_at: self.height,
             },
         );
@@ -512,6 +529,7 @@ impl EntityState {
     /// Proposes every account with queued txs and no frame in flight, reacts to the txs a
     /// proposal refuses (which may queue more, in other accounts), until nothing is left.
     pub(super) fn flush_accounts(&mut self, engine: &mut dyn SubcontractEngine) {
+        self.reveal_cleared_holds();
         for _ in 0..FLUSH_ROUNDS_MAX {
             let dirty = std::mem::take(&mut self.dirty);
             if dirty.is_empty() {
@@ -595,6 +613,12 @@ fn account_side(
 /// peer revealed in time and we bear it: an honest intermediary next to an absent one is
 /// never the one that loses. A peer that withholds a reveal past the timeout and back-dates
 /// its frame gains nothing: an entity that was online asked at the timeout.
+///
+/// "Were we here" is read off our own clock when we first act on the expired lock: within
+/// the grace window after its timeout we were (we ask at once); later, we were away, and we
+/// ask only after a resync window (`absence_windows` and `run_timers` in payment.rs), so
+/// the peer's in-time reveal — even one it could not send while we did not answer its
+/// frame in flight — reaches us and is accepted before we take the lock back.
 fn late_reveal(
     frame: &crate::account::AccountFrame,
     state: &crate::account::AccountState,

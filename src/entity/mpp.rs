@@ -274,6 +274,46 @@ impl EntityState {
         if entry.received() < entry.total {
             return;
         }
+        self.reveal_if_clear(&hashlock);
+    }
+
+    /// The account (peer) some part of the complete payment with `hashlock` came over in
+    /// which a frame of ours is still in flight, if any: a reveal queued there could not be
+    /// signed until the peer answers.
+    fn reveal_blocked_by(&self, hashlock: &[u8; 32]) -> Option<EntityId> {
+        let entry = self.payments.received.get(hashlock)?;
+        entry.parts.iter().map(|(peer, _, _)| *peer).find(|peer| {
+            self.accounts
+                .get(peer)
+                .is_some_and(|a| a.machine.pending.is_some())
+        })
+    }
+
+    /// Reveals every part of the complete payment with `hashlock` — but only once no part's
+    /// account has a frame of ours in flight. Why wait: off-chain, a reveal counts only
+    /// when a frame carrying it is countersigned before the lock's timeout, and a reveal
+    /// queued behind a frame an unresponsive peer never confirms cannot be; revealing the
+    /// other parts meanwhile would deliver part of the payment (the sender's paths settle,
+    /// the stuck part times out). Waiting keeps the set whole: it is revealed together
+    /// once every account is clear, or failed back together at the hold deadline
+    /// ([`EntityState::release_expired_holds`]), which lies [`RECEIVE_TIMEOUT_MARGIN`]
+    /// ticks before the earliest lock's timeout. A part's lock stays claimable while held.
+    fn reveal_if_clear(&mut self, hashlock: &[u8; 32]) {
+        let Some(entry) = self.payments.received.get(hashlock) else {
+            return;
+        };
+        if entry.status != PaymentStatus::Pending || entry.received() < entry.total {
+            return;
+        }
+        let Some(preimage) = entry.preimage else {
+            return;
+        };
+        if self.reveal_blocked_by(hashlock).is_some() {
+            return;
+        }
+        let Some(entry) = self.payments.received.get_mut(hashlock) else {
+            return;
+        };
         entry.status = PaymentStatus::Settled;
         let parts = entry.parts.clone();
         for (p, part_id, _) in parts {
@@ -283,8 +323,25 @@ impl EntityState {
             )]));
             self.queue_call(&p, part_id, "reveal", args);
         }
-        self.append_log(LogEntry::PaymentReceived { hashlock });
+        self.append_log(LogEntry::PaymentReceived {
+            hashlock: *hashlock,
+        });
         self.forget_finished();
+    }
+
+    /// Reveals every complete payment that waited for its accounts to clear and now may
+    /// (called before account proposals are flushed, so a reveal rides the next frame).
+    pub(super) fn reveal_cleared_holds(&mut self) {
+        let waiting: Vec<[u8; 32]> = self
+            .payments
+            .received
+            .iter()
+            .filter(|(_, r)| r.status == PaymentStatus::Pending && r.received() >= r.total)
+            .map(|(h, _)| *h)
+            .collect();
+        for hashlock in waiting {
+            self.reveal_if_clear(&hashlock);
+        }
     }
 
     /// Whether some incomplete payment this entity holds parts of is past its hold
@@ -315,8 +372,18 @@ impl EntityState {
     /// Gives back every held part of the payment with `hashlock` (a timeout refusal): the
     /// entry keeps its secret and total, so a retry of the sender may start a new hold.
     fn release_hold(&mut self, hashlock: &[u8; 32], why: &str) {
+        let blocked = self.reveal_blocked_by(hashlock);
         let Some(entry) = self.payments.received.get_mut(hashlock) else {
             return;
+        };
+        let why = match blocked {
+            Some(peer) if entry.received() >= entry.total => format!(
+                "every part arrived, but the account with {} kept a frame of ours unconfirmed, \
+                 so no reveal could be signed there in time (revealing the rest would have \
+                 delivered part of the payment)",
+                super::state::hex32(&peer)
+            ),
+            _ => why.to_string(),
         };
         let why = Rejection::new(
             RejectionKind::Timeout,

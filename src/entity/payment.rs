@@ -1325,26 +1325,36 @@ impl EntityState {
     }
 
     /// [`super::EntityTx::Timers`]: time out every lock this entity sent whose timeout has
-    /// passed by the frame's clock and whose timeout was not asked for yet.
+    /// passed by the frame's clock and whose timeout was not asked for yet — at once if this
+    /// entity was here when the timeout passed, after [`absence_windows`]' resync window if
+    /// it notices the timeout only on coming back (see [`lock_timer`]).
     pub(super) fn run_timers(&mut self, engine: &mut dyn SubcontractEngine) {
         let now = self.timestamp;
-        let htlc = htlc_code_hash();
+        let windows = absence_windows(self.fee_policy.timeout_delta);
         let mut due = Vec::new();
+        let mut noticed_late = Vec::new();
         for (peer, account) in &self.accounts {
-            let mine = account.machine.side;
-            for (id, sc) in &account.machine.state.subcontracts {
-                let expired = sc.owner == mine
-                    && sc.code == htlc
-                    && read_lock(&sc.params).is_some_and(|(_, t, _)| t <= now)
-                    && !account.timeouts_asked.contains(id);
-                if expired {
-                    due.push((*peer, *id));
+            for id in account.machine.state.subcontracts.keys() {
+                match lock_timer(account, *id, now, windows) {
+                    LockTimer::AskNow => due.push((*peer, *id)),
+                    LockTimer::NoticedLate => noticed_late.push((*peer, *id)),
+                    LockTimer::NotDue | LockTimer::Resyncing => {}
                 }
+            }
+        }
+        for account in self.accounts.values_mut() {
+            let live = &account.machine.state.subcontracts;
+            account.late_timeouts.retain(|id, _| live.contains_key(id));
+        }
+        for (peer, id) in noticed_late {
+            if let Some(account) = self.accounts.get_mut(&peer) {
+                account.late_timeouts.insert(id, now);
             }
         }
         for (peer, id) in due {
             if let Some(account) = self.accounts.get_mut(&peer) {
                 account.timeouts_asked.insert(id);
+                account.late_timeouts.remove(&id);
             }
             self.queue_call(&peer, id, "timeout", Data::Map(BTreeMap::new()));
         }
@@ -1361,6 +1371,7 @@ impl EntityState {
     /// when a host's clock passes it, its validators must be ticked (they then submit
     /// [`super::EntityTx::Timers`]). None: no lock of ours waits for a timeout.
     pub fn next_lock_timeout(&self) -> Option<u64> {
+        let (_, resync) = absence_windows(self.fee_policy.timeout_delta);
         let htlc = htlc_code_hash();
         self.accounts
             .values()
@@ -1375,7 +1386,13 @@ impl EntityState {
                             && sc.code == htlc
                             && !account.timeouts_asked.contains(*id)
                     })
-                    .filter_map(|(_, sc)| read_lock(&sc.params).map(|(_, t, _)| t))
+                    .filter_map(|(id, sc)| {
+                        let timeout = read_lock(&sc.params).map(|(_, t, _)| t)?;
+                        Some(match account.late_timeouts.get(id) {
+                            Some(noticed) => noticed.saturating_add(resync),
+                            None => timeout,
+                        })
+                    })
             })
             .min()
     }
@@ -1386,14 +1403,14 @@ impl EntityState {
         if self.holds_due(now) {
             return true;
         }
-        let htlc = htlc_code_hash();
+        let windows = absence_windows(self.fee_policy.timeout_delta);
         self.accounts.values().any(|account| {
             !expired_in_flight(account, now).is_empty()
-                || account.machine.state.subcontracts.iter().any(|(id, sc)| {
-                    sc.owner == account.machine.side
-                        && sc.code == htlc
-                        && read_lock(&sc.params).is_some_and(|(_, t, _)| t <= now)
-                        && !account.timeouts_asked.contains(id)
+                || account.machine.state.subcontracts.keys().any(|id| {
+                    matches!(
+                        lock_timer(account, *id, now, windows),
+                        LockTimer::AskNow | LockTimer::NoticedLate
+                    )
                 })
         })
     }
@@ -1540,6 +1557,58 @@ crate::plain_readable!(
     PaymentHop,
     FeePolicy
 );
+
+/// What the timer of one subcontract of an account calls for at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LockTimer {
+    /// Not an HTLC this side locked, not expired, or already asked for.
+    NotDue,
+    /// Expired while this entity was here (within the grace window): ask for it back now.
+    AskNow,
+    /// Expired well before this entity could act on it — it was away (crashed, cut off,
+    /// or its board without a quorum): start the resync window.
+    NoticedLate,
+    /// Noticed late; the resync window is still open.
+    Resyncing,
+}
+
+/// (grace, resync) for an entity whose hop timeout delta is `delta` (its own time unit):
+/// a lock whose timeout passed more than `grace` ago when the entity first acts on it was
+/// noticed late, and is asked for only `resync` later. Why a window: a payer that was away
+/// at its lock's timeout did not act on it, so a reveal its peer proposed in time — or
+/// could not even send, queued behind a frame the payer never answered — must still reach
+/// it; asking at once on return would race that reveal and make the honest peer bear the
+/// payer's absence. A quarter and a half of the delta keep `grace + resync` below the
+/// delta, so a reveal accepted in the window can still be claimed upstream, whose lock
+/// times out a delta later.
+pub(super) fn absence_windows(delta: u64) -> (u64, u64) {
+    ((delta / 4).max(1), (delta / 2).max(1))
+}
+
+/// The timer of subcontract `id` in `account` at `now` (see [`LockTimer`]).
+fn lock_timer(
+    account: &super::accounts::EntityAccount,
+    id: u64,
+    now: u64,
+    (grace, resync): (u64, u64),
+) -> LockTimer {
+    let Some(sc) = account.machine.state.subcontracts.get(&id) else {
+        return LockTimer::NotDue;
+    };
+    let timeout = match read_lock(&sc.params) {
+        Some((_, t, _)) if sc.owner == account.machine.side && sc.code == htlc_code_hash() => t,
+        _ => return LockTimer::NotDue,
+    };
+    if timeout > now || account.timeouts_asked.contains(&id) {
+        return LockTimer::NotDue;
+    }
+    match account.late_timeouts.get(&id) {
+        Some(noticed) if now >= noticed.saturating_add(resync) => LockTimer::AskNow,
+        Some(_) => LockTimer::Resyncing,
+        None if now <= timeout.saturating_add(grace) => LockTimer::AskNow,
+        None => LockTimer::NoticedLate,
+    }
+}
 
 /// Our HTLC locks in the account's frame in flight (not countersigned yet) whose timeout
 /// `now` has reached and that were not marked yet.
