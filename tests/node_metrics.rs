@@ -47,17 +47,26 @@ fn get(port: u16, path: &str) -> (String, String) {
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(
-        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
         "a sized body: {head}"
     );
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 /// The value of the series `series` (name and labels exactly as rendered), if present.
 fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 fn metrics_of(net: &TestNet, node: &str) -> String {
@@ -165,7 +174,9 @@ fn metrics_count_the_payments_made_and_a_refused_peer_is_one_structured_line() {
             .filter(|v| v["remote"] == json!(me))
             .collect()
     };
-    net.wait_until("the hub logs the refusal", |n| !lines_about_me(n).is_empty());
+    net.wait_until("the hub logs the refusal", |n| {
+        !lines_about_me(n).is_empty()
+    });
     // Every line of the log is JSON (no unstructured output).
     for line in net.log("hub").lines().filter(|l| !l.trim().is_empty()) {
         assert!(

@@ -678,25 +678,34 @@ impl Core {
             }
         };
         if !validators.contains(&envelope.from) {
-            refuse("unproven-sender", format!(
-                "it claims to come from {} but the session proved only {validators:?}",
-                envelope.from
-            ));
+            refuse(
+                "unproven-sender",
+                format!(
+                    "it claims to come from {} but the session proved only {validators:?}",
+                    envelope.from
+                ),
+            );
             return Ok(());
         }
         let message = match decode_message(&envelope.message) {
             Ok(m) => m,
             Err(e) => {
-                refuse("not-an-entity-message", format!("not an entity message: {e}"));
+                refuse(
+                    "not-an-entity-message",
+                    format!("not an entity message: {e}"),
+                );
                 return Ok(());
             }
         };
         if self.replicas.get(&envelope.to).is_none() {
-            refuse("no-such-replica", format!(
-                "no replica of {} for validator {} here",
-                self.directory.name(&envelope.to.entity),
-                envelope.to.validator
-            ));
+            refuse(
+                "no-such-replica",
+                format!(
+                    "no replica of {} for validator {} here",
+                    self.directory.name(&envelope.to.entity),
+                    envelope.to.validator
+                ),
+            );
             return Ok(());
         }
         let kind = message.kind();
@@ -706,10 +715,10 @@ impl Core {
         };
         if let Err(HostError::Refused(e)) = self.run_input(envelope.to, input, outgoing)? {
             if e.reaction() != crate::entity::Reaction::Ignore {
-                refuse("refused-by-replica", format!(
-                    "{kind} refused by the replica ({:?}): {e}",
-                    e.reaction()
-                ));
+                refuse(
+                    "refused-by-replica",
+                    format!("{kind} refused by the replica ({:?}): {e}", e.reaction()),
+                );
             }
         }
         Ok(())

@@ -52,8 +52,7 @@ pub fn level(cli: Option<&str>, config: Option<&str>) -> String {
 /// # Errors
 /// A filter that does not parse.
 pub fn init(level: &str, format: LogFormat) -> Result<(), String> {
-    let filter =
-        EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+    let filter = EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -52,8 +52,8 @@ pub const INPUTS_REJECTED: &str = "xln_inputs_rejected_total";
 /// Histogram buckets in seconds: 50 µs (a buffered append) to 30 s (a payment on a loaded
 /// machine), roughly ×2.5 apart.
 const BUCKETS: [f64; 16] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
-    0.25, 0.5, 1.0, 5.0, 30.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 5.0, 30.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -90,14 +90,23 @@ fn describe() {
         PAYMENTS_COMMITTED,
         "payments submitted to this node whose tx its replica committed as applied"
     );
-    describe_counter!(PAYMENTS_SETTLED, "routed payments sent from here that settled");
-    describe_counter!(PAYMENTS_FAILED, "routed payments sent from here that failed");
+    describe_counter!(
+        PAYMENTS_SETTLED,
+        "routed payments sent from here that settled"
+    );
+    describe_counter!(
+        PAYMENTS_FAILED,
+        "routed payments sent from here that failed"
+    );
     describe_histogram!(
         PAYMENT_LATENCY,
         Unit::Seconds,
         "direct: submit to commit; routed: submit to settled"
     );
-    describe_counter!(ENTITY_FRAMES, "entity frames committed by the replicas here");
+    describe_counter!(
+        ENTITY_FRAMES,
+        "entity frames committed by the replicas here"
+    );
     describe_counter!(ACCOUNT_FRAMES, "account frames committed on their accounts");
     describe_gauge!(HTLCS_IN_FLIGHT, "HTLC locks open on their accounts");
     describe_gauge!(PEERS_CONNECTED, "authenticated peer sessions");
@@ -110,7 +119,12 @@ fn describe() {
     for kind in ["direct", "routed"] {
         metrics::counter!(PAYMENTS_COMMITTED, "kind" => kind).absolute(0);
     }
-    for name in [PAYMENTS_SETTLED, PAYMENTS_FAILED, ENTITY_FRAMES, ACCOUNT_FRAMES] {
+    for name in [
+        PAYMENTS_SETTLED,
+        PAYMENTS_FAILED,
+        ENTITY_FRAMES,
+        ACCOUNT_FRAMES,
+    ] {
         metrics::counter!(name).absolute(0);
     }
     metrics::gauge!(HTLCS_IN_FLIGHT).set(0.0);

@@ -149,7 +149,11 @@ fn start(
     log_format: Option<&str>,
 ) -> Result<(), String> {
     let config = NodeConfig::read(config_path).map_err(|e| e.to_string())?;
-    let format = log::LogFormat::parse(log_format.or(config.log_format.as_deref()).unwrap_or("text"))?;
+    let format = log::LogFormat::parse(
+        log_format
+            .or(config.log_format.as_deref())
+            .unwrap_or("text"),
+    )?;
     log::init(&log::level(log_level, config.log_level.as_deref()), format)?;
     metrics::install()?;
     let name = config.name.clone();

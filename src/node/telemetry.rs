@@ -185,13 +185,16 @@ impl Telemetry {
         from_height: u64,
         events: &mut Vec<Value>,
     ) {
+        // An account frame can commit in an entity frame that sends nothing on that account
+        // (its `updated_at` stays), so the account heights, not `updated_at`, say what moved.
         for (peer, account) in &r.state().accounts {
-            if account.updated_at <= from_height {
-                continue;
-            }
             let key = (*id, *peer);
             let height = account.machine.state.height;
-            let before = self.account_heights.insert(key, height).unwrap_or(0);
+            let before = self.account_heights.get(&key).copied().unwrap_or(0);
+            if height == before && account.updated_at <= from_height {
+                continue;
+            }
+            self.account_heights.insert(key, height);
             if height > before {
                 metrics::counter!(m::ACCOUNT_FRAMES).increment(height - before);
             }

@@ -95,6 +95,7 @@ async function drawnBar(page, a, b) {
 const sendOf = (bar, entity) => BigInt(bar.left === entity ? bar.out : bar.in);
 
 let browser;
+let page;
 let failed = false;
 try {
   const up = execFileSync(XLN, ['net', 'up', path.join(dir, 'network.xln'), '--dir', netDir], {
@@ -111,8 +112,9 @@ try {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('console', (m) => { if (m.type() === 'error') console.log(`page error: ${m.text()}`); });
+  page.on('response', (r) => { if (r.status() >= 400) console.log(`page got ${r.status()} for ${r.url()}`); });
   page.on('pageerror', (e) => console.log(`page exception: ${e}`));
   await page.goto(`${urls.hub}/`);
 
@@ -186,6 +188,10 @@ try {
 } catch (e) {
   failed = true;
   console.error(e);
+  if (page) {
+    const shown = await page.evaluate(() => document.querySelector('aside')?.innerText).catch(() => '');
+    console.error(`--- the page's side panel:\n${shown}`);
+  }
   for (const n of NODES) {
     const log = path.join(netDir, n, 'node.log');
     if (fs.existsSync(log)) console.error(`--- ${n} log (tail):\n${fs.readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}`);
