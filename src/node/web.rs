@@ -269,7 +269,6 @@ fn replica_view(view: &CoreView<'_>, r: &EntityReplica) -> Value {
         .map(|e| json!(format!("{e:?}").chars().take(240).collect::<String>()))
         .collect();
     json!({
-        "entity": to_hex(&r.state().board.entity_id()),
         "height": r.height(),
         "view": r.view(),
         "state_hash": to_hex(&r.state_hash()),
@@ -287,7 +286,9 @@ fn replica_view(view: &CoreView<'_>, r: &EntityReplica) -> Value {
     })
 }
 
-/// `xln_view`: every replica of this node, as the web view draws it.
+/// `xln_view`: every replica of this node (entity, name, validator, height, view, state
+/// hash, board, reserves, each account's per-token capacity view and open locks, recent
+/// payments and log entries), as the web view draws it.
 pub fn view(view: &CoreView<'_>) -> Value {
     let replicas: Vec<Value> = view
         .replicas
