@@ -392,7 +392,7 @@ impl Core {
         events: broadcast::Sender<serde_json::Value>,
     ) -> Self {
         let local = replicas.ids().into_iter().collect();
-        let telemetry = super::telemetry::Telemetry::new(&name, &replicas);
+        let telemetry = super::telemetry::Telemetry::new(&name, &replicas, &directory);
         Core {
             telemetry,
             engine: SandboxEngine::new(),
