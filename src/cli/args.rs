@@ -94,6 +94,12 @@ pub enum Command {
     Node {
         /// The node file.
         config: PathBuf,
+        /// Log filter (overrides RUST_LOG and the node file): `warn`, `info,xln::node=debug`, ...
+        #[arg(long)]
+        log_level: Option<String>,
+        /// Log lines as `text` or `json`.
+        #[arg(long, value_parser = ["text", "json"])]
+        log_format: Option<String>,
     },
     /// A local network of node processes.
     Net {
@@ -136,6 +142,12 @@ pub enum NetAction {
         /// Where the nodes' files go.
         #[arg(long, default_value = "xln-net")]
         dir: PathBuf,
+        /// Every node's log filter (written into the node files).
+        #[arg(long)]
+        log_level: Option<String>,
+        /// Every node's log lines as `text` or `json`.
+        #[arg(long, value_parser = ["text", "json"])]
+        log_format: Option<String>,
     },
     /// Stop every node of DIR.
     Down {

@@ -183,7 +183,11 @@ fn dispatch(command: Option<args::Command>, options: Options) -> i32 {
         C::Arch { args } => arch::run(&args, &options),
         C::Snapshot { args } => store::snapshot_command(&args, color),
         C::Wal { args } => store::wal_command(&args, color),
-        C::Node { config } => crate::node::run(&config),
+        C::Node {
+            config,
+            log_level,
+            log_format,
+        } => crate::node::run_logging(&config, log_level.as_deref(), log_format.as_deref()),
         C::Net { action } => net_command(action),
         C::External(words) => match words.split_first() {
             Some((file, rest)) if file.ends_with(".xln") => {
@@ -215,7 +219,17 @@ fn run_command(r: args::RunArgs, options: Options) -> i32 {
 /// `xln net up NETWORK.xln [--dir DIR]` and `xln net down [DIR]`.
 fn net_command(action: args::NetAction) -> i32 {
     let result = match action {
-        args::NetAction::Up { network, dir } => crate::node::net::up(&network, &dir),
+        args::NetAction::Up {
+            network,
+            dir,
+            log_level,
+            log_format,
+        } => crate::node::net::up_logging(
+            &network,
+            &dir,
+            log_level.as_deref(),
+            log_format.as_deref(),
+        ),
         args::NetAction::Down { dir, dir_option } => {
             let dir = dir.or(dir_option).unwrap_or_else(|| "xln-net".into());
             crate::node::net::down(&dir)

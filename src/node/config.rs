@@ -15,7 +15,9 @@
 //! Optional `node` keys: `#:rpc-token "…"` (required when `#:rpc` is not a loopback
 //! address), `#:group-commit N` (records per fsync at most, default 256), `#:snapshot-every
 //! N` (records between snapshots, default 20,000), and the entity
-//! timing knobs in milliseconds `#:view-timeout-ms`, `#:resend-ms`, `#:batch-ms`.
+//! timing knobs in milliseconds `#:view-timeout-ms`, `#:resend-ms`, `#:batch-ms`; the logs'
+//! `#:log-level "info"` and `#:log-format "text"|"json"` (see [`super::log`]). Optional
+//! `peer` key: `#:rpc "ws://…"`, the peer's client WebSocket (the web view opens it).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -259,6 +261,8 @@ pub struct PeerSpec {
     pub url: String,
     /// The validators it hosts.
     pub validators: Vec<Address>,
+    /// Its client (JSON-RPC) WebSocket URL, if known: the web view reads it there.
+    pub rpc: Option<String>,
 }
 
 /// One node's configuration. See the module documentation for the file format.
@@ -290,6 +294,10 @@ pub struct NodeConfig {
     pub replicas: Vec<(String, Address)>,
     /// The other nodes.
     pub peers: Vec<PeerSpec>,
+    /// The log filter (`#:log-level`), if set.
+    pub log_level: Option<String>,
+    /// The log format (`#:log-format`: text or json), if set.
+    pub log_format: Option<String>,
 }
 
 /// The replica timing a node uses by default, in milliseconds.
@@ -332,7 +340,7 @@ impl NodeConfig {
                     replicas.push((form.text("entity")?, address(form.need("validator")?)?));
                 }
                 "peer" => {
-                    form.only(&["name", "url", "validators"])?;
+                    form.only(&["name", "url", "validators", "rpc"])?;
                     let validators = list(form.need("validators")?, "validators")?
                         .iter()
                         .map(address)
@@ -341,6 +349,7 @@ impl NodeConfig {
                         name: form.text("name")?,
                         url: form.text("url")?,
                         validators,
+                        rpc: form.text_or("rpc")?,
                     });
                 }
                 other => {
@@ -400,6 +409,8 @@ fn node_form(form: &Form<'_>, base: &Path) -> Result<NodeConfig, ConfigError> {
         "view-timeout-ms",
         "resend-ms",
         "batch-ms",
+        "log-level",
+        "log-format",
     ])?;
     let path = |key: &str| -> Result<PathBuf, ConfigError> { Ok(base.join(form.text(key)?)) };
     let tick_ms = form.number_or("tick-ms", 50)?.max(1);
@@ -423,6 +434,15 @@ fn node_form(form: &Form<'_>, base: &Path) -> Result<NodeConfig, ConfigError> {
         entities: Vec::new(),
         replicas: Vec::new(),
         peers: Vec::new(),
+        log_level: form.text_or("log-level")?,
+        log_format: match form.text_or("log-format")? {
+            Some(f) => Some(
+                super::log::LogFormat::parse(&f)
+                    .map(|_| f)
+                    .map_err(|e| err(form.span, e))?,
+            ),
+            None => None,
+        },
     })
 }
 

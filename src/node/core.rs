@@ -359,6 +359,8 @@ pub struct Core {
     last_ticked: BTreeMap<ReplicaId, u64>,
     last_now: u64,
     dropped_logged: u64,
+    /// Metrics, log lines and web events read off the state after each batch.
+    telemetry: super::telemetry::Telemetry,
 }
 
 /// Replies held until the batch is durable.
@@ -390,7 +392,9 @@ impl Core {
         events: broadcast::Sender<serde_json::Value>,
     ) -> Self {
         let local = replicas.ids().into_iter().collect();
+        let telemetry = super::telemetry::Telemetry::new(&name, &replicas, &directory);
         Core {
+            telemetry,
             engine: SandboxEngine::new(),
             local,
             last_ticked: BTreeMap::new(),
@@ -446,7 +450,17 @@ impl Core {
                     envelope,
                 } => self.peer_envelope(&peer, &validators, &envelope, &mut outgoing)?,
                 CoreEvent::Submit { entity, tx, reply } => {
+                    let direct = matches!(
+                        tx,
+                        EntityTx::Account {
+                            tx: crate::account::AccountTx::Pay { .. },
+                            ..
+                        }
+                    );
                     let result = self.submit(entity, tx, &mut outgoing)?;
+                    if let (true, Ok(hash)) = (direct, &result) {
+                        self.telemetry.submitted(*hash, "direct");
+                    }
                     replies.push(Reply::Submit(reply, result));
                 }
                 CoreEvent::PayRouted {
@@ -459,7 +473,11 @@ impl Core {
                     let result = match self.plan(entity, to, token, &amount) {
                         Ok(plan) => {
                             let tx = EntityTx::PayRouted(Box::new(plan));
-                            self.submit(entity, tx, &mut outgoing)?
+                            let result = self.submit(entity, tx, &mut outgoing)?;
+                            if let Ok(hash) = &result {
+                                self.telemetry.submitted(*hash, "routed");
+                            }
+                            result
                         }
                         Err(why) => Err(why),
                     };
@@ -476,6 +494,10 @@ impl Core {
         }
         self.release(outgoing, replies);
         self.account_events();
+        let observed =
+            self.telemetry
+                .after_batch(&self.replicas, &self.ledger.outcomes, &self.directory);
+        self.ledger.events.extend(observed);
         for event in std::mem::take(&mut self.ledger.events) {
             let _ = self.events.send(event);
         }
@@ -525,10 +547,8 @@ impl Core {
                         pending,
                         max: PEER_PENDING_BYTES_MAX,
                     };
-                    eprintln!(
-                        "xln node {}: {e} ({} so far)",
-                        self.name, self.dropped_logged
-                    );
+                    tracing::warn!(node = %self.name, peer = %q.name, dropped = self.dropped_logged,
+                        reason = "peer-queue-full", detail = %e, "message dropped");
                 }
                 continue;
             }
@@ -588,7 +608,8 @@ impl Core {
         while let Some((to, from, message)) = deliveries.pop_front() {
             n += 1;
             if n > LOCAL_DELIVERIES_MAX {
-                eprintln!("xln node {}: local deliveries over {LOCAL_DELIVERIES_MAX}; the rest wait for resends", self.name);
+                tracing::warn!(node = %self.name, max = LOCAL_DELIVERIES_MAX,
+                    "local deliveries over the limit; the rest wait for resends");
                 break;
             }
             let input = Input::Message { from, message };
@@ -643,35 +664,48 @@ impl Core {
         outgoing: &mut Vec<(usize, Vec<u8>)>,
     ) -> Result<(), String> {
         let name = self.name.clone();
-        let refuse =
-            |why: String| eprintln!("xln node {name}: refused a message from peer {peer}: {why}");
+        // One line and one count per refused message: who sent it, why (a reason label
+        // for the metric, the detail in words).
+        let refuse = |reason: &'static str, why: String| {
+            super::metrics::rejected(reason);
+            tracing::warn!(node = %name, peer = %peer, reason, detail = %why, "input rejected");
+        };
         let envelope = match Envelope::decode(bytes) {
             Ok(e) => e,
             Err(e) => {
-                refuse(format!("not an envelope: {e}"));
+                refuse("not-an-envelope", format!("not an envelope: {e}"));
                 return Ok(());
             }
         };
         if !validators.contains(&envelope.from) {
-            refuse(format!(
-                "it claims to come from {} but the session proved only {validators:?}",
-                envelope.from
-            ));
+            refuse(
+                "unproven-sender",
+                format!(
+                    "it claims to come from {} but the session proved only {validators:?}",
+                    envelope.from
+                ),
+            );
             return Ok(());
         }
         let message = match decode_message(&envelope.message) {
             Ok(m) => m,
             Err(e) => {
-                refuse(format!("not an entity message: {e}"));
+                refuse(
+                    "not-an-entity-message",
+                    format!("not an entity message: {e}"),
+                );
                 return Ok(());
             }
         };
         if self.replicas.get(&envelope.to).is_none() {
-            refuse(format!(
-                "no replica of {} for validator {} here",
-                self.directory.name(&envelope.to.entity),
-                envelope.to.validator
-            ));
+            refuse(
+                "no-such-replica",
+                format!(
+                    "no replica of {} for validator {} here",
+                    self.directory.name(&envelope.to.entity),
+                    envelope.to.validator
+                ),
+            );
             return Ok(());
         }
         let kind = message.kind();
@@ -681,10 +715,10 @@ impl Core {
         };
         if let Err(HostError::Refused(e)) = self.run_input(envelope.to, input, outgoing)? {
             if e.reaction() != crate::entity::Reaction::Ignore {
-                refuse(format!(
-                    "{kind} refused by the replica ({:?}): {e}",
-                    e.reaction()
-                ));
+                refuse(
+                    "refused-by-replica",
+                    format!("{kind} refused by the replica ({:?}): {e}", e.reaction()),
+                );
             }
         }
         Ok(())

@@ -16,6 +16,10 @@
 //! | `client.rs` | a blocking JSON-RPC client (the REPL, `xln net up`, tests, the bench) |
 //! | `net.rs` | `xln net up` / `xln net down`: a local network of node processes from one file |
 //! | `bench.rs` | `xln bench net`: payments through a hub over real sockets, against the signature floor |
+//! | `web.rs` | the HTTP pages on the RPC port: the live web view, `/metrics`, `/api/network`; `xln_view` |
+//! | `metrics.rs` | the metrics' names and the Prometheus recorder |
+//! | `telemetry.rs` | after each batch: metrics read off the state, payment log lines, the web view's events |
+//! | `log.rs` | structured logs (`tracing`): level and format |
 //!
 //! Threads: the core runs on the main thread (it alone touches replicas and disk); a tokio
 //! runtime runs the peer sessions, the ticker and the RPC server, and talks to the core
@@ -27,11 +31,15 @@ pub mod client;
 pub mod config;
 pub mod core;
 pub mod keys;
+pub mod log;
+pub mod metrics;
 pub mod net;
 pub mod peers;
 pub mod rpc;
 pub mod session;
 pub mod store;
+pub mod telemetry;
+pub mod web;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,7 +129,12 @@ fn directory(config: &NodeConfig) -> Directory {
 /// `xln node CONFIG`: runs until killed. Returns the exit code (1 with a message on a
 /// configuration, key or storage error).
 pub fn run(config_path: &Path) -> i32 {
-    match start(config_path) {
+    run_logging(config_path, None, None)
+}
+
+/// `xln node CONFIG --log-level L --log-format F` (each overrides the node file's).
+pub fn run_logging(config_path: &Path, log_level: Option<&str>, log_format: Option<&str>) -> i32 {
+    match start(config_path, log_level, log_format) {
         Ok(()) => 0,
         Err(message) => {
             eprintln!("xln node: {message}");
@@ -130,8 +143,19 @@ pub fn run(config_path: &Path) -> i32 {
     }
 }
 
-fn start(config_path: &Path) -> Result<(), String> {
+fn start(
+    config_path: &Path,
+    log_level: Option<&str>,
+    log_format: Option<&str>,
+) -> Result<(), String> {
     let config = NodeConfig::read(config_path).map_err(|e| e.to_string())?;
+    let format = log::LogFormat::parse(
+        log_format
+            .or(config.log_format.as_deref())
+            .unwrap_or("text"),
+    )?;
+    log::init(&log::level(log_level, config.log_level.as_deref()), format)?;
+    metrics::install()?;
     let name = config.name.clone();
     let validators: Vec<_> = config.replicas.iter().map(|(_, v)| *v).collect();
     let hosted = config
@@ -202,7 +226,8 @@ fn start(config_path: &Path) -> Result<(), String> {
         token: config.rpc_token.clone(),
         entities: rpc::entity_boards(&dir),
     };
-    let (_rpc, rpc_addr) = runtime.block_on(rpc::serve(config.rpc, rpc_ctx))?;
+    let site = Arc::new(web::Site::new(&config));
+    let (_rpc, rpc_addr) = runtime.block_on(rpc::serve(config.rpc, rpc_ctx, site))?;
     let tick = core_tx.clone();
     let tick_ms = config.tick_ms;
     runtime.spawn(async move {
@@ -216,7 +241,9 @@ fn start(config_path: &Path) -> Result<(), String> {
             }
         }
     });
-    println!(
+    // The line people read at start (JSON logs get the `node started` event alone).
+    if format == log::LogFormat::Text {
+        println!(
         "xln node {name}: peers on ws://{}, clients on http://{rpc_addr} and ws://{rpc_addr}, data {} ({} records: snapshot {}, replayed {}{}; {started} new replicas), state hash {}",
         config.listen,
         config.data.display(),
@@ -225,6 +252,17 @@ fn start(config_path: &Path) -> Result<(), String> {
         recovery.replayed,
         recovery.torn_bytes.map_or(String::new(), |b| format!(", torn tail of {b} bytes truncated")),
         crate::crypto::readable::to_hex(&replicas.state_hash()),
+    );
+    }
+    tracing::info!(
+        node = %name,
+        peers = %config.listen,
+        rpc = %rpc_addr,
+        web = %format!("http://{rpc_addr}/"),
+        records = recovery.records,
+        replicas = replicas.ids().len(),
+        state_hash = %crate::crypto::readable::to_hex(&replicas.state_hash()),
+        "node started"
     );
     let mut core = Core::new(name, replicas, keys, store, dir, peers, ledger, events);
     let result = core.run(core_rx);

@@ -19,7 +19,10 @@
 //! Optional `network` keys: `#:host` (default 127.0.0.1), `#:tick-ms`, `#:batch-ms`,
 //! `#:snapshot-every` (records between each node's snapshots),
 //! `#:proxy-base-port P` (peer URLs go through `P + i × nodes + j` for the dial from node i
-//! to node j, so a test can cut links with a fault-injecting proxy).
+//! to node j, so a test can cut links with a fault-injecting proxy), `#:log-level` and
+//! `#:log-format` (written into every node file; `xln net up --log-level/--log-format`
+//! override them). Every node's page (`http://` its RPC address) shows the whole network:
+//! each node file names its peers' RPC WebSockets (`#:rpc`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -85,6 +88,10 @@ pub struct Network {
     pub snapshot_every: Option<u64>,
     /// Peer dials go through a proxy at `proxy_base_port + i × nodes + j`.
     pub proxy_base_port: Option<u16>,
+    /// Every node's log filter, if set.
+    pub log_level: Option<String>,
+    /// Every node's log format, if set.
+    pub log_format: Option<String>,
     /// The entities.
     pub entities: Vec<NetEntity>,
     /// The nodes.
@@ -116,6 +123,8 @@ impl Network {
             batch_ms: 0,
             snapshot_every: None,
             proxy_base_port: None,
+            log_level: None,
+            log_format: None,
             entities: Vec::new(),
             nodes: Vec::new(),
             accounts: Vec::new(),
@@ -124,7 +133,9 @@ impl Network {
         for form in forms(&syntax)? {
             match form.head.as_str() {
                 "network" => {
-                    form.only(&["name", "host", "base-port", "tick-ms", "batch-ms", "snapshot-every", "proxy-base-port"])?;
+                    form.only(&["name", "host", "base-port", "tick-ms", "batch-ms", "snapshot-every", "proxy-base-port", "log-level", "log-format"])?;
+                    net.log_level = form.text_or("log-level")?;
+                    net.log_format = form.text_or("log-format")?;
                     if let Some(v) = form.get("snapshot-every") {
                         net.snapshot_every = Some(number(v, "snapshot-every")?);
                     }
@@ -320,7 +331,7 @@ fn layout(dir: &Path, net: &Network) -> Result<BTreeMap<String, Vec<Address>>, S
 fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) -> String {
     let node = &net.nodes[i];
     let mut s = format!(
-        ";; node {} of network {} (written by xln net up)\n(node #:name \"{}\" #:listen \"{}:{}\" #:rpc \"{}:{}\" #:data \"data\" #:keys \"keys\" #:tick-ms {} #:batch-ms {}{})\n",
+        ";; node {} of network {} (written by xln net up)\n(node #:name \"{}\" #:listen \"{}:{}\" #:rpc \"{}:{}\" #:data \"data\" #:keys \"keys\" #:tick-ms {} #:batch-ms {}{}{})\n",
         node.name,
         net.name,
         node.name,
@@ -331,7 +342,11 @@ fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) ->
         node.tick_ms.unwrap_or(net.tick_ms),
         node.batch_ms.unwrap_or(net.batch_ms),
         net.snapshot_every
-            .map_or(String::new(), |n| format!(" #:snapshot-every {n}"))
+            .map_or(String::new(), |n| format!(" #:snapshot-every {n}")),
+        [("log-level", &net.log_level), ("log-format", &net.log_format)]
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!(" #:{k} {v:?}")))
+            .collect::<String>()
     );
     for e in &net.entities {
         let validators: Vec<String> = addrs[&e.name]
@@ -375,9 +390,11 @@ fn node_file(net: &Network, i: usize, addrs: &BTreeMap<String, Vec<Address>>) ->
             .collect();
         let _ = writeln!(
             s,
-            "(peer #:name \"{}\" #:url \"{}\" #:validators ({}))",
+            "(peer #:name \"{}\" #:url \"{}\" #:rpc \"ws://{}:{}\" #:validators ({}))",
             other.name,
             net.dial_url(i, j),
+            net.host,
+            net.rpc_port(j),
             validators.join(" ")
         );
     }
@@ -540,7 +557,27 @@ fn open_accounts(net: &Network, clients: &[NodeClient]) -> Result<(), String> {
 /// # Errors
 /// A message saying what failed.
 pub fn up(file: &Path, dir: &Path) -> Result<String, String> {
-    let net = Network::read(file).map_err(|e| e.to_string())?;
+    up_logging(file, dir, None, None)
+}
+
+/// `xln net up --log-level L --log-format F`: as [`up`], the nodes' logs as given.
+///
+/// # Errors
+/// A message saying what failed.
+pub fn up_logging(
+    file: &Path,
+    dir: &Path,
+    log_level: Option<&str>,
+    log_format: Option<&str>,
+) -> Result<String, String> {
+    let mut net = Network::read(file).map_err(|e| e.to_string())?;
+    if let Some(l) = log_level {
+        net.log_level = Some(l.to_string());
+    }
+    if let Some(f) = log_format {
+        super::log::LogFormat::parse(f)?;
+        net.log_format = Some(f.to_string());
+    }
     let configs = write_network(dir, &net)?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     for (node, config) in net.nodes.iter().zip(&configs) {
@@ -561,11 +598,12 @@ pub fn up(file: &Path, dir: &Path) -> Result<String, String> {
         let pid = running_pid(&dir.join(&node.name)).map_or("?".into(), |p| p.to_string());
         let _ = writeln!(
             out,
-            "  {:<10} pid {:<8} peers ws://{}:{}  rpc {}  hosts {}  config {}",
+            "  {:<10} pid {:<8} peers ws://{}:{}  rpc {}  web {}/  hosts {}  config {}",
             node.name,
             pid,
             net.host,
             net.peer_port(i),
+            urls[i],
             urls[i],
             hosts.join(" "),
             configs[i].display()

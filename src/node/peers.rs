@@ -14,7 +14,9 @@
 //!   socket is re-sent by the replicas' own timers (they keep unconfirmed consensus and
 //!   account messages in their state, which survives restarts in the WAL).
 //!
-//! Every refusal is one log line naming the remote address (or peer) and why.
+//! Every refusal is one log line (`peer refused`, [`super::log`]) naming the remote address
+//! (and the peer, once authenticated), a reason label (also counted in
+//! `xln_inputs_rejected_total`) and the detail in words.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,6 +79,36 @@ pub struct ListenContext {
     pub open: AtomicUsize,
 }
 
+/// Why an inbound connection was refused or closed: a reason label and the detail.
+struct Refusal {
+    reason: &'static str,
+    peer: Option<String>,
+    detail: String,
+}
+
+impl Refusal {
+    fn new(reason: &'static str, detail: impl Into<String>) -> Self {
+        Refusal {
+            reason,
+            peer: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// One log line and one count.
+    fn log(&self, node: &str, remote: SocketAddr) {
+        super::metrics::rejected(self.reason);
+        tracing::warn!(
+            node = %node,
+            remote = %remote,
+            peer = self.peer.as_deref(),
+            reason = self.reason,
+            detail = %self.detail,
+            "peer refused"
+        );
+    }
+}
+
 /// Decrements the open-connection count when a connection task ends.
 struct Slot(Arc<ListenContext>);
 
@@ -98,7 +130,7 @@ pub async fn listen(listener: TcpListener, ctx: Arc<ListenContext>) {
             let e = LimitError::TooManyConnections {
                 max: PEER_CONNECTIONS_MAX,
             };
-            eprintln!("xln node {}: refused {addr}: {e}", ctx.name);
+            Refusal::new("too-many-connections", e.to_string()).log(&ctx.name, addr);
             drop(stream);
             continue;
         }
@@ -106,36 +138,47 @@ pub async fn listen(listener: TcpListener, ctx: Arc<ListenContext>) {
         tokio::spawn(async move {
             let ctx = slot.0.clone();
             if let Err(why) = serve(stream, addr, &ctx).await {
-                eprintln!("xln node {}: refused {addr}: {why}", ctx.name);
+                why.log(&ctx.name, addr);
             }
             drop(slot);
         });
     }
 }
 
-async fn serve(stream: TcpStream, addr: SocketAddr, ctx: &ListenContext) -> Result<(), String> {
+async fn serve(stream: TcpStream, addr: SocketAddr, ctx: &ListenContext) -> Result<(), Refusal> {
     let limit = Duration::from_millis(HANDSHAKE_MS_MAX);
     let upgrade = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config()));
     let mut ws = match tokio::time::timeout(limit, upgrade).await {
         Err(_) => {
-            return Err(SessionError::HandshakeTimeout {
+            let e = SessionError::HandshakeTimeout {
                 ms: HANDSHAKE_MS_MAX,
-            }
-            .to_string())
+            };
+            return Err(Refusal::new("handshake-timeout", e.to_string()));
         }
-        Ok(Err(e)) => return Err(format!("not a WebSocket handshake: {e}")),
+        Ok(Err(e)) => {
+            return Err(Refusal::new(
+                "not-websocket",
+                format!("not a WebSocket handshake: {e}"),
+            ))
+        }
         Ok(Ok(ws)) => ws,
     };
     let keys: Vec<&SecretKey> = ctx.keys.iter().collect();
     let known: Vec<Address> = ctx.known.iter().map(|(a, _)| *a).collect();
     let mut session = Session::establish(&mut ws, Role::Listener, &keys, Expect::AnyOf(&known))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Refusal::new("handshake", e.to_string()))?;
     let peer = ctx
         .known
         .iter()
         .find(|(a, _)| session.peer_validators.contains(a))
         .map_or_else(|| addr.to_string(), |(_, n)| format!("{n} ({addr})"));
+    let _live = super::metrics::PeerSession::new("in");
+    let after_auth = |reason: &'static str, detail: String| Refusal {
+        reason,
+        peer: Some(peer.clone()),
+        detail: format!("peer {peer}: {detail}"),
+    };
     let validators = Arc::new(session.peer_validators.clone());
     let idle = Duration::from_millis(PEER_IDLE_MS_MAX);
     loop {
@@ -144,10 +187,10 @@ async fn serve(stream: TcpStream, addr: SocketAddr, ctx: &ListenContext) -> Resu
                 let e = LimitError::IdleTimeout {
                     ms: PEER_IDLE_MS_MAX,
                 };
-                return Err(format!("peer {peer}: {e}"));
+                return Err(after_auth("idle-timeout", e.to_string()));
             }
             Ok(Err(SessionError::Closed)) => return Ok(()),
-            Ok(Err(e)) => return Err(format!("peer {peer}: {e}")),
+            Ok(Err(e)) => return Err(after_auth("bad-frame", e.to_string())),
             Ok(Ok(Received::Ping | Received::Partial)) => {}
             Ok(Ok(Received::Message(envelope))) => {
                 let event = CoreEvent::Peer {
@@ -189,27 +232,25 @@ pub async fn dial(ctx: DialContext, mut queue: mpsc::UnboundedReceiver<Vec<u8>>)
     loop {
         match connect(&ctx).await {
             Ok((mut ws, mut session)) => {
-                if failures > 0 {
-                    eprintln!(
-                        "xln node {}: connected to peer {} after {failures} failed attempts",
-                        ctx.name, ctx.peer
-                    );
-                }
+                tracing::info!(node = %ctx.name, peer = %ctx.peer, url = %ctx.url,
+                    failed_attempts = failures, "peer connected");
                 failures = 0;
                 backoff = RECONNECT_MS_MIN;
+                let live = super::metrics::PeerSession::new("out");
                 let why = pump(&ctx, &mut ws, &mut session, &mut queue).await;
+                drop(live);
                 match why {
                     None => return,
-                    Some(e) => eprintln!("xln node {}: lost peer {}: {e}", ctx.name, ctx.peer),
+                    Some(e) => tracing::warn!(node = %ctx.name, peer = %ctx.peer, reason = %e,
+                        "peer lost"),
                 }
             }
             Err(e) => {
                 failures += 1;
+                // Logged at 1, 2, 4, 8, ... attempts: a peer down for long is not a flood.
                 if failures.is_power_of_two() {
-                    eprintln!(
-                        "xln node {}: cannot reach peer {} at {} ({failures} attempts): {e}",
-                        ctx.name, ctx.peer, ctx.url
-                    );
+                    tracing::warn!(node = %ctx.name, peer = %ctx.peer, url = %ctx.url,
+                        attempts = failures, reason = %e, "peer unreachable");
                 }
             }
         }

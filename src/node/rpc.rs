@@ -13,7 +13,10 @@
 //! | `xln_txOutcome` | `tx_hash` | `pending`, `applied`, `rejected` or `dropped` (+ `height`, `reason`) |
 //! | `xln_entity` | `entity` | height, state hash, board, reserves, account peers, account txs refused after queueing |
 //! | `xln_account` | `entity`, `peer`, `token` | side, height, delta, credit limits, in-flight, queued, sent, received, state hash |
-//! | `xln_subscribe` | — | notifications `xln_event`: `committed` (entity, validator, height, state hash), `account` (entity, peer, height), `evidence` |
+//! | `xln_subscribe` | — | notifications `xln_event`: `committed` (entity, validator, height, state hash), `account` (entity, peer, height), `evidence`, and [`telemetry`](super::telemetry)'s `lock` and `payment` |
+//! | `xln_view` | — | every replica here as the web view draws it ([`super::web::view`]) |
+//!
+//! The same port answers `GET /`, `/metrics` and `/api/network` ([`super::web`]).
 //!
 //! Tx kinds: `message {text}`, `payment {from, to, token, amount}` (reserves),
 //! `open-account {peer}`, `account-payment {peer, token, amount}`, `set-credit {peer,
@@ -55,7 +58,7 @@ fn bad(message: impl Into<String>) -> ErrorObjectOwned {
 type RpcResult = Result<Value, ErrorObjectOwned>;
 
 impl RpcContext {
-    fn check_token(&self, params: &Value) -> Result<(), ErrorObjectOwned> {
+    pub(crate) fn check_token(&self, params: &Value) -> Result<(), ErrorObjectOwned> {
         match &self.token {
             None => Ok(()),
             Some(t) if params.get("auth").and_then(Value::as_str) == Some(t.as_str()) => Ok(()),
@@ -86,7 +89,7 @@ impl RpcContext {
             .ok_or_else(|| bad("the peer's board is not in this node's configuration"))
     }
 
-    async fn ask(&self, q: super::core::Query) -> RpcResult {
+    pub(crate) async fn ask(&self, q: super::core::Query) -> RpcResult {
         let (tx, rx) = oneshot::channel();
         self.core
             .send(CoreEvent::Query(q, tx))
@@ -460,13 +463,16 @@ pub fn module(ctx: RpcContext) -> Result<RpcModule<RpcContext>, String> {
 pub async fn serve(
     addr: std::net::SocketAddr,
     ctx: RpcContext,
+    site: std::sync::Arc<super::web::Site>,
 ) -> Result<(ServerHandle, std::net::SocketAddr), String> {
     let server = Server::builder()
+        .set_http_middleware(tower::ServiceBuilder::new().layer(super::web::WebLayer(site)))
         .build(addr)
         .await
         .map_err(|e| format!("cannot listen for clients on {addr}: {e}"))?;
     let bound = server.local_addr().map_err(|e| e.to_string())?;
-    let module = module(ctx)?;
+    let mut module = module(ctx)?;
+    super::web::register(&mut module)?;
     Ok((server.start(module), bound))
 }
 

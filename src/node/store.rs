@@ -268,7 +268,10 @@ impl NodeStore {
     /// # Errors
     /// I/O errors: the node must stop (its memory is ahead of its disk).
     pub fn sync(&mut self) -> Result<(), StoreError> {
-        self.wal.sync()
+        let started = std::time::Instant::now();
+        let result = self.wal.sync();
+        metrics::histogram!(super::metrics::WAL_FSYNC).record(started.elapsed().as_secs_f64());
+        result
     }
 
     /// Records waiting for [`NodeStore::sync`].
@@ -334,10 +337,12 @@ impl NodeStore {
 
 impl host::Store for NodeStore {
     fn append(&mut self, record: &[u8]) -> Result<(), HostError> {
+        let started = std::time::Instant::now();
         let seq = self
             .wal
             .append(record)
             .map_err(|e| HostError::Store(e.to_string()))?;
+        metrics::histogram!(super::metrics::WAL_APPEND).record(started.elapsed().as_secs_f64());
         self.records = seq;
         Ok(())
     }
