@@ -171,7 +171,9 @@ impl Telemetry {
                 entity = %name,
                 height = r.height(),
                 frames = r.height() - from_height,
-                state_hash = %to_hex(&r.state_hash()),
+                // The hash the commit already computed: a hub's whole state is not
+                // hashed again per batch for a log line.
+                state_hash = %to_hex(&r.committed_state_hashes().last().copied().unwrap_or_default()),
                 "frame committed"
             );
             seen.height = r.height();
