@@ -7,13 +7,15 @@
 //! jurisdiction: embedded revm or a JSON-RPC node), `error` (host errors and the single
 //! reporting path), `bench` (median timing), `account`, `entity`, `runtime`, `routing`,
 //! `netting` (the protocol machines), `arch` (the architecture as data), `host` (the
-//! boundary between machines and their hosts) and `node` (the process host).
+//! boundary between machines and their hosts), `node` (the process host) and `chaos`
+//! (a network of node processes under faults, checked).
 
 pub mod account;
 pub mod arch;
 pub mod bench;
 pub mod bindings;
 pub mod chain;
+pub mod chaos;
 pub mod cli;
 pub mod crypto;
 pub mod entity;

@@ -5,8 +5,8 @@
 //! applied exactly once (both sides' deltas equal the sums), the hub kept committing while a
 //! quorum was up, all replicas of the hub agree, and each node's state hash equals what
 //! replaying its WAL gives (`xln wal verify`). Snapshots are taken every 200 records, so
-//! restarts recover from a snapshot plus the WAL after it. Routed (HTLC) payments across node
-//! processes are `tests/node_routed.rs`.
+//! restarts recover from a snapshot plus the WAL after it. A second test routes HTLC payments
+//! through the 3-of-4 hub (a 1-of-1 hub over three processes is `tests/node_routed.rs`).
 
 mod node_support;
 
@@ -191,4 +191,179 @@ fn five_nodes_pay_survive_kill_9_and_replay_to_their_hashes() {
         );
     }
     println!("{} payments acknowledged and applied", paid.len());
+}
+
+/// Δ of `entity`'s account with `peer` as `node`'s replica of `entity` holds it, signed so
+/// that a payment *to* `entity` is positive, with the account's state hash.
+fn balance(net: &TestNet, node: &str, entity: &str, peer: &str) -> (i64, serde_json::Value) {
+    let view = net.client(node).account(entity, peer, 1).expect("account");
+    let sign = if view["side"] == "left" { 1 } else { -1 };
+    (delta(&view) * sign, view["state_hash"].clone())
+}
+
+/// Routed (HTLC) payments through the 3-of-4 hub of the five-process network: alice →
+/// hub → bob and back, each planned by the users' node over its own gossip view; every
+/// forward is decided by the hub's board (four processes, three shares to commit), once
+/// with one hub validator killed -9 mid-traffic. Afterwards: every payment settled, the
+/// balances moved on every hop as every replica of the hub sees them (the hub kept exactly
+/// its fees), both sides of each account agree with nothing in flight, and each node's
+/// WAL replays to the hash it reported.
+#[test]
+fn routed_payments_cross_the_3_of_4_hub() {
+    let mut net = TestNet::up("five-routed", &network(base_port(7)));
+    // The hub's forwarding policy, decided by its board: base 2 + 1000 ppm, 5 s timeout delta.
+    net.client("hub-0")
+        .submit(
+            "hub",
+            json!({ "kind": "set-fee-policy", "base": "2", "ppm": 1000, "timeout_delta": 5000 }),
+        )
+        .expect("fee policy");
+    net.wait_quiet();
+    let hubs = ["hub-0", "hub-1", "hub-2", "hub-3"];
+    let start = |net: &TestNet| {
+        let users = [
+            balance(net, "users", "alice", "hub").0,
+            balance(net, "users", "bob", "hub").0,
+        ];
+        let hub: Vec<[i64; 2]> = hubs
+            .iter()
+            .map(|h| {
+                [
+                    balance(net, h, "hub", "alice").0,
+                    balance(net, h, "hub", "bob").0,
+                ]
+            })
+            .collect();
+        (users, hub)
+    };
+    let (users_before, hub_before) = start(&net);
+    // Pays over a route the users' node plans; retried while its view lacks the hub's
+    // profile (no route yet), bounded.
+    let route = |net: &TestNet, from: &str, to: &str, amount: i64| {
+        let deadline = std::time::Instant::now() + node_support::PATIENCE;
+        loop {
+            match net
+                .client("users")
+                .pay_routed(from, to, 1, &amount.to_string())
+            {
+                Ok(hash) => return hash,
+                Err(e) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no route {from} -> {to}: {e}"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            }
+        }
+    };
+    let settle = |net: &TestNet, from: &str, hash: &str| {
+        net.wait_until(&format!("{from}'s routed payment {hash} settles"), |n| {
+            let s = n
+                .client("users")
+                .payment_status(from, hash)
+                .expect("status");
+            assert_ne!(s["status"], "failed", "the payment failed: {s}");
+            s["status"] == "settled"
+        });
+    };
+    let fee = |amount: i64| 2 + (amount * 1000 + 999_999) / 1_000_000;
+    // (from, to, amount), in order; the third and fourth while hub-3 is down.
+    let payments = [
+        ("alice", "bob", 40),
+        ("bob", "alice", 25),
+        ("alice", "bob", 7),
+        ("bob", "alice", 11),
+        ("alice", "bob", 3),
+    ];
+    let mut fees = 0;
+    let mut moved = [0i64; 2]; // Δ to alice, to bob (their own side)
+    let mut hub_moved = [0i64; 2]; // hub's side of hub–alice, hub–bob
+    for (k, (from, to, amount)) in payments.iter().enumerate() {
+        let hash = route(&net, from, to, *amount);
+        if k == 2 {
+            // Mid-payment: the lock toward the hub is on its way to a board of which one
+            // validator just died; the other three must forward it.
+            net.kill9("hub-3");
+        }
+        settle(&net, from, &hash);
+        if k == 3 {
+            net.restart("hub-3");
+        }
+        let f = fee(*amount);
+        fees += f;
+        let (ifrom, ito) = if *from == "alice" { (0, 1) } else { (1, 0) };
+        moved[ifrom] -= amount + f;
+        moved[ito] += amount;
+        hub_moved[ifrom] += amount + f;
+        hub_moved[ito] -= amount;
+    }
+    net.wait_quiet();
+    for (i, user) in ["alice", "bob"].iter().enumerate() {
+        net.wait_until(
+            &format!("{user}'s account settles on every hub replica"),
+            |n| {
+                let theirs = n.client("users").account(user, "hub", 1).expect("account");
+                theirs["in_flight"] == json!(false)
+                    && hubs.iter().all(|h| {
+                        let v = n.client(h).account("hub", user, 1).expect("account");
+                        v["state_hash"] == theirs["state_hash"] && v["in_flight"] == json!(false)
+                    })
+            },
+        );
+        let (now, _) = balance(&net, "users", user, "hub");
+        assert_eq!(
+            now - users_before[i],
+            moved[i],
+            "{user}: every routed payment moved once"
+        );
+        for (h, hub) in hubs.iter().enumerate() {
+            let (hub_now, _) = balance(&net, hub, "hub", user);
+            assert_eq!(
+                hub_now - hub_before[h][i],
+                hub_moved[i],
+                "{hub} sees the hub's side of hub–{user} move by the payments"
+            );
+        }
+    }
+    // The hub's two accounts together gained exactly its fees.
+    assert_eq!(hub_moved[0] + hub_moved[1], fees);
+    for hub in hubs {
+        let e = net
+            .client(hub)
+            .call("xln_entity", json!({ "entity": "hub" }))
+            .expect("hub");
+        assert_eq!(
+            e["fees_earned"],
+            json!([{ "token": 1, "amount": fees.to_string() }]),
+            "{hub}: the board forwarded by its policy and kept its fees: {e}"
+        );
+    }
+    let hashes = net.replica_hashes();
+    let hub: Vec<_> = hashes.iter().filter(|(n, _, _)| n == "hub").collect();
+    assert_eq!(hub.len(), 4);
+    assert!(
+        hub.iter().all(|h| h.1 == hub[0].1 && h.2 == hub[0].2),
+        "hub replicas agree: {hub:?}"
+    );
+    let reported: Vec<(String, String)> = net
+        .net
+        .nodes
+        .iter()
+        .map(|n| {
+            let s = net.status(&n.name)["state_hash"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            (n.name.clone(), s)
+        })
+        .collect();
+    net.down();
+    for (node, hash) in reported {
+        assert_eq!(
+            net.verified_hash(&node),
+            hash,
+            "replaying {node}'s WAL (HTLC locks, onions, board votes) gives the hash it reported"
+        );
+    }
 }

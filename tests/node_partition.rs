@@ -1,5 +1,5 @@
 //! A partition: five `xln node` processes whose peer connections all pass through a
-//! fault-injecting proxy in this test. The proxy cuts every link between two groups —
+//! fault-injecting proxy (`xln::chaos::proxy`, the one `xln chaos` uses). The proxy cuts every link between two groups —
 //! {hub-0, hub-1, users} and {hub-2, hub-3} — for several seconds (open connections are
 //! dropped, new ones refused), during which payments are submitted; the 3-of-4 hub cannot
 //! commit on either side. After healing, every in-flight payment finishes, nothing
@@ -8,80 +8,12 @@
 
 mod node_support;
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use node_support::{base_port, delta, TestNet};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use xln::chaos::proxy::FaultProxy;
 use xln::node::net::Network;
-
-type Cut = Arc<Mutex<BTreeSet<(usize, usize)>>>;
-
-/// One proxy per directed link (from, to) of `plan`: forwards to `to`'s peer port unless
-/// the link is cut; cutting drops the link's open connections.
-fn start_proxies(
-    rt: &tokio::runtime::Runtime,
-    plan: &Network,
-    cut: &Cut,
-    epoch: &watch::Receiver<u64>,
-) {
-    let n = plan.nodes.len();
-    let base = plan.proxy_base_port.expect("a proxied network");
-    for from in 0..n {
-        for to in (0..n).filter(|t| *t != from) {
-            let listen = base + (from * n + to) as u16;
-            rt.spawn(proxy(
-                listen,
-                plan.peer_port(to),
-                (from, to),
-                cut.clone(),
-                epoch.clone(),
-            ));
-        }
-    }
-}
-
-async fn proxy(
-    listen: u16,
-    target: u16,
-    link: (usize, usize),
-    cut: Cut,
-    epoch: watch::Receiver<u64>,
-) {
-    let listener = TcpListener::bind(("127.0.0.1", listen))
-        .await
-        .expect("proxy port");
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            continue;
-        };
-        if cut.lock().expect("cut set").contains(&link) {
-            drop(inbound);
-            continue;
-        }
-        let (cut, mut epoch) = (cut.clone(), epoch.clone());
-        tokio::spawn(async move {
-            let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
-                return;
-            };
-            let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-            tokio::pin!(copy);
-            loop {
-                tokio::select! {
-                    _ = &mut copy => return,
-                    changed = epoch.changed() => {
-                        if changed.is_err() || cut.lock().expect("cut set").contains(&link) {
-                            return; // dropping both sockets cuts the link
-                        }
-                    }
-                }
-            }
-        });
-    }
-}
 
 fn network(base: u16) -> String {
     format!(
@@ -103,13 +35,6 @@ fn network(base: u16) -> String {
 
 #[test]
 fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cut: Cut = Arc::new(Mutex::new(BTreeSet::new()));
-    let (epoch_tx, epoch_rx) = watch::channel(0u64);
     let base = base_port(2);
     // The proxies must listen before the nodes dial; the network file fixes their ports.
     let text = network(base);
@@ -117,7 +42,7 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("n.xln"), &text).expect("file");
     let plan = Network::read(&dir.join("n.xln")).expect("network");
-    start_proxies(&rt, &plan, &cut, &epoch_rx);
+    let proxy = FaultProxy::start(&plan).expect("proxies");
     let mut net = TestNet::up("split", &text);
     let mut expected = [0i64; 2];
     let users = ["alice", "bob"];
@@ -131,16 +56,7 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
         [net.index("hub-0"), net.index("hub-1"), net.index("users")],
         [net.index("hub-2"), net.index("hub-3")],
     );
-    {
-        let mut c = cut.lock().expect("cut");
-        for x in a {
-            for y in b {
-                c.insert((x, y));
-                c.insert((y, x));
-            }
-        }
-    }
-    epoch_tx.send_modify(|e| *e += 1);
+    proxy.cut_between(&a, &b);
     println!("partitioned {a:?} from {b:?}");
     let height = |n: &TestNet, node: &str| {
         n.status(node)["replicas"][0]["height"]
@@ -162,8 +78,7 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
         cut_at,
         "no quorum on either side of the partition"
     );
-    cut.lock().expect("cut").clear();
-    epoch_tx.send_modify(|e| *e += 1);
+    proxy.heal();
     println!("healed");
     net.wait_until("in-flight payments finish", |n| {
         in_flight.iter().enumerate().all(|(k, h)| {
@@ -203,5 +118,5 @@ fn a_partition_heals_without_divergence_and_in_flight_payments_finish() {
         "no divergence: {hub:?}"
     );
     net.down();
-    rt.shutdown_background();
+    proxy.stop();
 }

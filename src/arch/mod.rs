@@ -80,7 +80,7 @@ pub struct Architecture {
 
 /// The layers: every folder of `src/` (a test keeps this in step with `src/lib.rs`) and the
 /// two of DESIGN.md's diagram still to come.
-const LAYERS: [(&str, Status, &str); 16] = [
+const LAYERS: [(&str, Status, &str); 17] = [
     (
         "lang",
         Status::Built,
@@ -145,10 +145,15 @@ const LAYERS: [(&str, Status, &str); 16] = [
         Status::Built,
         "the process host: config, key files, Noise-over-WebSocket peers, WAL, JSON-RPC",
     ),
+    (
+        "chaos",
+        Status::Built,
+        "a network of node processes under kills, partitions and torn WALs, checked after",
+    ),
 ];
 
 /// Who feeds whom (DESIGN.md's diagram, plus the calls the code makes).
-const FEEDS: [(&str, &str); 32] = [
+const FEEDS: [(&str, &str); 34] = [
     ("repl", "lang"),
     ("cli", "lang"),
     ("lang", "bindings"),
@@ -181,6 +186,8 @@ const FEEDS: [(&str, &str); 32] = [
     ("host", "entity"),
     ("cli", "node"),
     ("bindings", "node"),
+    ("cli", "chaos"),
+    ("chaos", "node"),
 ];
 
 /// The architecture as it is in this build.

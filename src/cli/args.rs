@@ -107,6 +107,8 @@ pub enum Command {
         #[command(subcommand)]
         action: NetAction,
     },
+    /// A chaos run over a local network of node processes.
+    Chaos(ChaosArgs),
     /// `xln FILE.xln [ARGS...]`: run a script.
     #[command(external_subcommand)]
     External(Vec<String>),
@@ -157,6 +159,34 @@ pub enum NetAction {
         #[arg(long = "dir")]
         dir_option: Option<PathBuf>,
     },
+}
+
+/// `xln chaos NETWORK.xln --minutes N --seed S`.
+#[derive(Args, Debug)]
+pub struct ChaosArgs {
+    /// The network file (it must set #:proxy-base-port).
+    pub network: PathBuf,
+    /// Minutes of faults (fractions allowed), then the drain and the checks.
+    #[arg(long, default_value_t = 2.0)]
+    pub minutes: f64,
+    /// The seed of every choice (default: from the clock; printed either way).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where the nodes' files go (must not exist or be empty; default a temporary dir).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Fail unless at least this many nodes were killed.
+    #[arg(long, default_value_t = 0)]
+    pub min_kills: u64,
+    /// Fail unless at least this many partitions were made.
+    #[arg(long, default_value_t = 0)]
+    pub min_partitions: u64,
+    /// Concurrent payer threads.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub payers: u64,
+    /// Keep the nodes' files even when every check passed.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `xln bench net` options.

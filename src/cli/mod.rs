@@ -1,5 +1,5 @@
 //! The `xln` command line: the subcommands (repl, run, check, eval, bench, doc, arch,
-//! snapshot, wal, node, net; the grammar is `args.rs`, clap's derive API), exit codes (0 ok,
+//! snapshot, wal, node, net, chaos; the grammar is `args.rs`, clap's derive API), exit codes (0 ok,
 //! 1 script error, 2 usage error), and running everything on a thread whose stack is sized
 //! for the configured recursion limit.
 
@@ -35,6 +35,9 @@ USAGE:
     xln node CONFIG                run a node: its replicas, key files, data directory and peers
     xln net up NETWORK.xln [--dir DIR]  start a local network of node processes (default DIR xln-net)
     xln net down [DIR]             stop them
+    xln chaos NETWORK.xln --minutes N --seed S [--min-kills K] [--min-partitions P]
+                                   a local network under random payments, kills, partitions
+                                   and torn WAL tails; then drains and checks everything
     xln check FILE...              read and expand files, report every error, run nothing
     xln eval 'EXPR...'             evaluate expressions and print the last value
     xln bench [lang|crypto|all]    run built-in benchmarks and print medians
@@ -189,6 +192,16 @@ fn dispatch(command: Option<args::Command>, options: Options) -> i32 {
             log_format,
         } => crate::node::run_logging(&config, log_level.as_deref(), log_format.as_deref()),
         C::Net { action } => net_command(action),
+        C::Chaos(c) => crate::chaos::command(crate::chaos::ChaosOptions {
+            network: c.network,
+            minutes: c.minutes,
+            seed: c.seed.unwrap_or_else(crate::chaos::clock_seed),
+            dir: c.dir,
+            min_kills: c.min_kills,
+            min_partitions: c.min_partitions,
+            payers: c.payers,
+            keep: c.keep,
+        }),
         C::External(words) => match words.split_first() {
             Some((file, rest)) if file.ends_with(".xln") => {
                 run_file(Path::new(file), rest.to_vec(), &options)

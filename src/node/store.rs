@@ -179,8 +179,22 @@ pub fn recover_read_only(
     Ok((replicas, recovery))
 }
 
-/// Whether `dir` holds a node's WAL (its first record is a host record).
+/// Whether `dir` holds a node's data: its first WAL record is a host record, or (when the
+/// WAL after the newest snapshot holds no record yet) a snapshot is a node snapshot.
 pub fn is_node_store(dir: &Path) -> bool {
+    let node_snapshot = crate::storage::snapshots(dir)
+        .ok()
+        .and_then(|s| s.last().cloned())
+        .is_some_and(|(_, path)| {
+            let mut head = [0u8; 18];
+            fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && &head == b"(xln-node-snapshot"
+        });
+    if node_snapshot {
+        return true;
+    }
     let mut first = None;
     let _ = scan_wal(&wal_dir(dir), 0, &mut |_, payload| {
         if first.is_none() {

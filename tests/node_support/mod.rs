@@ -110,7 +110,11 @@ impl TestNet {
         let child = spawn_node(exe, &config).expect("restart");
         self.children.push(child);
         let url = rpc_urls(&self.net)[self.index(node)].clone();
-        wait_for(&url, PATIENCE).expect("the restarted node answers");
+        let fresh = wait_for(&url, PATIENCE).expect("the restarted node answers");
+        // The old client's pooled connection died with the process: its next call would
+        // fail to send. Talk to the new process on a new connection.
+        let i = self.index(node);
+        self.clients[i] = fresh;
         println!("restarted node {node}");
     }
 
