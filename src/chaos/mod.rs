@@ -821,7 +821,7 @@ fn report(
         }
     }
     let mut reasons: Vec<(String, u64)> = reasons.into_iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (why, n) in reasons.iter().take(5) {
         let _ = writeln!(out, "  note: {n} × {why}");
     }
