@@ -161,35 +161,7 @@ fn five_nodes_pay_survive_kill_9_and_replay_to_their_hashes() {
             );
         }
     }
-    let hashes = net.replica_hashes();
-    let hub: Vec<_> = hashes.iter().filter(|(n, _, _)| n == "hub").collect();
-    assert_eq!(hub.len(), 4);
-    assert!(
-        hub.iter().all(|h| h.1 == hub[0].1 && h.2 == hub[0].2),
-        "hub replicas agree: {hub:?}"
-    );
-    let reported: Vec<(String, String)> = net
-        .net
-        .nodes
-        .iter()
-        .map(|n| {
-            (
-                n.name.clone(),
-                net.status(&n.name)["state_hash"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        })
-        .collect();
-    net.down();
-    for (node, hash) in reported {
-        assert_eq!(
-            net.verified_hash(&node),
-            hash,
-            "replaying {node}'s WAL gives the hash it reported"
-        );
-    }
+    hub_agrees_and_wals_replay(net, "");
     println!("{} payments acknowledged and applied", paid.len());
 }
 
@@ -339,6 +311,13 @@ fn routed_payments_cross_the_3_of_4_hub() {
             "{hub}: the board forwarded by its policy and kept its fees: {e}"
         );
     }
+    hub_agrees_and_wals_replay(net, " (HTLC locks, onions, board votes)");
+}
+
+/// After a run: the hub's four replicas hold the same chain and state, then (the network
+/// brought down) each node's WAL replays to the state hash it reported (`what` names what
+/// the WAL holds, for the message).
+fn hub_agrees_and_wals_replay(mut net: TestNet, what: &str) {
     let hashes = net.replica_hashes();
     let hub: Vec<_> = hashes.iter().filter(|(n, _, _)| n == "hub").collect();
     assert_eq!(hub.len(), 4);
@@ -363,7 +342,7 @@ fn routed_payments_cross_the_3_of_4_hub() {
         assert_eq!(
             net.verified_hash(&node),
             hash,
-            "replaying {node}'s WAL (HTLC locks, onions, board votes) gives the hash it reported"
+            "replaying {node}'s WAL{what} gives the hash it reported"
         );
     }
 }
