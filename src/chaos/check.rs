@@ -14,9 +14,9 @@ use std::path::Path;
 use num_bigint::BigInt;
 
 use super::traffic::{Ack, Final, PayKind, Payment, Plan};
-use crate::account::Side;
+use crate::account::{AccountTx, Side};
 use crate::crypto::readable::to_hex;
-use crate::entity::{EntityId, LogEntry};
+use crate::entity::{EntityId, LogEntry, RejectionKind};
 use crate::host::Replicas;
 use crate::node::config::NodeConfig;
 use crate::node::keys::KeyRing;
@@ -65,9 +65,12 @@ pub struct Findings {
     pub applied_twice: u64,
     /// Payments whose call broke, found applied by the reconciliation.
     pub ambiguous_applied: u64,
-    /// Account txs refused by an account after the entity had applied them (HTLC locks
-    /// and reveals that came too late, and the like: the payment checks count what moved).
-    pub account_refusals: u64,
+    /// Account txs refused by an account after the entity had applied them, by
+    /// [`refusal_label`] (one replica per entity counted).
+    pub refusals: BTreeMap<String, u64>,
+    /// Those of them no fault of the run explains ([`refusal_explained`] is false): each
+    /// is a failure.
+    pub refusals_unexplained: u64,
     /// Routed payments whose receiver was paid while the sender took its lock back (the
     /// hub bore them: a reveal it could not pass on in time).
     pub hub_losses: u64,
@@ -145,6 +148,12 @@ pub fn check(
             replica.entry(id.entity).or_insert(r);
         }
     }
+    let name_of = |id: &EntityId| {
+        id_of
+            .iter()
+            .find(|(_, i)| *i == id)
+            .map_or_else(|| to_hex(id), |(n, _)| n.clone())
+    };
     let named = |name: &str| id_of.get(name).and_then(|id| replica.get(id));
     // Both sides of every account agree, nothing in flight, no lock left.
     let mut observed: BTreeMap<(usize, u64), i64> = BTreeMap::new();
@@ -199,7 +208,7 @@ pub fn check(
         }
     }
     let mut now: BTreeMap<u64, BigInt> = BTreeMap::new();
-    for r in replica.values() {
+    for (id, r) in &replica {
         let s = r.state();
         for ((_, t), a) in &s.reserves {
             *now.entry(*t).or_default() += a;
@@ -210,11 +219,23 @@ pub fn check(
                 *now.entry(*t).or_default() += own_balance(m.side, d);
             }
         }
-        f.account_refusals += s
-            .log
-            .iter()
-            .filter(|e| matches!(e, LogEntry::AccountTxRejected { .. }))
-            .count() as u64;
+        for e in &s.log {
+            if let LogEntry::AccountTxRejected { tx, rejection, .. } = e {
+                *f.refusals
+                    .entry(refusal_label(tx, rejection.kind))
+                    .or_default() += 1;
+                if !refusal_explained(tx, rejection.kind) {
+                    f.refusals_unexplained += 1;
+                    f.problems.push(format!(
+                        "{}: {} refused ({}): {}",
+                        name_of(id),
+                        tx.kind(),
+                        rejection.kind.name(),
+                        rejection.reason
+                    ));
+                }
+            }
+        }
     }
     tokens.extend(genesis.keys());
     tokens.extend(now.keys());
@@ -233,6 +254,40 @@ pub fn check(
     let routed = routed_flows(&mut f, plan, &id_of, &replica, payments);
     exactly_once(&mut f, plan, payments, &observed, &routed);
     f
+}
+
+/// What a refused account tx was, for the figures: its kind (a call's method too) and the
+/// refusal's kind.
+pub fn refusal_label(tx: &AccountTx, kind: RejectionKind) -> String {
+    match tx {
+        AccountTx::CallSubcontract { method, .. } => format!("{method} ({})", kind.name()),
+        _ => format!("{} ({})", tx.kind(), kind.name()),
+    }
+}
+
+/// Whether a refusal is one the faults of a run explain, so that it is not a failure by
+/// itself (what the refused tx would have moved is judged by the payment checks):
+/// - a reveal or a timeout that lost its race: the lock had expired or was already gone
+///   when the frame carrying it was proposed, because its side was killed or cut off past
+///   the lock's timeout (the absent party bears it: a hub's loss, or the receiver's part
+///   refunded to the sender) — kinds `timeout`, `unknown`, `subcontract` (the HTLC's own
+///   code declines a late reveal);
+/// - a lock or a direct payment beyond capacity, or a lock whose timing no longer fits
+///   (queued behind a frame in flight while other payments used the room or the clock
+///   moved): the payment fails back or is refused, and its client is told.
+///
+/// Everything else — a bad signature, a replay, an invalid or unknown-kind tx, a refused
+/// credit limit or code install — means a node proposed what it should not have.
+pub fn refusal_explained(tx: &AccountTx, kind: RejectionKind) -> bool {
+    use RejectionKind as K;
+    match tx {
+        AccountTx::CallSubcontract { .. } => {
+            matches!(kind, K::Timeout | K::Unknown | K::Subcontract)
+        }
+        AccountTx::OpenSubcontract { .. } => matches!(kind, K::Capacity | K::Timeout | K::Route),
+        AccountTx::Pay { .. } => kind == K::Capacity,
+        _ => false,
+    }
 }
 
 /// How many finished payments an entity keeps in its records (the entity layer's

@@ -61,6 +61,24 @@ pub fn stop(node_dir: &Path) {
     let _ = std::fs::remove_file(node_dir.join("data").join("node.pid"));
 }
 
+/// The state hash the node of `node_dir` logged as it last stopped on SIGTERM (its
+/// `node stopped` line in `node.log`), if it did.
+pub fn stopped_hash(node_dir: &Path) -> Option<String> {
+    let log = std::fs::read_to_string(node_dir.join("node.log")).ok()?;
+    // Only a stop after the latest start counts (a start line begins `xln node NAME:`).
+    let line = log
+        .lines()
+        .rev()
+        .take_while(|l| !l.starts_with("xln node "))
+        .find(|l| l.contains("node stopped"))?;
+    let at = line.find("state_hash=")? + "state_hash=".len();
+    let hash: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == 'x')
+        .collect();
+    Some(hash)
+}
+
 /// Starts the node of `node_dir` again (`xln node node.xln`) and waits until it answers.
 ///
 /// # Errors

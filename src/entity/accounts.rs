@@ -958,10 +958,7 @@ impl EntityReplica {
         let carried: BTreeSet<[u8; 32]> = self
             .mempool
             .values()
-            .filter_map(|pooled| match &pooled.tx.tx {
-                EntityTx::AccountInput { message, .. } => Some(message.hanko_digest()),
-                _ => None,
-            })
+            .filter_map(|pooled| pooled.account_digest)
             .collect();
         for (digest, p) in self.links.pending.iter_mut() {
             if p.submitted && !carried.contains(digest) {
@@ -994,10 +991,8 @@ impl EntityReplica {
             let Some(p) = self.links.pending.get(&digest).cloned() else {
                 continue;
             };
-            let carried = self.mempool.values().any(|pooled| {
-                matches!(&pooled.tx.tx, EntityTx::AccountInput { from, message, .. }
-                    if *from == p.from && message.hanko_digest() == digest)
-            });
+            // The digest binds the message's sender, so equal digests mean the same message.
+            let carried = carried.contains(&digest);
             let tx = EntityTx::AccountInput {
                 from: p.from,
                 message: Box::new(p.message.clone()),

@@ -115,12 +115,55 @@ pub struct EntityReplica {
     pub(super) wallet: super::wallet::Wallet,
 }
 
-/// A mempool tx, signature verified, with its hash computed once.
+/// A mempool tx, signature verified, with its hash computed once — and, for an account
+/// input, its message's hanko digest (which hashes the whole proposed account frame: the
+/// hanko bookkeeping asks for it on every input handled, so it is computed once here, not
+/// per look-up). Persisted as `{tx, hash}`; the digest is recomputed on load.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "PooledRecord", into = "PooledRecord")]
 pub(super) struct Pooled {
     pub tx: SignedTx,
-    #[serde(with = "crate::crypto::readable")]
     pub hash: [u8; 32],
+    /// The hanko digest of an [`EntityTx::AccountInput`]'s message; `None` for other txs.
+    pub account_digest: Option<[u8; 32]>,
+}
+
+impl Pooled {
+    /// A pooled `tx` whose hash is `hash`.
+    pub fn new(tx: SignedTx, hash: [u8; 32]) -> Self {
+        let account_digest = match &tx.tx {
+            EntityTx::AccountInput { message, .. } => Some(message.hanko_digest()),
+            _ => None,
+        };
+        Pooled {
+            tx,
+            hash,
+            account_digest,
+        }
+    }
+}
+
+/// What a [`Pooled`] is persisted as.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct PooledRecord {
+    tx: SignedTx,
+    #[serde(with = "crate::crypto::readable")]
+    hash: [u8; 32],
+}
+
+impl From<PooledRecord> for Pooled {
+    fn from(r: PooledRecord) -> Self {
+        Pooled::new(r.tx, r.hash)
+    }
+}
+
+impl From<Pooled> for PooledRecord {
+    fn from(p: Pooled) -> Self {
+        PooledRecord {
+            tx: p.tx,
+            hash: p.hash,
+        }
+    }
 }
 
 /// Where a message's height stands relative to the replica's.
@@ -339,7 +382,7 @@ impl EntityReplica {
         });
         out.push(EntityOutput::Broadcast(EntityMessage::Tx(signed.clone())));
         self.mempool
-            .insert((self.me, nonce), Pooled { tx: signed, hash });
+            .insert((self.me, nonce), Pooled::new(signed, hash));
         self.start_timer(now);
         Ok(())
     }
@@ -434,7 +477,7 @@ impl EntityReplica {
         stx.verify(&self.state.entity_id, self.round.height)?;
         let hash = stx.hash();
         self.mempool
-            .insert((stx.signer, stx.nonce), Pooled { tx: stx, hash });
+            .insert((stx.signer, stx.nonce), Pooled::new(stx, hash));
         self.start_timer(now);
         Ok(())
     }

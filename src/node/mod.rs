@@ -241,6 +241,21 @@ fn start(
             }
         }
     });
+    // SIGTERM or Ctrl-C: the core finishes its batch (fsynced), logs `node stopped` with
+    // the state hash its WAL holds, and exits 0. (SIGKILL is survived by recovery.)
+    let stop = core_tx.clone();
+    runtime.spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        let _ = stop.send(CoreEvent::Shutdown).await;
+    });
     // The line people read at start (JSON logs get the `node started` event alone).
     if format == log::LogFormat::Text {
         println!(

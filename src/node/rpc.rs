@@ -12,7 +12,7 @@
 //! | `xln_paymentStatus` | `entity` (the sender), `tx_hash` | `pending`, `settled` or `failed` (+ `kind`, `reason`), and the payment's parts |
 //! | `xln_txOutcome` | `tx_hash` | `pending`, `applied`, `rejected` or `dropped` (+ `height`, `reason`) |
 //! | `xln_entity` | `entity` | height, state hash, board, reserves, account peers, account txs refused after queueing |
-//! | `xln_account` | `entity`, `peer`, `token` | side, height, delta, credit limits, in-flight, queued, sent, received, state hash |
+//! | `xln_account` | `entity`, `peer`, `token` | side, height, delta, credit limits, in-flight, queued, open locks, sent, received, state hash |
 //! | `xln_subscribe` | — | notifications `xln_event`: `committed` (entity, validator, height, state hash), `account` (entity, peer, height), `evidence`, and [`telemetry`](super::telemetry)'s `lock` and `payment` |
 //! | `xln_view` | — | every replica here as the web view draws it ([`super::web::view`]) |
 //!
@@ -318,6 +318,7 @@ pub fn account_view(view: &CoreView<'_>, entity: &EntityId, peer: &EntityId, tok
         "right_credit_limit": d.right_credit_limit.to_string(),
         "in_flight": m.pending.is_some(),
         "queued": m.mempool.len(),
+        "locks": m.state.subcontracts.len(),
         "sent": m.sent,
         "received": m.received,
         "state_hash": to_hex(&m.state.state_hash()),
