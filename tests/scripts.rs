@@ -114,7 +114,8 @@ fn run_source(text: &'static str) -> ScriptRun {
 
 /// The scenario library: `run-scenario/results` counts a false expectation as tripped
 /// without failing the script, `run-scenario` makes the same expectation a failed test,
-/// and a clause due at a tick the scenario never reaches is an error, not a no-op.
+/// and a clause due at a tick the scenario never reaches, or of no known kind, is an
+/// error, not a no-op.
 #[test]
 fn scenarios_count_tripped_expectations_and_refuse_unreachable_clauses() {
     let (result, passed, failed, output) = run_source(
@@ -154,6 +155,15 @@ fn scenarios_count_tripped_expectations_and_refuse_unreachable_clauses() {
     );
     let e = result.expect_err("a clause past the last tick must be an error");
     assert!(e.contains("never reaches"), "{e}\n{output}");
+
+    let (result, _, _, output) = run_source(
+        r#"(require scenario)
+           (sim-reset! 3)
+           (define-scenario s #:seed 3 #:ticks 2 #:description "d"
+             (after 1 (displayln "never")))"#,
+    );
+    let e = result.expect_err("a clause of no known kind must be an error");
+    assert!(e.contains("scenario-clause"), "{e}\n{output}");
 }
 
 /// A scenario's output is byte-identical across runs of the same seed.
