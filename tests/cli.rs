@@ -130,7 +130,8 @@ fn failed_tests_make_run_exit_1() {
     );
 }
 
-/// The main job runs every script of `scripts/` (but itself) once, each reporting its
+/// The main job runs every script of `scripts/` and `scripts/scenarios/` (but itself) once,
+/// each reporting its
 /// group line `name: N passed, M failed`; its total line must be the exact sum of those
 /// (two reporting paths, the scripts' own counters and `run-script`'s results), with no
 /// failure anywhere.
@@ -160,12 +161,17 @@ fn the_main_job_passes() {
             last.2 += f;
         }
     }
-    let mut expected: Vec<String> = std::fs::read_dir(dir)
-        .expect("scripts/")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".xln") && n != "main.xln")
-        .collect();
+    let xln_in = |sub: &str, prefix: &str| -> Vec<String> {
+        std::fs::read_dir(format!("{dir}{sub}"))
+            .expect("scripts/ and scripts/scenarios/")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".xln") && n != "main.xln")
+            .map(|n| format!("{prefix}{n}"))
+            .collect()
+    };
+    let mut expected = xln_in("", "");
+    expected.extend(xln_in("/scenarios", "scenarios/"));
     expected.sort();
     let mut ran: Vec<String> = sections.iter().map(|s| s.0.clone()).collect();
     ran.sort();
