@@ -18,12 +18,17 @@ fn scripts_dir() -> PathBuf {
 /// What one script run gave: the error report, passed, failed, and the output.
 type ScriptRun = (Result<(), String>, usize, usize, String);
 
-/// Runs `scripts/<name>` as `xln run` would, on a thread with the CLI's large stack
-/// (scripts may recurse deeply).
+/// Runs `scripts/<name>` as `xln run` would.
 fn run_script(name: &str) -> ScriptRun {
     let path = scripts_dir().join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    run_text(path.display().to_string(), path, text)
+}
+
+/// Runs `text` as the script at `path` (named `label` in reports) in a fresh interpreter,
+/// on a thread with the CLI's large stack (scripts may recurse deeply).
+fn run_text(label: String, path: PathBuf, text: String) -> ScriptRun {
     std::thread::Builder::new()
         .stack_size(256 << 20)
         .spawn(move || {
@@ -32,9 +37,9 @@ fn run_script(name: &str) -> ScriptRun {
                 ..Limits::default()
             };
             let mut interp = Interp::new(limits, Output::captured());
-            interp.module = interp.modules.new_module("main", Some(path.clone()));
+            interp.module = interp.modules.new_module("main", Some(path));
             let result = interp
-                .eval_source(&path.display().to_string(), &text)
+                .eval_source(&label, &text)
                 .map(|_| ())
                 .map_err(|e| e.render(false));
             (
@@ -86,30 +91,11 @@ fn every_script_in_the_directory_has_its_test() {
 
 /// Runs xln source text in a fresh interpreter (as a script in `scripts/` would run).
 fn run_source(text: &'static str) -> ScriptRun {
-    let path = scripts_dir().join("inline.xln");
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(move || {
-            let limits = Limits {
-                stack_bytes: 200 << 20,
-                ..Limits::default()
-            };
-            let mut interp = Interp::new(limits, Output::captured());
-            interp.module = interp.modules.new_module("main", Some(path));
-            let result = interp
-                .eval_source("inline.xln", text)
-                .map(|_| ())
-                .map_err(|e| e.render(false));
-            (
-                result,
-                interp.tests.passed,
-                interp.tests.failed,
-                interp.out.take_captured(),
-            )
-        })
-        .expect("spawn")
-        .join()
-        .expect("script thread")
+    run_text(
+        "inline.xln".into(),
+        scripts_dir().join("inline.xln"),
+        text.into(),
+    )
 }
 
 /// The scenario library: `run-scenario/results` counts a false expectation as tripped
